@@ -1,0 +1,175 @@
+"""Users (email login), accounts with a credit balance, hashed API keys and the credit ledger."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=150, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Account(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        DISABLED = "disabled", "Disabled"
+
+    owner = models.OneToOneField(User, on_delete=models.PROTECT, related_name="account")
+    balance = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    rate_limit = models.CharField(
+        max_length=32, blank=True, help_text="Execute rate limit such as 60/m; blank = default."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(balance__gte=0), name="account_balance_non_negative")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner.email} ({self.balance} credits)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
+    def usable(self) -> ApiKeyQuerySet:
+        now = timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+        )
+
+
+class ApiKey(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    last_four = models.CharField(max_length=4)
+    scopes = models.JSONField(
+        default=list, blank=True, help_text="Service ids this key may call; empty = all."
+    )
+    rate_limit = models.CharField(
+        max_length=32, blank=True, help_text="Override of the account's execute rate limit."
+    )
+    spend_cap = models.BigIntegerField(
+        null=True, blank=True, help_text="Most credits this key may spend in all; blank = no cap."
+    )
+    credits_spent = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(credits_spent__gte=0), name="api_key_credits_spent_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(spend_cap__isnull=True) | Q(credits_spent__lte=models.F("spend_cap")),
+                name="api_key_within_spend_cap",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.masked})"
+
+    @property
+    def masked(self) -> str:
+        return f"{self.prefix}…{self.last_four}"
+
+    def allows_service(self, service_id: str) -> bool:
+        return not self.scopes or service_id in self.scopes
+
+
+class LedgerEntry(models.Model):
+    """One credit movement. Rows are only ever inserted; the balance is the sum of `amount`."""
+
+    class Kind(models.TextChoices):
+        GRANT = "grant", "Grant"
+        TOPUP = "topup", "Top-up"
+        CHARGE = "charge", "Charge"
+        REFUND = "refund", "Refund"
+        ADJUSTMENT = "adjustment", "Adjustment"
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="ledger")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    amount = models.BigIntegerField()
+    balance_after = models.BigIntegerField()
+    reference = models.CharField(max_length=255, blank=True)
+    process = models.ForeignKey(
+        "services.Process",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ledger_entries",
+    )
+    api_key = models.ForeignKey(
+        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["account", "-created_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["process", "kind"],
+                condition=Q(kind__in=["charge", "refund"]),
+                name="ledger_one_charge_one_refund_per_process",
+            ),
+            models.CheckConstraint(
+                condition=~Q(amount=0), name="ledger_amount_not_zero"
+            ),
+            models.CheckConstraint(
+                condition=Q(balance_after__gte=0), name="ledger_balance_after_non_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount:+d} → {self.balance_after}"

@@ -1,0 +1,25 @@
+"""Root URLs: the API under /api/v1/, its docs, the admin and the pages."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularSwaggerView
+
+from services import views as pages
+
+urlpatterns = [
+    path("", pages.home, name="home"),
+    path("api/v1/", include("services.api.urls")),
+    path(
+        "api/docs",
+        SpectacularSwaggerView.as_view(
+            url_name="schema", authentication_classes=[], permission_classes=[]
+        ),
+        name="api-docs",
+    ),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "services.api.errors.handler400"
+handler403 = "services.api.errors.handler403"
+handler404 = "services.api.errors.handler404"
+handler500 = "services.api.errors.handler500"

@@ -1,0 +1,47 @@
+"""Admin for services, endpoints (price, enabled), processes and usage logs."""
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from services.models import Endpoint, Process, Service, UsageLog
+
+
+class EndpointInline(admin.TabularInline):
+    model = Endpoint
+    extra = 0
+    fields = ["name", "price", "enabled"]
+    readonly_fields = ["name"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Service)
+class ServiceAdmin(admin.ModelAdmin):
+    list_display = ["service_id", "name", "enabled", "updated_at"]
+    list_filter = ["enabled"]
+    readonly_fields = ["service_id"]
+    inlines = [EndpointInline]
+
+
+@admin.register(Process)
+class ProcessAdmin(admin.ModelAdmin):
+    list_display = ["public_id", "service_id", "endpoint", "state", "credits", "account", "created_at"]
+    list_filter = ["state", "service_id"]
+    search_fields = ["public_id", "account__owner__email"]
+    exclude = ["token_hash"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(UsageLog)
+class UsageLogAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "method", "route", "service_id", "status_code", "error_code", "duration_ms", "credits"]
+    list_filter = ["status_code", "service_id"]
+    search_fields = ["process_id", "request_id"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

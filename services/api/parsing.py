@@ -1,0 +1,78 @@
+"""Reading an execute body: size limit, strict JSON, bounded depth, an object at the top."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest
+
+from breact.errors import BadRequest, PayloadTooLarge
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def json_object_from(request: HttpRequest) -> dict[str, Any]:
+    """The body as a JSON object, or PayloadTooLarge / BadRequest with a reason."""
+    limit = settings.BREACT_MAX_BODY_BYTES
+    too_large = PayloadTooLarge(
+        f"The request body is over the limit of {limit} bytes.", details={"limit": limit}
+    )
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit:
+        raise too_large
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raise too_large from None
+    if len(raw) > limit:
+        raise too_large
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise BadRequest(
+            "The JSON body is nested too deeply.",
+            details={"errors": [{"path": "$", "message": "nested too deeply"}]},
+        ) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(
+            f"The body is not valid JSON: {exc}.",
+            details={"errors": [{"path": "$", "message": str(exc)}]},
+        ) from None
+    if _depth_exceeds(data, settings.BREACT_MAX_JSON_DEPTH):
+        depth = settings.BREACT_MAX_JSON_DEPTH
+        raise BadRequest(
+            f"The JSON body is nested deeper than {depth} levels.",
+            details={"errors": [{"path": "$", "message": f"deeper than {depth} levels"}]},
+        )
+    if not isinstance(data, dict):
+        raise BadRequest(
+            "The body must be a JSON object of the endpoint's parameters.",
+            details={"errors": [{"path": "$", "message": f"expected an object, got {type(data).__name__}"}]},
+        )
+    return data

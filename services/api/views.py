@@ -1,0 +1,375 @@
+"""REST API v1 views: thin; each parses input, calls one action or selector, shapes output."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import ApiKey
+from accounts.selectors import account_balance
+from breact.errors import BadRequest, Forbidden, ServiceNotFound, ServiceUnavailable
+from services import actions, selectors
+from services.api import serializers as out
+from services.api.parsing import json_object_from
+from services.api.ratelimit import EXECUTE, READ, execute_rate, rate_limit_hit
+from services.models import Endpoint, Process
+from services.registry import EndpointDefinition, ServiceDefinition
+
+MAX_USAGE_DAYS = 366
+
+
+def _django(request: Request) -> HttpRequest:
+    return request._request
+
+
+class KeyedApiView(APIView):
+    """An API view behind an API key and its rate limit; adds the rate-limit headers."""
+
+    rate_group = READ
+
+    def check_throttles(self, request: Request) -> None:
+        _django(request).rate_state = rate_limit_hit(  # type: ignore[attr-defined]
+            _django(request), api_key=request.auth, group=self.rate_group
+        )
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        state = getattr(_django(request), "rate_state", None)
+        if state is not None:
+            for name, value in state.headers().items():
+                response[name] = value
+        return response
+
+
+def service_summary(
+    definition: ServiceDefinition, endpoints: list[tuple[EndpointDefinition, Endpoint]], *, full: bool
+) -> dict[str, Any]:
+    service_row = endpoints[0][1].service
+    return {
+        "id": definition.id,
+        "name": definition.name,
+        "description": definition.description,
+        "version": definition.version,
+        "author": definition.author,
+        "path": f"/api/v1/services/{definition.id}",
+        "status": "active",
+        "aliases": list(definition.aliases),
+        "endpoints": {
+            e.name: {
+                "name": e.name,
+                "description": e.description,
+                "method": "POST",
+                "is_async": True,
+                "credits": row.price,
+                "parameters": e.parameters(),
+                "returns": e.returns,
+                **({"input_schema": e.input_schema, "example": e.example} if full else {}),
+            }
+            for e, row in endpoints
+        },
+        "config": definition.config,
+        "error": None,
+        "created_at": actions.iso(service_row.created_at),
+        "updated_at": actions.iso(service_row.updated_at),
+    }
+
+
+class ServiceListApi(KeyedApiView):
+    @extend_schema(
+        summary="List services",
+        description="Every enabled service, keyed by service id, with endpoints, parameters and "
+        "price in credits.",
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(
+            {
+                definition.id: service_summary(definition, endpoints, full=False)
+                for definition, endpoints in selectors.service_catalogue()
+            }
+        )
+
+
+class ServiceDetailApi(KeyedApiView):
+    @extend_schema(
+        summary="Get one service",
+        description="The service as in the list, plus each endpoint's full JSON Schema.",
+        responses={200: OpenApiTypes.OBJECT, 404: out.ErrorSerializer},
+    )
+    def get(self, request: Request, service_id: str) -> Response:
+        for definition, endpoints in selectors.service_catalogue():
+            if service_id == definition.id or service_id in definition.aliases:
+                return Response(service_summary(definition, endpoints, full=True))
+        raise ServiceNotFound(
+            f"There is no enabled service {service_id!r}. GET /api/v1/services lists them."
+        )
+
+
+class ServiceExecuteApi(KeyedApiView):
+    rate_group = EXECUTE
+
+    @extend_schema(
+        summary="Execute a service endpoint",
+        description="Validates the body against the endpoint's JSON Schema, charges its price, "
+        "and queues the work. Poll `result_url` (or use the SDK) for the result. An optional "
+        "`Idempotency-Key` header makes retries safe.",
+        request=OpenApiTypes.OBJECT,
+        parameters=[
+            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)
+        ],
+        responses={
+            202: out.ExecuteAcceptedSerializer,
+            400: out.ErrorSerializer,
+            402: out.ErrorSerializer,
+            404: out.ErrorSerializer,
+            409: out.ErrorSerializer,
+            413: out.ErrorSerializer,
+            422: out.ErrorSerializer,
+            429: out.ErrorSerializer,
+            503: out.ErrorSerializer,
+        },
+    )
+    def post(self, request: Request, service_id: str, endpoint: str) -> Response:
+        api_key: ApiKey = request.auth
+        resolved = selectors.endpoint_resolve(service_id=service_id, endpoint=endpoint)
+        usage = {"service_id": resolved.service.id, "endpoint": resolved.endpoint.name}
+        _django(request).usage = usage  # type: ignore[attr-defined]
+        if not api_key.allows_service(resolved.service.id):
+            raise Forbidden(f"This API key may not call the {resolved.service.id!r} service.")
+        params = json_object_from(_django(request))
+        errors = resolved.endpoint.validation_errors(params)
+        if errors:
+            raise BadRequest(
+                f"The parameters do not match {resolved.service.id}.{resolved.endpoint.name}: "
+                + "; ".join(f"{e['path']}: {e['message']}" for e in errors[:5]),
+                details={"errors": errors},
+            )
+        idempotency_key = request.headers.get("Idempotency-Key") or None
+        if idempotency_key is not None and len(idempotency_key) > 255:
+            raise BadRequest("The Idempotency-Key header is longer than 255 characters.")
+        outcome = actions.process_execute(
+            api_key=api_key, resolved=resolved, params=params, idempotency_key=idempotency_key
+        )
+        usage["process_id"] = outcome.body.get("process_id", "")
+        usage["credits"] = 0 if outcome.replayed else int(outcome.body.get("credits_charged", 0))
+        response = Response(outcome.body, status=outcome.status)
+        response["X-Credits-Remaining"] = str(outcome.body.get("credits_remaining", ""))
+        if outcome.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
+def poll_body(process: Process) -> dict[str, Any]:
+    common = {
+        "service": process.service_id,
+        "endpoint": process.endpoint,
+        "created_at": actions.iso(process.created_at),
+    }
+    if process.state in (Process.State.QUEUED, Process.State.RUNNING):
+        running = process.state == Process.State.RUNNING
+        return {
+            "status": "pending",
+            "result": None,
+            "error": None,
+            "message": "Process is running" if running else "Process is queued",
+            **common,
+            "process_info": {
+                "state": process.state,
+                "started_at": actions.iso(process.started_at),
+                "progress": None if running else 0,
+                "elapsed": round((timezone.now() - process.created_at).total_seconds(), 3),
+            },
+        }
+    finished = {
+        "completed_at": actions.iso(process.finished_at),
+        "expires_at": actions.iso(process.expires_at),
+        "process_info": None,
+    }
+    if process.state == Process.State.ERROR:
+        return {
+            "status": "error",
+            "result": None,
+            "error": process.error_code or actions.PROCESS_FAILED,
+            "message": f"{process.error_message} The credits were refunded.",
+            **common,
+            **finished,
+        }
+    return {
+        "status": "completed",
+        "result": process.result,
+        "error": None,
+        "message": None,
+        **common,
+        **finished,
+    }
+
+
+class ProcessResultApi(KeyedApiView):
+    @extend_schema(
+        summary="Poll a process",
+        description="Pending, completed (the service's result) or error. Results are deleted "
+        f"{settings.BREACT_RESULT_TTL} s after they are ready; afterwards this answers 404.",
+        parameters=[OpenApiParameter("access_token", str, OpenApiParameter.QUERY, required=True)],
+        responses={200: out.PollSerializer, 404: out.ErrorSerializer},
+    )
+    def get(self, request: Request, process_id: str) -> Response:
+        process = selectors.process_for_poll(
+            account=request.auth.account,
+            public_id=process_id,
+            token=request.query_params.get("access_token"),
+        )
+        _django(request).usage = {  # type: ignore[attr-defined]
+            "service_id": process.service_id,
+            "endpoint": process.endpoint,
+            "process_id": process.public_id,
+        }
+        return Response(poll_body(process))
+
+
+class AccountApi(KeyedApiView):
+    @extend_schema(
+        summary="The calling key's account",
+        responses={200: out.AccountSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        key: ApiKey = request.auth
+        account = key.account
+        return Response(
+            {
+                "email": account.owner.email,
+                "status": account.status,
+                "balance": account_balance(account=account),
+                "key": {
+                    "name": key.name,
+                    "prefix": key.prefix,
+                    "last_four": key.last_four,
+                    "scopes": key.scopes,
+                    "spend_cap": key.spend_cap,
+                    "credits_spent": key.credits_spent,
+                    "created_at": actions.iso(key.created_at),
+                    "expires_at": actions.iso(key.expires_at),
+                },
+                "limits": {
+                    "execute": execute_rate(key),
+                    "read": settings.BREACT_POLL_RATE_LIMIT,
+                    "result_ttl_seconds": settings.BREACT_RESULT_TTL,
+                    "max_body_bytes": settings.BREACT_MAX_BODY_BYTES,
+                },
+            }
+        )
+
+
+def _date_param(request: Request, name: str, default: date) -> date:
+    value = request.query_params.get(name)
+    if not value:
+        return default
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise BadRequest(
+            f"{name} must be a date as YYYY-MM-DD.",
+            details={"errors": [{"path": name, "message": "expected YYYY-MM-DD"}]},
+        ) from None
+
+
+class UsageApi(KeyedApiView):
+    @extend_schema(
+        summary="The account's usage by day and service",
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.DATE, OpenApiParameter.QUERY),
+            OpenApiParameter("to", OpenApiTypes.DATE, OpenApiParameter.QUERY),
+            OpenApiParameter("service", str, OpenApiParameter.QUERY),
+        ],
+        responses={200: out.UsageSerializer, 400: out.ErrorSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        today = timezone.now().date()
+        end = _date_param(request, "to", today)
+        start = _date_param(request, "from", end - timedelta(days=29))
+        if start > end:
+            raise BadRequest("from must not be after to.")
+        if (end - start).days >= MAX_USAGE_DAYS:
+            raise BadRequest(f"The range may span at most {MAX_USAGE_DAYS} days.")
+        rows = selectors.usage_by_day_and_service(
+            account=request.auth.account,
+            start=start,
+            end=end,
+            service_id=request.query_params.get("service") or None,
+        )
+        return Response(
+            {
+                "from": start.isoformat(),
+                "to": end.isoformat(),
+                "totals": {
+                    "calls": sum(r["calls"] for r in rows),
+                    "errors": sum(r["errors"] for r in rows),
+                    "credits": sum(r["credits"] for r in rows),
+                },
+                "days": rows,
+            }
+        )
+
+
+class HealthApi(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Health of the database, cache and job queue",
+        responses={
+            200: inline_serializer(
+                "Health", {"status": serializers.CharField(), "checks": serializers.DictField()}
+            ),
+            503: out.ErrorSerializer,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        checks = {"database": _check_database(), "cache": _check_cache(), "broker": _check_broker()}
+        if all(value == "ok" for value in checks.values()):
+            return Response({"status": "ok", "checks": checks})
+        failing = ", ".join(name for name, value in checks.items() if value != "ok")
+        error = ServiceUnavailable(f"Unhealthy: {failing}.")
+        error.details = {"checks": checks}
+        raise error
+
+
+def _check_database() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return "ok"
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+
+
+def _check_cache() -> str:
+    from django.core.cache import cache
+
+    try:
+        cache.set("health-check", "ok", 5)
+        return "ok" if cache.get("health-check") == "ok" else "error: read back failed"
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+
+
+def _check_broker() -> str:
+    from breact.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return "ok"
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"

@@ -1,0 +1,131 @@
+"""text_analyzer: counts, readability and frequent words of a text, computed locally."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from typing import Any
+
+from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
+
+MAX_TEXT_CHARS = 200_000
+WORDS_PER_MINUTE = 238
+
+_WORD = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
+_SENTENCE_END = re.compile(r"[.!?。！？…]+(?=\s|$)|[。！？]+")
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+_VOWEL_GROUPS = re.compile(r"[aeiouy]+")
+_STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further had
+    has have having he her here hers herself him himself his how i if in into is it its itself just
+    me more most my myself no nor not now of off on once only or other our ours ourselves out over
+    own same she should so some such than that the their theirs them themselves then there these
+    they this those through to too under until up very was we were what when where which while who
+    whom why will with would you your yours yourself yourselves""".split()
+)
+
+
+def _syllables(word: str) -> int:
+    """English syllable estimate: vowel groups, minus a silent final e; at least one."""
+    lowered = word.lower()
+    count = len(_VOWEL_GROUPS.findall(lowered))
+    if lowered.endswith("e") and not lowered.endswith(("le", "ee")) and count > 1:
+        count -= 1
+    return max(count, 1)
+
+
+def analyze_text(text: str, top_n: int = 10) -> dict[str, Any]:
+    """Statistics of `text`; pure and deterministic."""
+    words = _WORD.findall(text)
+    word_count = len(words)
+    stripped = text.strip()
+    sentence_count = len(_SENTENCE_END.findall(stripped)) if stripped else 0
+    if stripped and not _SENTENCE_END.search(stripped[-1:]):
+        sentence_count += 1  # trailing text without final punctuation is a sentence too
+    paragraphs = [p for p in _PARAGRAPH_BREAK.split(stripped) if p.strip()] if stripped else []
+    lowered = [w.lower() for w in words]
+    unique = set(lowered)
+    letters = sum(len(w) for w in words)
+    syllables = sum(_syllables(w) for w in words)
+    frequent = Counter(w for w in lowered if w not in _STOPWORDS and len(w) > 1)
+
+    avg_word_length = round(letters / word_count, 2) if word_count else 0.0
+    avg_sentence_length = round(word_count / sentence_count, 2) if sentence_count else 0.0
+    flesch = (
+        round(206.835 - 1.015 * (word_count / sentence_count) - 84.6 * (syllables / word_count), 1)
+        if word_count and sentence_count
+        else None
+    )
+    return {
+        "word_count": word_count,
+        "char_count": len(text),
+        "char_count_no_spaces": sum(1 for c in text if not c.isspace()),
+        "avg_word_length": avg_word_length,
+        "sentence_count": sentence_count,
+        "paragraph_count": len(paragraphs),
+        "avg_sentence_length": avg_sentence_length,
+        "unique_word_count": len(unique),
+        "lexical_diversity": round(len(unique) / word_count, 3) if word_count else 0.0,
+        "reading_time_seconds": round(word_count * 60 / WORDS_PER_MINUTE),
+        "flesch_reading_ease": flesch,
+        "top_words": [{"word": w, "count": c} for w, c in frequent.most_common(top_n)],
+    }
+
+
+def analyze(params: dict[str, Any]) -> HandlerOutput:
+    started = time.perf_counter()
+    stats = analyze_text(params["text"], top_n=params.get("top_words", 10))
+    return HandlerOutput(
+        result=stats,
+        metadata={
+            "model": "local/text-statistics",
+            "processing_time": round(time.perf_counter() - started, 6),
+            "usage": {"input_chars": len(params["text"])},
+        },
+    )
+
+
+SERVICE = ServiceDefinition(
+    id="text_analyzer",
+    name="Text Analyzer",
+    description="Counts words, characters, sentences and paragraphs, estimates reading time and "
+    "readability, and lists the most frequent words of a text.",
+    endpoints={
+        "analyze": EndpointDefinition(
+            name="analyze",
+            description="Analyse a text: word, character, sentence and paragraph counts, average "
+            "word and sentence length, lexical diversity, reading time, Flesch reading ease "
+            "(English) and the most frequent words.",
+            price=1,
+            input_schema={
+                "type": "object",
+                "properties": {
+                    "text": {
+                        "type": "string",
+                        "description": "The text to analyse.",
+                        "maxLength": MAX_TEXT_CHARS,
+                    },
+                    "top_words": {
+                        "type": "integer",
+                        "description": "How many frequent words to list.",
+                        "minimum": 0,
+                        "maximum": 100,
+                        "default": 10,
+                    },
+                },
+                "required": ["text"],
+                "additionalProperties": False,
+            },
+            returns={
+                "type": "object",
+                "description": "word_count, char_count, char_count_no_spaces, avg_word_length, "
+                "sentence_count, paragraph_count, avg_sentence_length, unique_word_count, "
+                "lexical_diversity, reading_time_seconds, flesch_reading_ease, top_words.",
+            },
+            handler=analyze,
+            example={"text": "Hello world. This is BReact."},
+        )
+    },
+)

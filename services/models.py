@@ -1,0 +1,173 @@
+"""Service and endpoint rows (price, enabled), processes, idempotency records and usage logs."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Service(models.Model):
+    """A catalogue service; its definition lives in code (services.registry), staff edit the rest."""
+
+    service_id = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=128)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["service_id"]
+
+    def __str__(self) -> str:
+        return self.service_id
+
+
+class Endpoint(models.Model):
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="endpoints")
+    name = models.CharField(max_length=64)
+    price = models.PositiveIntegerField(help_text="Credits charged per call.")
+    enabled = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["service__service_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "name"], name="endpoint_unique_per_service")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service.service_id}.{self.name}"
+
+
+class ProcessQuerySet(models.QuerySet["Process"]):
+    def unfinished(self) -> ProcessQuerySet:
+        return self.filter(state__in=[Process.State.QUEUED, Process.State.RUNNING])
+
+    def finished(self) -> ProcessQuerySet:
+        return self.filter(state__in=[Process.State.COMPLETED, Process.State.ERROR])
+
+
+class Process(models.Model):
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        ERROR = "error", "Error"
+
+    public_id = models.CharField(max_length=40, unique=True)
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.PROTECT, related_name="processes"
+    )
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    service_id = models.CharField(max_length=64)
+    endpoint = models.CharField(max_length=64)
+    params = models.JSONField(default=dict)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    token_hash = models.CharField(max_length=64, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    credits = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+    purged_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ProcessQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["account", "-created_at"]),
+            models.Index(
+                fields=["deadline_at"],
+                condition=Q(state__in=["queued", "running"]),
+                name="process_unfinished_deadline",
+            ),
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(purged_at__isnull=True, expires_at__isnull=False),
+                name="process_unpurged_expiry",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.service_id}.{self.endpoint} [{self.state}]"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (self.State.COMPLETED, self.State.ERROR)
+
+    def is_expired(self, now: object = None) -> bool:
+        moment = now or timezone.now()
+        return self.purged_at is not None or (
+            self.expires_at is not None and self.expires_at <= moment  # type: ignore[operator]
+        )
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to an (account, Idempotency-Key) pair, replayed on retries."""
+
+    class State(models.TextChoices):
+        IN_FLIGHT = "in_flight", "In flight"
+        DONE = "done", "Done"
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.IN_FLIGHT)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "key"], name="idempotency_key_per_account")
+        ]
+        indexes = [models.Index(fields=["created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.key} [{self.state}]"
+
+
+class UsageLog(models.Model):
+    """One row per API request."""
+
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    account = models.ForeignKey(
+        "accounts.Account",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="usage_logs",
+    )
+    method = models.CharField(max_length=8)
+    route = models.CharField(max_length=255)
+    service_id = models.CharField(max_length=64, blank=True)
+    endpoint = models.CharField(max_length=64, blank=True)
+    process_id = models.CharField(max_length=40, blank=True)
+    status_code = models.PositiveSmallIntegerField()
+    error_code = models.CharField(max_length=64, blank=True)
+    duration_ms = models.PositiveIntegerField()
+    credits = models.IntegerField(default=0)
+    request_id = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["account", "created_at"]),
+            models.Index(fields=["api_key", "created_at"]),
+            models.Index(fields=["created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.route} {self.status_code}"
+

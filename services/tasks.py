@@ -1,0 +1,22 @@
+"""Celery tasks: thin wrappers that take ids and call an action."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from services import actions
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def run_process(process_pk: int) -> None:
+    actions.process_run(process_pk=process_pk)
+
+
+@shared_task
+def purge_expired_results() -> int:
+    return actions.results_purge()
+
+
+@shared_task
+def fail_stuck_processes() -> int:
+    return actions.processes_fail_stuck()
