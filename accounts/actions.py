@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import string
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ PREFIX_RANDOM_CHARS = 8  # public, indexed: "brk_" + 8 chars
 SECRET_CHARS = 32  # 32 base-62 characters ≈ 190 bits from `secrets`
 KEY_LENGTH = len(KEY_PREFIX) + PREFIX_RANDOM_CHARS + SECRET_CHARS
 PREFIX_LENGTH = len(KEY_PREFIX) + PREFIX_RANDOM_CHARS
+_RATE_SHAPE = re.compile(r"[0-9]+/[0-9]*[smhd]")
 
 
 def api_key_hash(raw_key: str) -> str:
@@ -63,7 +65,7 @@ def api_key_create(
     rate_limit: str = "",
     spend_cap: int | None = None,
 ) -> tuple[ApiKey, str]:
-    """Issue a key. Returns (row, raw key); the raw key is never stored and cannot be shown again."""
+    """Issue a key. Returns (row, raw key); the raw key is never stored, so it is shown once."""
     if rate_limit:
         validate_rate(rate_limit)
     if spend_cap is not None and spend_cap < 0:
@@ -110,10 +112,11 @@ def validate_rate(rate: str) -> str:
     """A rate such as 60/m, 1000/h or 10/5s; raises BadRequest otherwise."""
     from django_ratelimit.core import _split_rate
 
-    try:
-        count, seconds = _split_rate(rate)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise BadRequest(f"{rate!r} is not a rate such as 60/m, 1000/h or 10/5s.") from exc
+    # django-ratelimit only prefix-matches: "lots" crashes it and "60/M" or "60/x" silently
+    # mean 60 per second, so the whole string must have the shape first.
+    if not isinstance(rate, str) or not _RATE_SHAPE.fullmatch(rate):
+        raise BadRequest(f"{rate!r} is not a rate such as 60/m, 1000/h or 10/5s.")
+    count, seconds = _split_rate(rate)
     if count <= 0 or seconds <= 0:
         raise BadRequest(f"{rate!r} must allow at least one request per period.")
     return rate

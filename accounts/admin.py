@@ -32,7 +32,15 @@ class AccountAdmin(admin.ModelAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["name", "prefix", "last_four", "account", "created_at", "last_used_at", "revoked_at"]
+    list_display = [
+        "name",
+        "prefix",
+        "last_four",
+        "account",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     search_fields = ["prefix", "name", "account__owner__email"]
     list_filter = ["revoked_at"]
     exclude = ["key_hash"]

@@ -38,7 +38,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS = []
 
     def __str__(self) -> str:
         return self.email
@@ -163,9 +163,7 @@ class LedgerEntry(models.Model):
                 condition=Q(kind__in=["charge", "refund"]),
                 name="ledger_one_charge_one_refund_per_process",
             ),
-            models.CheckConstraint(
-                condition=~Q(amount=0), name="ledger_amount_not_zero"
-            ),
+            models.CheckConstraint(condition=~Q(amount=0), name="ledger_amount_not_zero"),
             models.CheckConstraint(
                 condition=Q(balance_after__gte=0), name="ledger_balance_after_non_negative"
             ),

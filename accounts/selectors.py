@@ -32,7 +32,9 @@ def api_key_verify(*, raw_key: str) -> ApiKey:
     expected = key.key_hash if key is not None else "0" * 64
     if not hmac.compare_digest(expected, api_key_hash(raw_key)) or key is None:
         raise Unauthorized()
-    if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= timezone.now()):
+    if key.revoked_at is not None or (
+        key.expires_at is not None and key.expires_at <= timezone.now()
+    ):
         raise Unauthorized()
     if not key.account.is_active or not key.account.owner.is_active:
         raise Forbidden("This account is disabled. Contact support to enable it.")

@@ -19,4 +19,3 @@ def _ensure_broker_folders(sender: Celery, **kwargs: object) -> None:
         folder = options.get(key)
         if folder:
             os.makedirs(folder, exist_ok=True)
-

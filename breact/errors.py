@@ -74,7 +74,8 @@ class InsufficientCredits(BReactError):
     def __init__(self, *, required: int, balance: int, message: str | None = None) -> None:
         super().__init__(
             message
-            or f"This call costs {required} credits and the balance is {balance}. Top up to continue.",
+            or f"This call costs {required} credits and the balance is {balance}. "
+            "Top up to continue.",
             details={"required": required, "balance": balance},
         )
         self.required = required

@@ -8,8 +8,11 @@ from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# A .env file beside manage.py fills in variables the environment does not set.
+load_dotenv(BASE_DIR / ".env", override=False)
 VAR_DIR = Path(os.environ.get("BREACT_VAR_DIR", BASE_DIR / "var"))
 
 

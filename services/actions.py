@@ -66,7 +66,9 @@ class Started:
     balance: int
 
 
-def process_start(*, api_key: ApiKey, resolved: ResolvedEndpoint, params: dict[str, Any]) -> Started:
+def process_start(
+    *, api_key: ApiKey, resolved: ResolvedEndpoint, params: dict[str, Any]
+) -> Started:
     """Charge the endpoint's price and create the process in one transaction, then enqueue it
     after commit. Raises InsufficientCredits (nothing written) or ServiceUnavailable when the
     broker refused the task (the process is failed and refunded first)."""
@@ -101,7 +103,7 @@ def _enqueue(process: Process) -> None:
     from services.tasks import run_process
 
     try:
-        run_process.apply_async(args=[process.pk], retry=False)
+        run_process.apply_async(args=(process.pk,), retry=False)
     except Exception:  # any broker failure: connection refused, timeout, auth
         logger.exception("Could not enqueue process %s", process.public_id)
         process_fail(process=process, message="The job queue was unreachable.")
@@ -150,9 +152,9 @@ def idempotency_begin(*, account_id: int, key: str, fingerprint: str) -> Idempot
     if record.state == IdempotencyRecord.State.DONE:
         return record
     stale = now - timedelta(seconds=IDEMPOTENCY_STALE_SECONDS)
-    if IdempotencyRecord.objects.filter(pk=record.pk, state="in_flight", created_at__lt=stale).update(
-        created_at=now
-    ):
+    if IdempotencyRecord.objects.filter(
+        pk=record.pk, state="in_flight", created_at__lt=stale
+    ).update(created_at=now):
         return IdempotencyRecord.objects.get(pk=record.pk)
     raise IdempotencyInFlight()
 
@@ -195,7 +197,9 @@ def process_execute(
         account_id=api_key.account_id, key=idempotency_key, fingerprint=fingerprint
     )
     if record.state == IdempotencyRecord.State.DONE:
-        return ExecuteOutcome(int(record.response_status or 202), dict(record.response_body or {}), True)
+        return ExecuteOutcome(
+            int(record.response_status or 202), dict(record.response_body or {}), True
+        )
     try:
         started = process_start(api_key=api_key, resolved=resolved, params=params)
     except BReactError:

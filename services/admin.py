@@ -28,7 +28,15 @@ class ServiceAdmin(admin.ModelAdmin):
 
 @admin.register(Process)
 class ProcessAdmin(admin.ModelAdmin):
-    list_display = ["public_id", "service_id", "endpoint", "state", "credits", "account", "created_at"]
+    list_display = [
+        "public_id",
+        "service_id",
+        "endpoint",
+        "state",
+        "credits",
+        "account",
+        "created_at",
+    ]
     list_filter = ["state", "service_id"]
     search_fields = ["public_id", "account__owner__email"]
     exclude = ["token_hash"]
@@ -39,7 +47,16 @@ class ProcessAdmin(admin.ModelAdmin):
 
 @admin.register(UsageLog)
 class UsageLogAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "method", "route", "service_id", "status_code", "error_code", "duration_ms", "credits"]
+    list_display = [
+        "created_at",
+        "method",
+        "route",
+        "service_id",
+        "status_code",
+        "error_code",
+        "duration_ms",
+        "credits",
+    ]
     list_filter = ["status_code", "service_id"]
     search_fields = ["process_id", "request_id"]
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 
 class Service(models.Model):
-    """A catalogue service; its definition lives in code (services.registry), staff edit the rest."""
+    """A catalogue service; defined in code (services.registry), enabled flag edited by staff."""
 
     service_id = models.CharField(max_length=64, unique=True)
     name = models.CharField(max_length=128)
@@ -170,4 +170,3 @@ class UsageLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.route} {self.status_code}"
-

@@ -86,7 +86,9 @@ def _describe(error: SchemaError) -> list[dict[str, str]]:
     path = list(error.absolute_path)
     if error.validator == "required" and isinstance(error.instance, dict):
         missing = [name for name in error.validator_value if name not in error.instance]
-        return [{"path": _join([*path, name]), "message": "This field is required."} for name in missing]
+        return [
+            {"path": _join([*path, name]), "message": "This field is required."} for name in missing
+        ]
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = set(error.schema.get("properties", {}))
         return [

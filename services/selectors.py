@@ -52,7 +52,9 @@ def endpoint_resolve(*, service_id: str, endpoint: str) -> ResolvedEndpoint:
     """The enabled endpoint `service_id`.`endpoint` (aliases allowed) or ServiceNotFound."""
     definition = find_service(service_id)
     if definition is None:
-        raise ServiceNotFound(f"There is no service {service_id!r}. GET /api/v1/services lists them.")
+        raise ServiceNotFound(
+            f"There is no service {service_id!r}. GET /api/v1/services lists them."
+        )
     endpoint_definition = definition.endpoints.get(endpoint)
     if endpoint_definition is None:
         names = ", ".join(sorted(definition.endpoints))
@@ -72,7 +74,9 @@ def endpoint_resolve(*, service_id: str, endpoint: str) -> ResolvedEndpoint:
     return ResolvedEndpoint(service=definition, endpoint=endpoint_definition, row=row)
 
 
-def service_catalogue() -> list[tuple[ServiceDefinition, list[tuple[EndpointDefinition, Endpoint]]]]:
+def service_catalogue() -> list[
+    tuple[ServiceDefinition, list[tuple[EndpointDefinition, Endpoint]]]
+]:
     """Enabled services with their enabled endpoints and rows, in id order."""
     rows = endpoint_rows()
     out = []

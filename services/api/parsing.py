@@ -73,6 +73,10 @@ def json_object_from(request: HttpRequest) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadRequest(
             "The body must be a JSON object of the endpoint's parameters.",
-            details={"errors": [{"path": "$", "message": f"expected an object, got {type(data).__name__}"}]},
+            details={
+                "errors": [
+                    {"path": "$", "message": f"expected an object, got {type(data).__name__}"}
+                ]
+            },
         )
     return data

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
 
@@ -66,22 +67,22 @@ class AccountSerializer(serializers.Serializer):
     limits = serializers.DictField()
 
 
-class UsageRowSerializer(serializers.Serializer):
-    date = serializers.DateField()
-    service = serializers.CharField()
-    calls = serializers.IntegerField()
-    errors = serializers.IntegerField()
-    credits = serializers.IntegerField()
+def _usage_row_fields() -> dict[str, serializers.Field]:
+    return {
+        "date": serializers.DateField(),
+        "service": serializers.CharField(),
+        "calls": serializers.IntegerField(),
+        "errors": serializers.IntegerField(),
+        "credits": serializers.IntegerField(),
+    }
 
 
-UsageSerializer = serializers.Serializer.__class__(
-    "UsageSerializer",
-    (serializers.Serializer,),
+UsageSerializer = inline_serializer(
+    "Usage",
     {
         "from": serializers.DateField(),
         "to": serializers.DateField(),
         "totals": serializers.DictField(),
-        "days": UsageRowSerializer(many=True),
-        "__module__": __name__,
+        "days": inline_serializer("UsageDay", _usage_row_fields(), many=True),
     },
 )

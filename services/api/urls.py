@@ -7,7 +7,9 @@ from services.api import views
 
 urlpatterns = [
     path("services", views.ServiceListApi.as_view(), name="service-list"),
-    path("services/result/<str:process_id>", views.ProcessResultApi.as_view(), name="process-result"),
+    path(
+        "services/result/<str:process_id>", views.ProcessResultApi.as_view(), name="process-result"
+    ),
     path("services/<str:service_id>", views.ServiceDetailApi.as_view(), name="service-detail"),
     path(
         "services/<str:service_id>/<str:endpoint>",
@@ -17,5 +19,9 @@ urlpatterns = [
     path("account", views.AccountApi.as_view(), name="account"),
     path("usage", views.UsageApi.as_view(), name="usage"),
     path("health", views.HealthApi.as_view(), name="health"),
-    path("schema", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
+    path(
+        "schema",
+        SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
+        name="schema",
+    ),
 ]

@@ -34,6 +34,12 @@ def _django(request: Request) -> HttpRequest:
     return request._request
 
 
+def _key(request: Request) -> ApiKey:
+    """The authenticated key (ApiKeyAuthentication puts it on request.auth)."""
+    assert isinstance(request.auth, ApiKey)
+    return request.auth
+
+
 class KeyedApiView(APIView):
     """An API view behind an API key and its rate limit; adds the rate-limit headers."""
 
@@ -41,7 +47,7 @@ class KeyedApiView(APIView):
 
     def check_throttles(self, request: Request) -> None:
         _django(request).rate_state = rate_limit_hit(  # type: ignore[attr-defined]
-            _django(request), api_key=request.auth, group=self.rate_group
+            _django(request), api_key=_key(request), group=self.rate_group
         )
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
@@ -54,7 +60,10 @@ class KeyedApiView(APIView):
 
 
 def service_summary(
-    definition: ServiceDefinition, endpoints: list[tuple[EndpointDefinition, Endpoint]], *, full: bool
+    definition: ServiceDefinition,
+    endpoints: list[tuple[EndpointDefinition, Endpoint]],
+    *,
+    full: bool,
 ) -> dict[str, Any]:
     service_row = endpoints[0][1].service
     return {
@@ -88,6 +97,7 @@ def service_summary(
 
 class ServiceListApi(KeyedApiView):
     @extend_schema(
+        operation_id="services_list",
         summary="List services",
         description="Every enabled service, keyed by service id, with endpoints, parameters and "
         "price in credits.",
@@ -104,6 +114,7 @@ class ServiceListApi(KeyedApiView):
 
 class ServiceDetailApi(KeyedApiView):
     @extend_schema(
+        operation_id="services_retrieve",
         summary="Get one service",
         description="The service as in the list, plus each endpoint's full JSON Schema.",
         responses={200: OpenApiTypes.OBJECT, 404: out.ErrorSerializer},
@@ -121,6 +132,7 @@ class ServiceExecuteApi(KeyedApiView):
     rate_group = EXECUTE
 
     @extend_schema(
+        operation_id="services_execute",
         summary="Execute a service endpoint",
         description="Validates the body against the endpoint's JSON Schema, charges its price, "
         "and queues the work. Poll `result_url` (or use the SDK) for the result. An optional "
@@ -142,9 +154,12 @@ class ServiceExecuteApi(KeyedApiView):
         },
     )
     def post(self, request: Request, service_id: str, endpoint: str) -> Response:
-        api_key: ApiKey = request.auth
+        api_key = _key(request)
         resolved = selectors.endpoint_resolve(service_id=service_id, endpoint=endpoint)
-        usage = {"service_id": resolved.service.id, "endpoint": resolved.endpoint.name}
+        usage: dict[str, Any] = {
+            "service_id": resolved.service.id,
+            "endpoint": resolved.endpoint.name,
+        }
         _django(request).usage = usage  # type: ignore[attr-defined]
         if not api_key.allows_service(resolved.service.id):
             raise Forbidden(f"This API key may not call the {resolved.service.id!r} service.")
@@ -218,6 +233,7 @@ def poll_body(process: Process) -> dict[str, Any]:
 
 class ProcessResultApi(KeyedApiView):
     @extend_schema(
+        operation_id="process_result",
         summary="Poll a process",
         description="Pending, completed (the service's result) or error. Results are deleted "
         f"{settings.BREACT_RESULT_TTL} s after they are ready; afterwards this answers 404.",
@@ -226,7 +242,7 @@ class ProcessResultApi(KeyedApiView):
     )
     def get(self, request: Request, process_id: str) -> Response:
         process = selectors.process_for_poll(
-            account=request.auth.account,
+            account=_key(request).account,
             public_id=process_id,
             token=request.query_params.get("access_token"),
         )
@@ -240,11 +256,12 @@ class ProcessResultApi(KeyedApiView):
 
 class AccountApi(KeyedApiView):
     @extend_schema(
+        operation_id="account_retrieve",
         summary="The calling key's account",
         responses={200: out.AccountSerializer},
     )
     def get(self, request: Request) -> Response:
-        key: ApiKey = request.auth
+        key = _key(request)
         account = key.account
         return Response(
             {
@@ -286,6 +303,7 @@ def _date_param(request: Request, name: str, default: date) -> date:
 
 class UsageApi(KeyedApiView):
     @extend_schema(
+        operation_id="usage_retrieve",
         summary="The account's usage by day and service",
         parameters=[
             OpenApiParameter("from", OpenApiTypes.DATE, OpenApiParameter.QUERY),
@@ -303,7 +321,7 @@ class UsageApi(KeyedApiView):
         if (end - start).days >= MAX_USAGE_DAYS:
             raise BadRequest(f"The range may span at most {MAX_USAGE_DAYS} days.")
         rows = selectors.usage_by_day_and_service(
-            account=request.auth.account,
+            account=_key(request).account,
             start=start,
             end=end,
             service_id=request.query_params.get("service") or None,
@@ -327,6 +345,7 @@ class HealthApi(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
+        operation_id="health",
         summary="Health of the database, cache and job queue",
         responses={
             200: inline_serializer(

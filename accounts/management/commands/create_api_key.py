@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_email
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,8 +24,12 @@ class Command(BaseCommand):
         parser.add_argument("--credits", type=int, default=0, help="Credits to grant (≥ 0).")
         parser.add_argument("--name", default="default", help="A name for the key.")
         parser.add_argument("--rate-limit", default="", help="Execute rate limit such as 60/m.")
-        parser.add_argument("--scopes", default="", help="Comma-separated service ids; empty = all.")
-        parser.add_argument("--spend-cap", type=int, default=None, help="Most credits the key may spend.")
+        parser.add_argument(
+            "--scopes", default="", help="Comma-separated service ids; empty = all."
+        )
+        parser.add_argument(
+            "--spend-cap", type=int, default=None, help="Most credits the key may spend."
+        )
         parser.add_argument("--expires-in-days", type=int, default=None)
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -1,4 +1,4 @@
-"""Run the web server (gunicorn) and a Celery worker with beat in the foreground; Ctrl-C stops both."""
+"""Run the web server (gunicorn) and a Celery worker with beat in the foreground."""
 
 from __future__ import annotations
 
@@ -26,17 +26,37 @@ class Command(BaseCommand):
         # One web process with threads: rate-limit counters in process memory stay exact when
         # no REDIS_URL is set.
         web = [
-            sys.executable, "-m", "gunicorn", "breact.wsgi:application",
-            "--bind", f"{options['host']}:{options['port']}",
-            "--workers", "1", "--threads", "8", "--worker-class", "gthread",
-            "--access-logfile", "-",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "breact.wsgi:application",
+            "--bind",
+            f"{options['host']}:{options['port']}",
+            "--workers",
+            "1",
+            "--threads",
+            "8",
+            "--worker-class",
+            "gthread",
+            "--access-logfile",
+            "-",
         ]
         worker = [
-            sys.executable, "-m", "celery", "-A", "breact", "worker", "--beat",
-            "--schedule", str(settings.VAR_DIR / "celerybeat-schedule"),
-            "--concurrency", str(options["concurrency"]), "--loglevel", "INFO",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "breact",
+            "worker",
+            "--beat",
+            "--schedule",
+            str(settings.VAR_DIR / "celerybeat-schedule"),
+            "--concurrency",
+            str(options["concurrency"]),
+            "--loglevel",
+            "INFO",
         ]
-        children = [subprocess.Popen(web), subprocess.Popen(worker)]
+        children = {"web server": subprocess.Popen(web), "worker": subprocess.Popen(worker)}
         self.stdout.write(
             f"BReact Console on http://{options['host']}:{options['port']}/ "
             f"(API docs at /api/docs). Ctrl-C stops the web server and the worker."
@@ -51,16 +71,16 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         exit_code = 0
         while not stopping:
-            for child in children:
+            for name, child in children.items():
                 if child.poll() is not None:
-                    self.stderr.write(f"{child.args[2]} exited with {child.returncode}; stopping.")
+                    self.stderr.write(f"The {name} exited with {child.returncode}; stopping.")
                     exit_code = child.returncode or 1
                     stopping = True
             time.sleep(0.3)
-        for child in children:
+        for child in children.values():
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
-        for child in children:
+        for child in children.values():
             try:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
