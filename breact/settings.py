@@ -201,6 +201,14 @@ BREACT_IDEMPOTENCY_TTL = env_int("BREACT_IDEMPOTENCY_TTL", 86_400)
 # Extra modules that define services in the catalogue's shape (comma separated import paths).
 BREACT_EXTRA_SERVICE_MODULES = env_list("BREACT_EXTRA_SERVICE_MODULES")
 
+# Model providers: a JSON object mapping model ids ("*" = any other) to OpenAI-compatible
+# endpoints, e.g. {"gpt-4o": {"base_url": "https://api.openai.com/v1", "api_key": "sk-…",
+# "model": "gpt-4o", "timeout": 60}}. Staff can add more in the admin.
+BREACT_MODEL_PROVIDERS = env_str("BREACT_MODEL_PROVIDERS", "")
+# A requested model with no provider: "local" runs the local engine, "reject" answers 400.
+BREACT_UNMAPPED_MODELS = env_str("BREACT_UNMAPPED_MODELS", "local")
+BREACT_LLM_TIMEOUT = env_int("BREACT_LLM_TIMEOUT", 60)
+
 DATA_UPLOAD_MAX_MEMORY_SIZE = BREACT_MAX_BODY_BYTES
 
 REST_FRAMEWORK = {

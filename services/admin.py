@@ -2,10 +2,11 @@
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from services.models import Endpoint, Process, Service, UsageLog
+from services.models import Endpoint, ModelProvider, Process, Service, UsageLog
 
 
 class EndpointInline(admin.TabularInline):
@@ -62,3 +63,26 @@ class UsageLogAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ModelProviderForm(forms.ModelForm):
+    # The key is write-only: never rendered back; left blank, the stored key is kept.
+    api_key = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
+
+    class Meta:
+        model = ModelProvider
+        fields = ["model_id", "base_url", "api_key", "upstream_model", "timeout_seconds", "enabled"]
+
+    def clean_api_key(self) -> str:
+        value = self.cleaned_data.get("api_key") or ""
+        if not value and self.instance.pk:
+            return self.instance.api_key
+        return value
+
+
+@admin.register(ModelProvider)
+class ModelProviderAdmin(admin.ModelAdmin):
+    form = ModelProviderForm
+    list_display = ["model_id", "base_url", "upstream_model", "enabled", "updated_at"]
+    list_filter = ["enabled"]
+    search_fields = ["model_id", "base_url"]

@@ -170,3 +170,28 @@ class UsageLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.route} {self.status_code}"
+
+
+class ModelProvider(models.Model):
+    """A model id answered by an OpenAI-compatible chat-completions endpoint.
+
+    `model_id` "*" catches every requested model not listed. Rows override the
+    BREACT_MODEL_PROVIDERS setting for the same model id.
+    """
+
+    model_id = models.CharField(max_length=128, unique=True)
+    base_url = models.URLField(max_length=500, help_text="e.g. https://api.openai.com/v1")
+    api_key = models.CharField(max_length=500, blank=True, help_text="Sent as a Bearer token.")
+    upstream_model = models.CharField(
+        max_length=128, blank=True, help_text="Model name sent upstream; blank = model id."
+    )
+    timeout_seconds = models.PositiveIntegerField(default=60)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["model_id"]
+
+    def __str__(self) -> str:
+        return f"{self.model_id} → {self.base_url}"

@@ -40,6 +40,17 @@ class EndpointDefinition:
     price: int
     handler: Handler
     example: dict[str, Any] = field(default_factory=dict)
+    # Where the parameters name the model to run, e.g. ("model_id",) or ("config", "modelId").
+    model_path: tuple[str, ...] = ()
+
+    def requested_model(self, params: dict[str, Any]) -> str | None:
+        """The model id the parameters ask for, if any."""
+        value: Any = params
+        for key in self.model_path:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(key)
+        return value if self.model_path and isinstance(value, str) and value else None
 
     @property
     def validator(self) -> Draft202012Validator:

@@ -124,8 +124,9 @@ def usage_by_day_and_service(
     """Calls, errors and credits per (day, service) from the usage log, index-backed on
     (account, created_at)."""
     lower, upper = _day_bounds(start, end)
+    # Execute requests only (POST); polls of the same process are not calls of their own.
     rows = UsageLog.objects.filter(
-        account=account, created_at__gte=lower, created_at__lt=upper
+        account=account, created_at__gte=lower, created_at__lt=upper, method="POST"
     ).exclude(service_id="")
     if service_id:
         rows = rows.filter(service_id=service_id)

@@ -25,6 +25,7 @@ from services.api import serializers as out
 from services.api.parsing import json_object_from
 from services.api.ratelimit import EXECUTE, READ, execute_rate, rate_limit_hit
 from services.models import Endpoint, Process
+from services.providers.llm import available_models, model_is_unavailable
 from services.registry import EndpointDefinition, ServiceDefinition
 
 MAX_USAGE_DAYS = 366
@@ -170,6 +171,20 @@ class ServiceExecuteApi(KeyedApiView):
                 f"The parameters do not match {resolved.service.id}.{resolved.endpoint.name}: "
                 + "; ".join(f"{e['path']}: {e['message']}" for e in errors[:5]),
                 details={"errors": errors},
+            )
+        requested_model = resolved.endpoint.requested_model(params)
+        if model_is_unavailable(requested_model):
+            models = available_models()
+            raise BadRequest(
+                f"No provider serves the model {requested_model!r}; available: "
+                + ", ".join(models)
+                + ".",
+                details={
+                    "errors": [
+                        {"path": ".".join(resolved.endpoint.model_path), "message": "unknown model"}
+                    ],
+                    "available_models": models,
+                },
             )
         idempotency_key = request.headers.get("Idempotency-Key") or None
         if idempotency_key is not None and len(idempotency_key) > 255:

@@ -7,24 +7,13 @@ import time
 from collections import Counter
 from typing import Any
 
+from services.providers.text import PARAGRAPH_BREAK, SENTENCE_END, STOPWORDS, WORD
 from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
 
 MAX_TEXT_CHARS = 200_000
 WORDS_PER_MINUTE = 238
 
-_WORD = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
-_SENTENCE_END = re.compile(r"[.!?。！？…]+(?=\s|$)|[。！？]+")
-_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _VOWEL_GROUPS = re.compile(r"[aeiouy]+")
-_STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further had
-    has have having he her here hers herself him himself his how i if in into is it its itself just
-    me more most my myself no nor not now of off on once only or other our ours ourselves out over
-    own same she should so some such than that the their theirs them themselves then there these
-    they this those through to too under until up very was we were what when where which while who
-    whom why will with would you your yours yourself yourselves""".split()  # noqa: SIM905
-)
 
 
 def _syllables(word: str) -> int:
@@ -38,18 +27,18 @@ def _syllables(word: str) -> int:
 
 def analyze_text(text: str, top_n: int = 10) -> dict[str, Any]:
     """Statistics of `text`; pure and deterministic."""
-    words = _WORD.findall(text)
+    words = WORD.findall(text)
     word_count = len(words)
     stripped = text.strip()
-    sentence_count = len(_SENTENCE_END.findall(stripped)) if stripped else 0
-    if stripped and not _SENTENCE_END.search(stripped[-1:]):
+    sentence_count = len(SENTENCE_END.findall(stripped)) if stripped else 0
+    if stripped and not SENTENCE_END.search(stripped[-1:]):
         sentence_count += 1  # trailing text without final punctuation is a sentence too
-    paragraphs = [p for p in _PARAGRAPH_BREAK.split(stripped) if p.strip()] if stripped else []
+    paragraphs = [p for p in PARAGRAPH_BREAK.split(stripped) if p.strip()] if stripped else []
     lowered = [w.lower() for w in words]
     unique = set(lowered)
     letters = sum(len(w) for w in words)
     syllables = sum(_syllables(w) for w in words)
-    frequent = Counter(w for w in lowered if w not in _STOPWORDS and len(w) > 1)
+    frequent = Counter(w for w in lowered if w not in STOPWORDS and len(w) > 1)
 
     avg_word_length = round(letters / word_count, 2) if word_count else 0.0
     avg_sentence_length = round(word_count / sentence_count, 2) if sentence_count else 0.0

@@ -1,0 +1,68 @@
+"""Text utilities shared by the local engines: words, sentences, stopwords, term weights."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+WORD = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
+SENTENCE_END = re.compile(r"[.!?。！？…]+(?=\s|$)|[。！？]+")
+# A break after end punctuation when the next sentence does not start lower-case, after CJK
+# end punctuation, or at a blank line.
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?…])\s+(?=[^a-z\s])|(?<=[。！？])|\n\s*\n")
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|vs|etc|e\.g|i\.e|Inc|Ltd|Co|No|Fig|approx|z\.B|bzw)|\b[A-Z])\.$"
+)
+PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it
+    its itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself yourselves
+    der die das und ist nicht ein eine zu den mit von sich des auf für im dem le la les et est un
+    une de du des en que qui dans pour pas sur el los las y es por con para una""".split()  # noqa: SIM905
+)
+
+
+def words(text: str) -> list[str]:
+    """The words of `text`, in order, as written."""
+    return WORD.findall(text)
+
+
+def terms(text: str) -> list[str]:
+    """Lower-cased content words (no stopwords, no one-letter words) for matching and ranking."""
+    return [w for w in (t.lower() for t in WORD.findall(text)) if w not in STOPWORDS and len(w) > 1]
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences of `text`, trimmed, empty ones dropped; Latin and CJK punctuation, and a break
+    after a common abbreviation or an initial ("Dr.", "e.g.", "J.") is not an end."""
+    out: list[str] = []
+    for piece in _SENTENCE_SPLIT.split(text):
+        piece = piece.strip() if piece else ""
+        if not piece:
+            continue
+        if out and _ABBREVIATION.search(out[-1]):
+            out[-1] = f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    return out
+
+
+def term_frequencies(items: Iterable[str]) -> Counter[str]:
+    return Counter(items)
+
+
+def idf(documents: list[list[str]]) -> dict[str, float]:
+    """Smoothed inverse document frequency over tokenised documents."""
+    n = len(documents)
+    df: Counter[str] = Counter()
+    for doc in documents:
+        df.update(set(doc))
+    return {term: math.log(1 + (n - count + 0.5) / (count + 0.5)) for term, count in df.items()}
