@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -12,7 +13,18 @@ from django.conf import settings
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
 
-BUILTIN_SERVICE_MODULES = ["services.catalog.text_analyzer"]
+CATALOG_PACKAGE = "services.catalog"
+
+
+def builtin_service_modules() -> list[str]:
+    """Every module of services/catalog/ (each defines one service as SERVICE)."""
+    import services.catalog as catalog
+
+    return sorted(
+        f"{CATALOG_PACKAGE}.{info.name}"
+        for info in pkgutil.iter_modules(catalog.__path__)
+        if not info.name.startswith("_")
+    )
 
 
 class ServiceFailure(Exception):
@@ -125,7 +137,7 @@ class ServiceDefinition:
 @cache
 def _load() -> dict[str, ServiceDefinition]:
     services: dict[str, ServiceDefinition] = {}
-    for module_path in [*BUILTIN_SERVICE_MODULES, *settings.BREACT_EXTRA_SERVICE_MODULES]:
+    for module_path in [*builtin_service_modules(), *settings.BREACT_EXTRA_SERVICE_MODULES]:
         module = importlib.import_module(module_path)
         definition: ServiceDefinition = module.SERVICE
         services[definition.id] = definition

@@ -56,3 +56,66 @@ def keyed_client(key: ApiKey) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_X_API_KEY=key.raw)  # type: ignore[attr-defined]
     return client
+
+
+@pytest.fixture
+def eager_worker() -> Iterator[None]:
+    """Run queued processes inline (Celery eager mode) instead of on a worker."""
+    from breact.celery import app
+
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def run_endpoint(
+    keyed_client: APIClient, eager_worker: None, django_capture_on_commit_callbacks: Any
+) -> Callable[..., dict[str, Any]]:
+    """run_endpoint(service_id, endpoint, params) -> the completed poll body.
+
+    Goes through the real API path (auth, rate limit, validation, charge, process) with the
+    process run inline; asserts the execute was accepted.
+    """
+
+    def run(service_id: str, endpoint: str, params: dict[str, Any]) -> dict[str, Any]:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = keyed_client.post(
+                f"/api/v1/services/{service_id}/{endpoint}", params, format="json"
+            )
+        assert response.status_code == 202, response.content
+        accepted = response.json()
+        poll = keyed_client.get(
+            f"/api/v1/services/result/{accepted['process_id']}"
+            f"?access_token={accepted['access_token']}"
+        )
+        assert poll.status_code == 200, poll.content
+        body: dict[str, Any] = poll.json()
+        return body
+
+    return run
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[Any]:
+    """A loopback OpenAI-compatible server; see tests/llm_server.py."""
+    from tests.llm_server import FakeChatServer
+
+    with FakeChatServer() as server:
+        yield server
+
+
+@pytest.fixture
+def llm_route(fake_llm: Any, settings: Any) -> Any:
+    """Map the model ids "gpt-4o" and "mistral-large-2411" to the loopback server."""
+    import json
+
+    settings.BREACT_MODEL_PROVIDERS = json.dumps(
+        {
+            model: {"base_url": fake_llm.base_url, "api_key": "sk-test", "timeout": 3}
+            for model in ("gpt-4o", "mistral-large-2411", "mistral-small")
+        }
+    )
+    return fake_llm
