@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 import string
 from datetime import datetime, timedelta
@@ -16,6 +15,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Account, ApiKey, LedgerEntry, User
+from accounts.rates import parse_rate
 from breact.errors import BadRequest, InsufficientCredits
 
 if TYPE_CHECKING:
@@ -27,7 +27,6 @@ PREFIX_RANDOM_CHARS = 8  # public, indexed: "brk_" + 8 chars
 SECRET_CHARS = 32  # 32 base-62 characters ≈ 190 bits from `secrets`
 KEY_LENGTH = len(KEY_PREFIX) + PREFIX_RANDOM_CHARS + SECRET_CHARS
 PREFIX_LENGTH = len(KEY_PREFIX) + PREFIX_RANDOM_CHARS
-_RATE_SHAPE = re.compile(r"[0-9]+/[0-9]*[smhd]")
 
 
 def api_key_hash(raw_key: str) -> str:
@@ -110,15 +109,10 @@ def api_key_touch(*, api_key: ApiKey, every_seconds: int = 60) -> None:
 
 def validate_rate(rate: str) -> str:
     """A rate such as 60/m, 1000/h or 10/5s; raises BadRequest otherwise."""
-    from django_ratelimit.core import _split_rate
-
-    # django-ratelimit only prefix-matches: "lots" crashes it and "60/M" or "60/x" silently
-    # mean 60 per second, so the whole string must have the shape first.
-    if not isinstance(rate, str) or not _RATE_SHAPE.fullmatch(rate):
-        raise BadRequest(f"{rate!r} is not a rate such as 60/m, 1000/h or 10/5s.")
-    count, seconds = _split_rate(rate)
-    if count <= 0 or seconds <= 0:
-        raise BadRequest(f"{rate!r} must allow at least one request per period.")
+    try:
+        parse_rate(rate)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
     return rate
 
 

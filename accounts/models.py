@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.rates import validate_rate_field
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -53,7 +55,10 @@ class Account(models.Model):
     balance = models.BigIntegerField(default=0)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     rate_limit = models.CharField(
-        max_length=32, blank=True, help_text="Execute rate limit such as 60/m; blank = default."
+        max_length=32,
+        blank=True,
+        validators=[validate_rate_field],
+        help_text="Execute rate limit such as 60/m; blank = default.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -88,7 +93,10 @@ class ApiKey(models.Model):
         default=list, blank=True, help_text="Service ids this key may call; empty = all."
     )
     rate_limit = models.CharField(
-        max_length=32, blank=True, help_text="Override of the account's execute rate limit."
+        max_length=32,
+        blank=True,
+        validators=[validate_rate_field],
+        help_text="Override of the account's execute rate limit.",
     )
     spend_cap = models.BigIntegerField(
         null=True, blank=True, help_text="Most credits this key may spend in all; blank = no cap."

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 
 from accounts.models import ApiKey
+from accounts.rates import parse_rate
 from breact.errors import RateLimitExceeded, ServiceUnavailable
 
 EXECUTE = "execute"
@@ -40,9 +41,7 @@ def rate_for(api_key: ApiKey, group: str) -> str:
 
 
 def _window_seconds(rate: str) -> int:
-    from django_ratelimit.core import _split_rate
-
-    return int(_split_rate(rate)[1])
+    return parse_rate(rate)[1]
 
 
 def rate_limit_hit(request: HttpRequest, *, api_key: ApiKey, group: str) -> RateState:

@@ -42,9 +42,12 @@ def analyze_text(text: str, top_n: int = 10) -> dict[str, Any]:
 
     avg_word_length = round(letters / word_count, 2) if word_count else 0.0
     avg_sentence_length = round(word_count / sentence_count, 2) if sentence_count else 0.0
+    # Flesch reading ease is defined for English: None for text that is mostly not Latin script.
+    latin = sum(1 for c in text if c.isascii() and c.isalpha())
+    alphabetic = sum(1 for c in text if c.isalpha())
     flesch = (
         round(206.835 - 1.015 * (word_count / sentence_count) - 84.6 * (syllables / word_count), 1)
-        if word_count and sentence_count
+        if word_count and sentence_count and latin >= 0.9 * alphabetic
         else None
     )
     return {
@@ -65,7 +68,8 @@ def analyze_text(text: str, top_n: int = 10) -> dict[str, Any]:
 
 def analyze(params: dict[str, Any]) -> HandlerOutput:
     started = time.perf_counter()
-    stats = analyze_text(params["text"], top_n=params.get("top_words", 10))
+    # JSON Schema counts 5.0 as an integer, so the validated value may still be a float.
+    stats = analyze_text(params["text"], top_n=int(params.get("top_words", 10)))
     return HandlerOutput(
         result=stats,
         metadata={

@@ -24,7 +24,11 @@ def _route(server: FakeChatServer, timeout: float = 5) -> ProviderRoute:
 
 
 def _needs_label(data: object) -> list[str]:
-    return [] if isinstance(data, dict) and data.get("label") in {"a", "b"} else ["label must be a or b"]
+    return (
+        []
+        if isinstance(data, dict) and data.get("label") in {"a", "b"}
+        else ["label must be a or b"]
+    )
 
 
 def test_chat_json_returns_parsed_answer_and_usage():
