@@ -102,6 +102,8 @@ def api_key_touch(*, api_key: ApiKey, every_seconds: int = 60) -> None:
     """Record use of a key, at most one write per key per `every_seconds`."""
     now = timezone.now()
     threshold = now - timedelta(seconds=every_seconds)
+    if api_key.last_used_at is not None and api_key.last_used_at >= threshold:
+        return  # recorded recently: no write on the hot path
     ApiKey.objects.filter(pk=api_key.pk).filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=threshold)
     ).update(last_used_at=now)

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 
 from accounts.actions import api_key_touch
 from accounts.models import ApiKey
+from accounts.rates import parse_rate
 from accounts.selectors import api_key_verify
 from breact.errors import RateLimitExceeded, Unauthorized
 
@@ -42,10 +43,16 @@ def _auth_failures(request: Request, *, increment: bool) -> dict[str, Any] | Non
 
 def _too_many_failures(usage: dict[str, Any]) -> RateLimitExceeded:
     reset = max(int(usage["time_left"]), 1)
+    window = parse_rate(settings.BREACT_AUTH_FAILURE_RATE_LIMIT)[1]
     return RateLimitExceeded(
         f"Too many failed authentication attempts from this address; retry in {reset} s.",
-        details={"limit": usage["limit"], "remaining": 0, "reset": reset},
-        headers={"Retry-After": str(reset)},
+        details={"limit": usage["limit"], "remaining": 0, "window": window, "reset": reset},
+        headers={
+            "Retry-After": str(reset),
+            "X-RateLimit-Limit": str(usage["limit"]),
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": str(reset),
+        },
     )
 
 

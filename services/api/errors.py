@@ -50,7 +50,9 @@ def error_response(request: HttpRequest, error: BReactError) -> JsonResponse:
     }
     if error.details is not None:
         body["details"] = error.details
-    response = JsonResponse(body, status=error.status)
+    response = JsonResponse(
+        body, status=error.status, content_type="application/json; charset=utf-8"
+    )
     for name, value in error.headers.items():
         response[name] = value
     if error.status == 401:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.conf import settings
@@ -16,20 +17,29 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _depth_exceeds(value: Any, limit: int) -> bool:
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _first_problem(value: Any, limit: int) -> str | None:
+    """Why the parsed body cannot be accepted, or None: nesting deeper than `limit`, or a
+    string (value or key) with a NUL or a lone surrogate, which no database stores as JSON."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
+        if isinstance(item, str):
+            if _UNSTORABLE.search(item):
+                return "a string contains a NUL character or an unpaired surrogate"
+            continue
         if isinstance(item, dict):
-            children: Any = item.values()
+            children: list[Any] = [*item.keys(), *item.values()]
         elif isinstance(item, list):
             children = item
         else:
             continue
         if depth > limit:
-            return True
+            return f"nested deeper than {limit} levels"
         stack.extend((child, depth + 1) for child in children)
-    return False
+    return None
 
 
 def json_object_from(request: HttpRequest) -> dict[str, Any]:
@@ -64,11 +74,11 @@ def json_object_from(request: HttpRequest) -> dict[str, Any]:
             f"The body is not valid JSON: {exc}.",
             details={"errors": [{"path": "$", "message": str(exc)}]},
         ) from None
-    if _depth_exceeds(data, settings.BREACT_MAX_JSON_DEPTH):
-        depth = settings.BREACT_MAX_JSON_DEPTH
+    problem = _first_problem(data, settings.BREACT_MAX_JSON_DEPTH)
+    if problem:
         raise BadRequest(
-            f"The JSON body is nested deeper than {depth} levels.",
-            details={"errors": [{"path": "$", "message": f"deeper than {depth} levels"}]},
+            f"The JSON body cannot be accepted: {problem}.",
+            details={"errors": [{"path": "$", "message": problem}]},
         )
     if not isinstance(data, dict):
         raise BadRequest(

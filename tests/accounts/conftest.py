@@ -31,9 +31,3 @@ def make_process(db: Any) -> Callable[..., Process]:
         )
 
     return make
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings: Any) -> None:
-    """Factories set a password on every user; the production hasher is slow on purpose."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -58,9 +58,3 @@ def start(resolved: ResolvedEndpoint, enqueued: list[Any], key: ApiKey) -> Calla
         return process_start(api_key=api_key or key, resolved=resolved, params=params)
 
     return _start
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings: Any) -> None:
-    """Factories set a password on every user; the production hasher is slow on purpose."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
