@@ -6,7 +6,15 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from services.models import Endpoint, ModelProvider, Process, Service, UsageLog
+from services.models import (
+    Endpoint,
+    KnowledgeBase,
+    KnowledgeDocument,
+    ModelProvider,
+    Process,
+    Service,
+    UsageLog,
+)
 
 
 class EndpointInline(admin.TabularInline):
@@ -86,3 +94,26 @@ class ModelProviderAdmin(admin.ModelAdmin):
     list_display = ["model_id", "base_url", "upstream_model", "enabled", "updated_at"]
     list_filter = ["enabled"]
     search_fields = ["model_id", "base_url"]
+
+
+@admin.register(KnowledgeBase)
+class KnowledgeBaseAdmin(admin.ModelAdmin):
+    list_display = ["public_id", "name", "account", "created_at", "updated_at"]
+    search_fields = ["public_id", "name", "account__owner__email"]
+    readonly_fields = ["public_id"]
+
+
+@admin.register(KnowledgeDocument)
+class KnowledgeDocumentAdmin(admin.ModelAdmin):
+    list_display = [
+        "public_id",
+        "title",
+        "knowledge_base",
+        "content_type",
+        "char_count",
+        "created_at",
+    ]
+    list_filter = ["content_type"]
+    search_fields = ["public_id", "title", "knowledge_base__public_id"]
+    exclude = ["chunks"]
+    readonly_fields = ["public_id", "char_count", "chunk_count"]

@@ -195,3 +195,57 @@ class ModelProvider(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_id} → {self.base_url}"
+
+
+class KnowledgeBase(models.Model):
+    """A named collection of documents owned by one account; queried by knowledge_service."""
+
+    public_id = models.CharField(max_length=40, unique=True)
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.CASCADE, related_name="knowledge_bases"
+    )
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "name"], name="knowledge_base_name_per_account"
+            )
+        ]
+        indexes = [models.Index(fields=["account", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.name}"
+
+
+class KnowledgeDocument(models.Model):
+    """A document of a knowledge base: the source as sent, its plain text and its passages."""
+
+    class ContentType(models.TextChoices):
+        TEXT = "text", "Plain text"
+        MARKDOWN = "markdown", "Markdown"
+        HTML = "html", "HTML"
+
+    public_id = models.CharField(max_length=40, unique=True)
+    knowledge_base = models.ForeignKey(
+        KnowledgeBase, on_delete=models.CASCADE, related_name="documents"
+    )
+    title = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=16, choices=ContentType.choices)
+    source = models.TextField(help_text="The content as sent.")
+    text = models.TextField(help_text="Plain text extracted from the source.")
+    chunks = models.JSONField(default=list, help_text="Passages of the text, for retrieval.")
+    char_count = models.PositiveIntegerField(help_text="Characters of the extracted text.")
+    chunk_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["knowledge_base", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.title}"

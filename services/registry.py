@@ -54,6 +54,9 @@ class EndpointDefinition:
     example: dict[str, Any] = field(default_factory=dict)
     # Where the parameters name the model to run, e.g. ("model_id",) or ("config", "modelId").
     model_path: tuple[str, ...] = ()
+    # Checks that need the caller's account (e.g. ownership of referenced objects): runs after
+    # schema validation and before charging, may raise a BReactError, returns the params to store.
+    prepare: Callable[[dict[str, Any], Any], dict[str, Any]] | None = None
 
     def requested_model(self, params: dict[str, Any]) -> str | None:
         """The model id the parameters ask for, if any."""

@@ -1,6 +1,6 @@
 """Routes of REST API v1."""
 
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from services.api import views
@@ -19,6 +19,7 @@ urlpatterns = [
     path("account", views.AccountApi.as_view(), name="account"),
     path("usage", views.UsageApi.as_view(), name="usage"),
     path("health", views.HealthApi.as_view(), name="health"),
+    path("", include("services.api.kb_urls")),
     path(
         "schema",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),

@@ -186,6 +186,8 @@ class ServiceExecuteApi(KeyedApiView):
                     "available_models": models,
                 },
             )
+        if resolved.endpoint.prepare is not None:
+            params = resolved.endpoint.prepare(params, api_key.account)
         idempotency_key = request.headers.get("Idempotency-Key") or None
         if idempotency_key is not None and len(idempotency_key) > 255:
             raise BadRequest("The Idempotency-Key header is longer than 255 characters.")

@@ -1,0 +1,453 @@
+"""Local knowledge engine: text of plain/markdown/HTML, passages, Okapi BM25, extractive answers."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import snowballstemmer
+from bs4 import BeautifulSoup
+from markdown_it import MarkdownIt
+
+from services.providers.text import sentences, terms, words
+
+CONTENT_TYPES = ("text", "markdown", "html")
+CONTENT_TYPE_ALIASES = {
+    "text/plain": "text",
+    "plain": "text",
+    "txt": "text",
+    "text/markdown": "markdown",
+    "md": "markdown",
+    "text/html": "html",
+}
+
+# Passage size in words (a CJK run counts one word per ~6 characters, see _size).
+PASSAGE_TARGET_WORDS = 150
+PASSAGE_MAX_WORDS = 200
+PASSAGE_OVERLAP_WORDS = 40
+
+# Elements whose text is never content.
+_DROPPED_TAGS = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "iframe",
+    "object",
+    "embed",
+    "svg",
+    "canvas",
+    "head",
+    "button",
+    "select",
+)
+_BLOCK_TAGS = (
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "caption",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hr",
+    "li",
+    "main",
+    "nav",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "summary",
+    "table",
+    "tr",
+    "ul",
+)
+# Private-use markers for paragraph and line breaks, so that collapsing HTML whitespace keeps them.
+_PARA = "\ue000"
+_LINE = "\ue001"
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ue000\ue001]")
+_SPACES = re.compile(r"[^\S\n]+")
+_BLANK_LINES = re.compile(r"\n\s*\n")
+_SENTENCE_CLOSE = re.compile(r"[.!?。！？…:;][\"'”’)\]]*$")
+_CELL_END = re.compile(r"[ |]*\|[ ]*(?=\n|$)")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+_markdown = MarkdownIt("commonmark", {"html": True}).enable("table")
+_stemmer = snowballstemmer.stemmer("english")
+
+
+def normalise_content_type(value: str) -> str:
+    lowered = value.strip().lower()
+    return CONTENT_TYPE_ALIASES.get(lowered, lowered)
+
+
+# --- extraction --------------------------------------------------------------------------------
+
+
+def _paragraphs(text: str) -> str:
+    """Paragraphs separated by one blank line, spaces collapsed, control characters dropped."""
+    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    out = []
+    for block in _BLANK_LINES.split(text):
+        lines = [_SPACES.sub(" ", line).strip() for line in block.split("\n")]
+        joined = "\n".join(line for line in lines if line)
+        if joined:
+            out.append(joined)
+    return "\n\n".join(out)
+
+
+def html_to_text(html: str) -> tuple[str, str]:
+    """(plain text, title) of an HTML document. Uses the standard-library parser (no network, no
+    entity expansion); scripts, styles, forms' controls and other non-content are dropped."""
+    soup = BeautifulSoup(_CONTROL.sub("", html), "html.parser")
+    title_tag = soup.find("title")
+    title = _SPACES.sub(" ", title_tag.get_text(" ")).strip() if title_tag else ""
+    if not title:
+        heading = soup.find(["h1", "h2"])
+        title = _SPACES.sub(" ", heading.get_text(" ")).strip() if heading else ""
+    for tag in soup.find_all(_DROPPED_TAGS):
+        tag.decompose()
+    for tag in soup.find_all("br"):
+        tag.replace_with(_LINE)
+    for tag in soup.find_all(["td", "th"]):
+        tag.insert_after(" | ")
+    for tag in soup.find_all(_BLOCK_TAGS):
+        tag.insert_before(_PARA)
+        tag.insert_after(_PARA)
+    raw = re.sub(r"\s+", " ", soup.get_text())
+    text = raw.replace(_LINE, "\n").replace(_PARA, "\n\n")
+    text = _CELL_END.sub("", text)
+    return _paragraphs(text), title
+
+
+def markdown_to_text(source: str) -> tuple[str, str]:
+    """(plain text, title) of a CommonMark document (tables too); raw HTML in it is cleaned as
+    HTML is."""
+    return html_to_text(_markdown.render(_CONTROL.sub("", source)))
+
+
+def extract_text(content: str, content_type: str) -> tuple[str, str]:
+    """(plain text, a title found in the content or "") for `content_type` text/markdown/html."""
+    if content_type == "html":
+        return html_to_text(content)
+    if content_type == "markdown":
+        return markdown_to_text(content)
+    text = _paragraphs(content)
+    return text, ""
+
+
+def fallback_title(text: str, limit: int = 80) -> str:
+    """A title from the first line of the text, cut at a word boundary."""
+    first = text.strip().split("\n", 1)[0] if text.strip() else ""
+    return trim_text(first, limit) if first else "Untitled"
+
+
+def trim_text(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters at a word boundary, with an ellipsis if cut."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    if limit <= 1:
+        return text[:limit]
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-") + "…"
+
+
+# --- passages ----------------------------------------------------------------------------------
+
+
+def _size(text: str) -> int:
+    """Length in words; text written without spaces (CJK) counts ~6 characters as a word."""
+    return max(len(words(text)), len(text) // 6)
+
+
+def _pieces(text: str, max_words: int) -> list[tuple[str, bool]]:
+    """(sentence, whether it ends its paragraph) of `text`, in order; a sentence longer than a
+    passage is cut into windows."""
+    out: list[tuple[str, bool]] = []
+    for paragraph in _BLANK_LINES.split(text):
+        parts: list[str] = []
+        for sentence in sentences(paragraph):
+            sentence = " ".join(sentence.split())
+            if _size(sentence) <= max_words:
+                parts.append(sentence)
+                continue
+            tokens = sentence.split(" ")
+            if len(tokens) == 1:  # no spaces at all: cut by characters
+                step = max_words * 6
+                parts.extend(sentence[i : i + step] for i in range(0, len(sentence), step))
+            else:
+                parts.extend(
+                    " ".join(tokens[i : i + max_words]) for i in range(0, len(tokens), max_words)
+                )
+        out.extend((part, i == len(parts) - 1) for i, part in enumerate(parts))
+    return out
+
+
+def _join(pieces: list[tuple[str, bool]]) -> str:
+    """Sentences joined by a space, paragraphs (headings, list items…) by a blank line."""
+    out = ""
+    for i, (sentence, _) in enumerate(pieces):
+        if i:
+            out += "\n\n" if pieces[i - 1][1] else " "
+        out += sentence
+    return out
+
+
+def chunk_text(
+    text: str,
+    *,
+    target_words: int = PASSAGE_TARGET_WORDS,
+    max_words: int = PASSAGE_MAX_WORDS,
+    overlap_words: int = PASSAGE_OVERLAP_WORDS,
+) -> list[str]:
+    """Passages of whole sentences, about `target_words` long (never over `max_words` unless one
+    sentence is), each starting with up to `overlap_words` of the previous passage's last
+    sentences so an answer that straddles a boundary is found whole in one of them."""
+    passages: list[str] = []
+    current: list[tuple[str, bool]] = []
+    sizes: list[int] = []
+    fresh = 0  # sentences in `current` not carried over from the previous passage
+
+    def flush() -> None:
+        nonlocal current, sizes, fresh
+        passages.append(_join(current))
+        carry: list[tuple[str, bool]] = []
+        carried: list[int] = []
+        for piece, size in zip(reversed(current), reversed(sizes), strict=True):
+            if sum(carried) + size > overlap_words or len(carry) + 1 >= len(current):
+                break
+            carry.insert(0, piece)
+            carried.insert(0, size)
+        current, sizes, fresh = carry, carried, 0
+
+    for piece in _pieces(text, max_words):
+        size = _size(piece[0])
+        if fresh and sum(sizes) + size > max_words:
+            flush()
+        if not fresh and current and sum(sizes) + size > max_words:
+            current, sizes = [], []  # the overlap would push this passage over the maximum
+        current.append(piece)
+        sizes.append(size)
+        fresh += 1
+        if sum(sizes) >= target_words:
+            flush()
+    if fresh:
+        passages.append(_join(current))
+    return passages
+
+
+# --- ranking ---------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=200_000)
+def _stem(term: str) -> str:
+    if not term.isascii() or term.isdigit():
+        return term
+    return str(_stemmer.stemWord(term))
+
+
+def index_terms(text: str) -> list[str]:
+    """Terms for matching: content words, lower-cased, English-stemmed; runs of CJK characters
+    become overlapping character pairs (those scripts are written without spaces)."""
+    out: list[str] = []
+    for term in terms(text):
+        if _CJK.search(term):
+            out.extend(term[i : i + 2] for i in range(max(len(term) - 1, 1)))
+        else:
+            out.append(_stem(term))
+    return out
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrievable passage and where it comes from (kb_id/doc_id None: the caller's own
+    custom knowledge)."""
+
+    text: str
+    title: str
+    kb_id: str | None = None
+    doc_id: str | None = None
+    position: int = 0
+
+    @property
+    def source_key(self) -> tuple[str | None, str | None, str]:
+        return (self.kb_id, self.doc_id, self.title if self.doc_id is None else "")
+
+
+@dataclass(frozen=True)
+class Hit:
+    passage: Passage
+    score: float
+    rank: int
+    slot: int  # the passage's position in the index
+
+
+class Bm25:
+    """Okapi BM25 (k1=1.5, b=0.75) over tokenised passages; idf as in Robertson–Spärck Jones
+    with +1 inside the log so it never goes negative."""
+
+    def __init__(self, documents: Sequence[Sequence[str]], k1: float = 1.5, b: float = 0.75):
+        self.k1 = k1
+        self.b = b
+        self.frequencies = [Counter(doc) for doc in documents]
+        self.lengths = [len(doc) for doc in documents]
+        self.count = len(documents)
+        self.average_length = (sum(self.lengths) / self.count) if self.count else 0.0
+        self.document_frequency: Counter[str] = Counter()
+        for frequencies in self.frequencies:
+            self.document_frequency.update(frequencies.keys())
+
+    def idf(self, term: str) -> float:
+        df = self.document_frequency.get(term, 0)
+        return math.log(1 + (self.count - df + 0.5) / (df + 0.5))
+
+    def scores(self, query: Iterable[str]) -> list[float]:
+        unique = list(dict.fromkeys(query))
+        weights = {term: self.idf(term) for term in unique if term in self.document_frequency}
+        out = [0.0] * self.count
+        if not weights or not self.average_length:
+            return out
+        k1, b, avg = self.k1, self.b, self.average_length
+        for i, frequencies in enumerate(self.frequencies):
+            norm = k1 * (1 - b + b * self.lengths[i] / avg)
+            total = 0.0
+            for term, weight in weights.items():
+                tf = frequencies.get(term)
+                if tf:
+                    total += weight * tf * (k1 + 1) / (tf + norm)
+            out[i] = total
+        return out
+
+
+class KnowledgeIndex:
+    """BM25 over passages, the title's terms counted with each passage of its document."""
+
+    def __init__(self, passages: Sequence[Passage]):
+        self.passages = list(passages)
+        title_terms: dict[str, list[str]] = {}
+        documents = []
+        for passage in self.passages:
+            if passage.title not in title_terms:
+                title_terms[passage.title] = index_terms(passage.title)
+            documents.append(title_terms[passage.title] + index_terms(passage.text))
+        self.terms = documents
+        self.bm25 = Bm25(documents)
+
+    def search(self, query: str) -> list[Hit]:
+        """Passages with a positive score, best first (ties: original order)."""
+        scores = self.bm25.scores(index_terms(query))
+        order = sorted((i for i, s in enumerate(scores) if s > 0), key=lambda i: (-scores[i], i))
+        return [Hit(self.passages[i], scores[i], rank, i) for rank, i in enumerate(order)]
+
+    def coverage(self, query: str, hit: Hit) -> float:
+        """Share of the query's idf weight whose terms occur in the hit's passage or title.
+        A query term found nowhere weighs as much as the rarest possible term."""
+        query_terms = list(dict.fromkeys(index_terms(query)))
+        if not query_terms:
+            return 0.0
+        present = set(self.terms[hit.slot])
+        weights = {term: self.bm25.idf(term) for term in query_terms}
+        total = sum(weights.values())
+        matched = sum(weight for term, weight in weights.items() if term in present)
+        return matched / total if total else 0.0
+
+
+def ranked_documents(hits: Sequence[Hit]) -> list[Hit]:
+    """The best hit of each source document, best first."""
+    seen: set[tuple[str | None, str | None, str]] = set()
+    out = []
+    for hit in hits:
+        if hit.passage.source_key not in seen:
+            seen.add(hit.passage.source_key)
+            out.append(hit)
+    return out
+
+
+def confidence_of(index: KnowledgeIndex, query: str, hits: Sequence[Hit]) -> float:
+    """0..1: how much of the query the best passage covers, discounted when another document
+    scores nearly as well (a small margin means the answer may as well be elsewhere)."""
+    if not hits:
+        return 0.0
+    best = hits[0]
+    documents = ranked_documents(hits)
+    runner_up = documents[1].score if len(documents) > 1 else 0.0
+    margin = (best.score - runner_up) / best.score if best.score > 0 else 0.0
+    value = index.coverage(query, best) * (0.6 + 0.4 * margin)
+    return round(min(max(value, 0.0), 0.99), 3)
+
+
+def select_passages(hits: Sequence[Hit], *, max_chars: int, limit: int = 3) -> list[Hit]:
+    """The top passages worth answering from: within half the best score, at most `limit`,
+    together at most `max_chars` characters (the first always fits, cut if it must)."""
+    chosen: list[Hit] = []
+    used = 0
+    for hit in hits:
+        if len(chosen) >= limit or hit.score < hits[0].score * 0.5:
+            break
+        size = len(hit.passage.text)
+        if chosen and used + size > max_chars:
+            break
+        chosen.append(hit)
+        used += size
+    return chosen
+
+
+def extractive_answer(
+    index: KnowledgeIndex, query: str, passages: Sequence[Hit], *, max_chars: int
+) -> str:
+    """The sentences of the chosen passages that best match the query (idf of the query terms
+    they contain, weighted by their passage's score), best first, within `max_chars`."""
+    if not passages:
+        return ""
+    query_terms = set(index_terms(query))
+    best_score = passages[0].score
+    scored: list[tuple[float, int, int, str]] = []
+    seen: set[str] = set()
+    for p_rank, hit in enumerate(passages):
+        for s_rank, sentence in enumerate(sentences(hit.passage.text)):
+            key = " ".join(sentence.lower().split())
+            if key in seen or key == " ".join(hit.passage.title.lower().split()):
+                continue  # passages overlap: a sentence counts once; the title says nothing new
+            seen.add(key)
+            matched = query_terms & set(index_terms(sentence))
+            weight = sum(index.bm25.idf(term) for term in matched)
+            if not _SENTENCE_CLOSE.search(sentence) and len(words(sentence)) <= 8:
+                weight *= 0.5  # a heading or label, rarely an answer by itself
+            scored.append((weight * hit.score / best_score, p_rank, s_rank, sentence))
+    scored.sort(key=lambda item: (-item[0], item[1], item[2]))
+    top = scored[0][0] if scored else 0.0
+    if top <= 0:  # matched on the title only: the passage's opening is the best guess
+        return trim_text(passages[0].passage.text, max_chars)
+    answer: list[str] = []
+    length = 0
+    for score, _, _, sentence in scored[:3]:
+        if score < top * 0.3:
+            break
+        extra = len(sentence) + (1 if answer else 0)
+        if answer and length + extra > max_chars:
+            break
+        answer.append(sentence)
+        length += extra
+    return trim_text(" ".join(answer), max_chars)
