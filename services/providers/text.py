@@ -66,3 +66,38 @@ def idf(documents: list[list[str]]) -> dict[str, float]:
     for doc in documents:
         df.update(set(doc))
     return {term: math.log(1 + (n - count + 0.5) / (count + 0.5)) for term, count in df.items()}
+
+
+_DOUBLE_CONSONANT = re.compile(r"([b-df-hj-km-np-rtv-xz])\1$")
+
+
+def stem(word: str) -> str:
+    """A light English stemmer for matching, not display: "charged", "charges" and "charging"
+    all become "charg", "shipping" becomes "ship", "deliveries" becomes "deliveri"."""
+    w = word.lower().replace("’", "'")
+    if w.endswith("'s"):
+        w = w[:-2]
+    if len(w) <= 3:
+        return w
+    if w.endswith("sses"):
+        w = w[:-2]
+    elif w.endswith("ies") and len(w) > 4:
+        w = w[:-3] + "i"
+    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    for suffix in ("ingly", "edly", "ing", "ed"):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            w = w[: -len(suffix)]
+            if _DOUBLE_CONSONANT.search(w) and not w.endswith(("ll", "ss", "zz")):
+                w = w[:-1]
+            break
+    if w.endswith("y") and len(w) > 3:
+        w = w[:-1] + "i"
+    if w.endswith("e") and len(w) > 3:
+        w = w[:-1]
+    return w
+
+
+def stems(text: str) -> list[str]:
+    """Stems of the content words of `text`, in order (see terms())."""
+    return [stem(t) for t in terms(text)]
