@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from django.conf import settings
+from gunicorn import version_info as gunicorn_version
 from django.core.management.base import BaseCommand, CommandParser
 
 
@@ -41,6 +42,8 @@ class Command(BaseCommand):
             "--access-logfile",
             "-",
         ]
+        if gunicorn_version >= (27,):
+            web.append("--no-control-socket")  # several servers on one machine would share it
         worker = [
             sys.executable,
             "-m",
