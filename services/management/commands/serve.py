@@ -10,8 +10,8 @@ import time
 from typing import Any
 
 from django.conf import settings
-from gunicorn import version_info as gunicorn_version
 from django.core.management.base import BaseCommand, CommandParser
+from gunicorn import version_info as gunicorn_version
 
 
 class Command(BaseCommand):
