@@ -208,6 +208,10 @@ BREACT_MODEL_PROVIDERS = env_str("BREACT_MODEL_PROVIDERS", "")
 # A requested model with no provider: "local" runs the local engine, "reject" answers 400.
 BREACT_UNMAPPED_MODELS = env_str("BREACT_UNMAPPED_MODELS", "local")
 BREACT_LLM_TIMEOUT = env_int("BREACT_LLM_TIMEOUT", 60)
+# The webscraper refuses private, loopback and link-local addresses; this allows loopback only.
+BREACT_WEBSCRAPER_ALLOW_LOOPBACK = env_bool("BREACT_WEBSCRAPER_ALLOW_LOOPBACK", False)
+if BREACT_UNMAPPED_MODELS not in {"local", "reject"}:
+    raise ImproperlyConfigured("BREACT_UNMAPPED_MODELS must be 'local' or 'reject'.")
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = BREACT_MAX_BODY_BYTES
 

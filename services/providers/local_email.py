@@ -1,0 +1,1304 @@
+"""Local email engine: clean a thread, read its mood, main points, asks and urgency, and
+compose a reply from per-tone templates (English, German, French, Spanish)."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from functools import cache
+from typing import Any
+
+from bs4 import BeautifulSoup
+
+from services.providers.text import sentences, terms
+
+# --- cleaning ---------------------------------------------------------------------------------
+
+_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][a-zA-Z0-9:-]*(?:\s[^<>]*)?/?\s*>|<!--")
+_DROP_TAGS = ("script", "style", "head", "title", "noscript", "template", "svg", "blockquote")
+_BLOCK_TAGS = (
+    "p",
+    "div",
+    "br",
+    "li",
+    "tr",
+    "table",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "ul",
+    "ol",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "hr",
+    "pre",
+)
+# Where a reply's quoted history starts: everything from that line on is dropped.
+_QUOTE_HEADER = re.compile(
+    r"^\s*(?:On\s.{4,200}\swrote:|Am\s.{4,200}\sschrieb.{0,80}:|Le\s.{4,200}\sa\s+écrit\s*:"
+    r"|El\s.{4,200}\sescribió\s*:|-{2,}\s*(?:Original Message|Ursprüngliche Nachricht"
+    r"|Message d'origine|Mensaje original)\s*-{2,}|_{10,})\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_OUTLOOK_HEADER = re.compile(r"^\s*(?:From|Von|De)\s*:.+\n\s*(?:Sent|Gesendet|Envoyé|Enviado)\s*:")
+_SIGNATURE_DELIMITER = re.compile(r"^--\s*$", re.MULTILINE)
+_BULLET = re.compile(r"^\s*(?:[-*•·–]|\d{1,2}[.)])\s+")
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u3000]+")
+
+
+def looks_like_html(content: str) -> bool:
+    return bool(_TAG.search(content))
+
+
+def html_to_text(content: str) -> str:
+    """Visible text of an HTML email body: scripts, styles and quoted history dropped, block
+    elements on lines of their own. Parsed by html.parser (no markup is ever executed)."""
+    soup = BeautifulSoup(content, "html.parser")
+    for tag in soup.find_all(_DROP_TAGS):
+        tag.decompose()
+    for tag in soup.find_all(
+        class_=re.compile(r"gmail_quote|moz-cite-prefix|OutlookMessageHeader")
+    ):
+        tag.decompose()
+    for tag in soup.find_all(_BLOCK_TAGS):
+        if tag.name == "li":
+            tag.insert_before("\n- ")
+        else:
+            tag.insert_before("\n")
+        tag.insert_after("\n")
+    return soup.get_text()
+
+
+def clean_body(content: str) -> str:
+    """The new text of one message: HTML turned into text, quoted history and the "-- "
+    signature block cut, whitespace tidied. Blank lines between paragraphs are kept."""
+    text = html_to_text(content) if looks_like_html(content) else content
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    cut = len(text)
+    for pattern in (_QUOTE_HEADER, _OUTLOOK_HEADER, _SIGNATURE_DELIMITER):
+        match = pattern.search(text)
+        if match and match.start() > 0:
+            cut = min(cut, match.start())
+    text = text[:cut]
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    lines = [line for line in lines if not line.startswith(">")]
+    out = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return out
+
+
+def units(text: str) -> list[str]:
+    """Sentences and list items of a cleaned body. A single line break is a hard wrap (joined)
+    unless the line ends a sentence or the next one is a list item."""
+    blocks: list[str] = []
+    current: list[str] = []
+    for line in text.split("\n"):
+        if not line:
+            if current:
+                blocks.append(" ".join(current))
+                current = []
+            continue
+        if _BULLET.match(line) or (current and re.search(r"[.!?:;,。！？]$", current[-1])):
+            if current:
+                blocks.append(" ".join(current))
+            current = [_BULLET.sub("", line)]
+        else:
+            current.append(line)
+    if current:
+        blocks.append(" ".join(current))
+    out: list[str] = []
+    for block in blocks:
+        out.extend(s.strip() for s in sentences(block) if s.strip())
+    return out
+
+
+# --- people -----------------------------------------------------------------------------------
+
+_ADDRESS = re.compile(r"<\s*([^<>\s]+@[^<>\s]+)\s*>")
+_BARE_ADDRESS = re.compile(r"[^\s<>@,;\"]+@[^\s<>@,;\"]+")
+_ROLE_ACCOUNTS = frozenset(
+    """info support noreply no-reply donotreply admin sales contact hello team office
+        billing help service services mail webmaster accounts account hr jobs careers
+        marketing news newsletter notifications notification press media orders order
+        shop store feedback customer customerservice care enquiries inquiries reception
+        postmaster security it""".split()  # noqa: SIM905
+)
+SIGNOFF = re.compile(
+    r"^(?:(?:best|kind|warm|warmest|many|with kind|with best|all the best|yours|cheers|thanks"
+    r"|thank you|many thanks|thanks again|regards|best regards|kind regards|warm regards|sincerely"
+    r"|yours sincerely|yours faithfully|respectfully|take care|talk soon|speak soon|best wishes"
+    r"|mit freundlichen grüßen|freundliche grüße|viele grüße|beste grüße|herzliche grüße"
+    r"|liebe grüße"
+    r"|lg|vg|mfg|gruß|grüße|cordialement|bien cordialement|bien à vous|bien à toi|salutations"
+    r"|à bientôt|merci|atentamente|saludos|saludos cordiales|un saludo|un abrazo|gracias"
+    r"|un cordial saludo)(?:\s+(?:regards|wishes|thanks))?)[,.!]?$",
+    re.IGNORECASE,
+)
+_NAME_LINE = re.compile(r"^[^\W\d_][\w'’.-]*(?: [^\W\d_][\w'’.-]*){0,3}$")
+
+
+def _first_item(field_value: str) -> str:
+    """The first of several addresses ("a@x.org, Bo <b@y.org>" → "a@x.org")."""
+    head, bracket, _ = field_value.partition("<")
+    if bracket and "@" not in head and ">" in field_value:
+        return field_value[: field_value.index(">") + 1]
+    return re.split(r"[,;]", field_value, maxsplit=1)[0]
+
+
+def address_of(field_value: str) -> str:
+    item = _first_item(field_value)
+    match = _ADDRESS.search(item) or _BARE_ADDRESS.search(item)
+    return (match.group(1 if match.re is _ADDRESS else 0) if match else item).strip().lower()
+
+
+def _title_case(part: str) -> str:
+    return part[:1].upper() + part[1:].lower()
+
+
+def name_from_field(field_value: str) -> str | None:
+    """A person's name from "Jane Doe <jane@x.org>" or from an address like jane.doe@x.org;
+    None for role accounts (info@, support@...) and parts that are not names."""
+    field_value = _first_item(field_value)
+    match = _ADDRESS.search(field_value)
+    display = field_value[: match.start()].strip().strip('"').strip() if match else ""
+    if display and "@" not in display:
+        if "," in display:  # "Doe, Jane"
+            last, _, first = display.partition(",")
+            display = f"{first.strip()} {last.strip()}".strip()
+        return display
+    local = address_of(field_value).split("@")[0].split("+")[0]
+    if local in _ROLE_ACCOUNTS:
+        return None
+    parts = [p for p in re.split(r"[._-]+", local) if p]
+    if not parts or not all(p.isalpha() and len(p) >= 2 for p in parts) or len(parts) > 3:
+        return None
+    if any(p in _ROLE_ACCOUNTS for p in parts):
+        return None
+    return " ".join(_title_case(p) for p in parts)
+
+
+def signoff_name(content_text: str) -> str | None:
+    """The name signed under a closing ("Best regards,\\nMaria" or "Thanks, Tom")."""
+    lines = [line.strip() for line in content_text.split("\n") if line.strip()]
+    for index in range(len(lines) - 1, max(-1, len(lines) - 8), -1):
+        line = lines[index]
+        head, sep, tail = line.partition(",")
+        if sep and SIGNOFF.match(head.strip()) and _NAME_LINE.match(tail.strip() or "-"):
+            return tail.strip()
+        if SIGNOFF.match(line) and index + 1 < len(lines):
+            candidate = lines[index + 1]
+            if _NAME_LINE.match(candidate) and len(candidate) <= 40:
+                return candidate
+    return None
+
+
+def first_name(name: str) -> str:
+    return name.split()[0]
+
+
+# --- messages ---------------------------------------------------------------------------------
+
+
+def parse_timestamp(value: str) -> datetime | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+@dataclass
+class Message:
+    sender: str
+    recipient: str
+    subject: str
+    raw: str
+    timestamp: str
+    text: str = ""
+    body: str = ""  # text without greeting and sign-off
+    when: datetime | None = None
+    units: list[str] = field(default_factory=list)
+
+
+_GREETING_LINE = re.compile(
+    r"^(?:hi|hello|hey|dear|good (?:morning|afternoon|evening)|greetings|hallo|liebe[rs]?"
+    r"|sehr geehrte[rs]?|guten (?:tag|morgen|abend)|bonjour|bonsoir|salut|madame|monsieur"
+    r"|hola|estimad[oa]s?|buenos días|buenas tardes)\b"
+    r"(?:[^.!?]|(?<=Mr)\.|(?<=Mrs)\.|(?<=Ms)\.|(?<=Dr)\.|(?<=Prof)\.){0,60}[,!:]?$"
+    r"|^(?:all|team|folks|everyone|[^\W\d_]+)[,!:]$",  # "Team," / "Maria,"
+    re.IGNORECASE,
+)
+
+
+def _strip_greeting_and_signoff(text: str) -> str:
+    lines = text.split("\n")
+    nonempty = [i for i, line in enumerate(lines) if line.strip()]
+    if nonempty and _GREETING_LINE.match(lines[nonempty[0]].strip()):
+        lines[nonempty[0]] = ""
+    for index in reversed(nonempty[-8:]):
+        head = lines[index].strip().partition(",")[0]
+        if SIGNOFF.match(lines[index].strip()) or (
+            SIGNOFF.match(head) and "," in lines[index] and len(lines[index]) < 50
+        ):
+            lines = lines[:index]
+            break
+    return "\n".join(lines).strip()
+
+
+def prepare_thread(thread: list[dict[str, Any]]) -> list[Message]:
+    """Messages oldest first (sorted by timestamp when every timestamp parses, else as given),
+    each with its cleaned text, body and sentences."""
+    messages = [
+        Message(
+            sender=m["sender"],
+            recipient=m["recipient"],
+            subject=m.get("subject", ""),
+            raw=m.get("content", ""),
+            timestamp=m.get("timestamp", ""),
+        )
+        for m in thread
+    ]
+    for message in messages:
+        message.text = clean_body(message.raw)
+        message.body = _strip_greeting_and_signoff(message.text)
+        message.when = parse_timestamp(message.timestamp)
+        message.units = units(message.body)
+    stamps = [m.when for m in messages]
+    if all(stamps):
+        # Naive and aware timestamps mixed cannot be compared: keep the given order then.
+        with contextlib.suppress(TypeError):
+            messages.sort(key=lambda m: m.when)  # type: ignore[arg-type, return-value]
+    return messages
+
+
+def person_name(address_field: str, messages: list[Message]) -> str | None:
+    """The name of whoever uses `address_field`: signed under their own messages, else from
+    the display name or the address."""
+    address = address_of(address_field)
+    for message in reversed(messages):
+        if address_of(message.sender) == address:
+            signed = signoff_name(message.text)
+            if signed:
+                return signed
+    for message in messages:
+        for value in (message.sender, message.recipient):
+            if address_of(value) == address and name_from_field(value):
+                return name_from_field(value)
+    return name_from_field(address_field)
+
+
+# --- language ---------------------------------------------------------------------------------
+
+_LANGUAGE_WORDS = {
+    code: frozenset(text.split())
+    for code, text in {
+        "en": "the and you to is of for that it with this be are have please thanks",
+        "de": "der die das und ist nicht ich sie wir mit für bitte danke ihr es zu auf",
+        "fr": "le la les et est pas je vous nous avec pour merci une des du que qui",
+        "es": "el la los las y es no yo usted nosotros con para gracias una que por del",
+    }.items()
+}
+LANGUAGE_NAMES = {
+    "en": "en",
+    "english": "en",
+    "englisch": "en",
+    "de": "de",
+    "german": "de",
+    "deutsch": "de",
+    "fr": "fr",
+    "french": "fr",
+    "français": "fr",
+    "francais": "fr",
+    "es": "es",
+    "spanish": "es",
+    "español": "es",
+    "espanol": "es",
+    "castellano": "es",
+}
+
+
+def language_code(value: str | None) -> str | None:
+    """ "de-DE", "German", "deutsch" → "de"; None when the local templates lack the language."""
+    if not value:
+        return None
+    lowered = value.strip().lower()
+    return LANGUAGE_NAMES.get(lowered) or LANGUAGE_NAMES.get(re.split(r"[-_]", lowered)[0])
+
+
+def detect_language(text: str) -> str:
+    tokens = [t.lower() for t in re.findall(r"[^\W\d_]+", text)]
+    scores = {code: sum(t in vocab for t in tokens) for code, vocab in _LANGUAGE_WORDS.items()}
+    best = max(scores, key=lambda code: scores[code])
+    return best if scores[best] > 0 else "en"
+
+
+# --- sentiment --------------------------------------------------------------------------------
+
+# Words VADER (English, social-media tuned) lacks or mis-weights for work email, and a few
+# common German, French and Spanish ones, so it is not blind to them.
+_EXTRA_LEXICON = {
+    **dict.fromkeys(
+        """overdue outage outages downtime breach compromised crashes crashed delays
+            regression bug bugs errors complaints escalation""".split(),  # noqa: SIM905
+        -1.5,
+    ),
+    "urgent": 0.0,  # urgency, not mood (VADER has it at +0.8)
+    **dict.fromkeys(
+        """danke super toll großartig prima freue zufrieden ausgezeichnet perfekt
+            hervorragend merci génial géniale parfait parfaite parfaitement excellent
+            excellente excellentes ravi ravie content contente formidable remercie gracias
+            genial perfecto perfecta excelente excelentes encantado encantada contento
+            contenta estupendo""".split(),  # noqa: SIM905
+        2.0,
+    ),
+    **dict.fromkeys(
+        """leider enttäuscht unzufrieden ärgerlich inakzeptabel schlecht problem fehler
+            beschwerde verärgert verspätung déçu déçue mécontent mécontente inacceptable
+            mauvais problème erreur plainte retard malheureusement decepcionado decepcionada
+            insatisfecho insatisfecha inaceptable malo problema error queja retraso
+            desafortunadamente lamentablemente""".split(),  # noqa: SIM905
+        -2.0,
+    ),
+}
+
+
+@cache
+def _vader() -> Any:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    analyzer = SentimentIntensityAnalyzer()
+    analyzer.lexicon.update(_EXTRA_LEXICON)
+    return analyzer
+
+
+# Thresholds on the mean sentence score: wider than VADER's ±0.05 for one sentence, as an
+# email averages many sentences and one mildly negative word should not make it negative.
+POSITIVE_AT = 0.2
+NEGATIVE_AT = -0.1
+
+
+def message_sentiment(message: Message) -> float:
+    """Mean VADER compound score of the message's sentences (greeting and sign-off left out,
+    so "Thanks," and "Best regards" do not make every email positive)."""
+    scored = [_vader().polarity_scores(unit)["compound"] for unit in message.units]
+    return sum(scored) / len(scored) if scored else 0.0
+
+
+def is_negative(message: Message) -> bool:
+    """A negative message on the whole, or one with a clearly negative sentence (a complaint
+    wrapped in pleasantries)."""
+    scored = [_vader().polarity_scores(unit)["compound"] for unit in message.units]
+    return bool(scored) and (sum(scored) / len(scored) <= NEGATIVE_AT or min(scored) <= -0.5)
+
+
+def thread_sentiment(messages: list[Message]) -> tuple[str, float]:
+    """(label, score): recency-weighted mean of the messages' scores, so the latest mood
+    counts most."""
+    weights = [index + 1 for index in range(len(messages))]
+    scores = [message_sentiment(m) for m in messages]
+    total = sum(w * s for w, s in zip(weights, scores, strict=True)) / sum(weights)
+    return label_for(total), round(total, 4)
+
+
+def label_for(score: float) -> str:
+    if score >= POSITIVE_AT:
+        return "positive"
+    if score <= NEGATIVE_AT:
+        return "negative"
+    return "neutral"
+
+
+# --- main points ------------------------------------------------------------------------------
+
+_PLEASANTRY = re.compile(
+    r"^(?:i hope (?:you|this|all)|hope (?:you|this|all)|thanks?(?: you)?(?: so much| very much)?"
+    r"(?: for| again|[.!,]|$)|many thanks|(?:please )?(?:do not|don't) hesitate"
+    r"|(?:please )?let me know"
+    r" if you (?:have|need) (?:any )?(?:other |further |more )?(?:questions?|anything)|please find"
+    r" attached|looking forward|i look forward|have a (?:great|nice|good)|how are you|"
+    r"ich hoffe|vielen dank|danke|merci|j'espère|gracias|espero que)",
+    re.IGNORECASE,
+)
+
+
+def _is_pleasantry(unit: str) -> bool:
+    return bool(_PLEASANTRY.match(unit)) and len(unit.split()) <= 14
+
+
+def _shorten(text: str, limit: int = 240) -> str:
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:") + "…"
+
+
+def main_points(messages: list[Message], limit: int = 6) -> list[str]:
+    """The central sentences of the thread, in thread order: tf-idf centrality over the
+    thread's sentences, with a small bonus for figures, dates, questions and requests, and
+    near-duplicates skipped."""
+    candidates: list[tuple[int, str, list[str]]] = []
+    for m_index, message in enumerate(messages):
+        for unit in message.units:
+            unit_terms = terms(unit)
+            if len(unit.split()) < 3 or not unit_terms:
+                continue
+            if _is_pleasantry(unit) and len(unit.split()) < 8:
+                continue  # "Hope you are well." / "Thanks for your email."
+            candidates.append((m_index, unit, unit_terms))
+    if not candidates:
+        fallback = [u for m in messages for u in m.units if terms(u)]
+        return [_shorten(u) for u in fallback[:1]]
+    frequency: dict[str, int] = {}
+    for _, _, unit_terms in candidates:
+        for term in unit_terms:
+            frequency[term] = frequency.get(term, 0) + 1
+    n = len(candidates)
+    document_frequency: dict[str, int] = {}
+    for _, _, unit_terms in candidates:
+        for term in set(unit_terms):
+            document_frequency[term] = document_frequency.get(term, 0) + 1
+    scored: list[tuple[float, int]] = []
+    for position, (m_index, unit, unit_terms) in enumerate(candidates):
+        unique = set(unit_terms)
+        weight = sum(
+            frequency[t] * math.log(1 + n / document_frequency[t]) for t in unique
+        ) / math.sqrt(len(unit_terms))
+        if re.search(r"\d", unit):
+            weight *= 1.15
+        if unit.endswith("?") or is_request(unit):
+            weight *= 1.2
+        if m_index == len(messages) - 1:
+            weight *= 1.1
+        if _is_pleasantry(unit):
+            weight *= 0.5
+        scored.append((weight, position))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    k = min(limit, max(1, math.ceil(n / 2)))
+    chosen: list[int] = []
+    for _, position in scored:
+        unique = set(candidates[position][2])
+        if any(_overlap(unique, set(candidates[c][2])) > 0.6 for c in chosen):
+            continue
+        chosen.append(position)
+        if len(chosen) == k:
+            break
+    return [_shorten(candidates[p][1]) for p in sorted(chosen)]
+
+
+def _overlap(a: set[str], b: set[str]) -> float:
+    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
+
+
+# --- action items and urgency -----------------------------------------------------------------
+
+_REQUEST = re.compile(
+    r"\b(?:please|pls|kindly)\b|\b(?:could|can|would|will) you\b|\bwould you mind\b"
+    r"|\b(?:i|we)(?:'d| would) (?:like|appreciate|love)\b|\b(?:i|we) need (?:you|your)\b"
+    r"|\b(?:need|needs) to\b|\b(?:you|we) (?:must|should|have to)\b|\bshould (?:i|we)\b"
+    r"|\b(?:could|can|would|will) (?:someone|somebody|anyone|one of you)\b"
+    r"|\blet (?:me|us) know\b|\bmake sure\b"
+    r"|\b(?:don't|do not) forget\b|\bremember to\b|\baction (?:item|required)\b|\bdeadline\b"
+    r"|^let's\b|\b(?:i|we)(?:'ll| will) (?!be |have |not |never |probably )[a-z]+"
+    r"|\bbitte\b|\b(?:könnten|können) sie\b|\bkannst du\b|\bmerci de\b|\bpourriez-vous\b"
+    r"|\bveuillez\b|\bpourrais-tu\b|\bpor favor\b|\bpodría(?:s)?\b|\bnecesito que\b",
+    re.IGNORECASE,
+)
+IMPERATIVE_VERBS = frozenset(
+    """send review confirm update schedule call prepare submit check share sign book
+        approve forward reply provide complete finalize finalise arrange fill fix add
+        remove create draft read bring order pay contact email ping tell ask invite
+        attend join upload install test deploy merge cancel reschedule verify respond
+        organize organise plan write print remind double-check follow resend return
+        investigate escalate coordinate set reset block restart revert disable enable
+        rotate patch notify inform move renew transfer register look roll clean collect
+        publish translate summarize summarise upgrade estimate""".split()  # noqa: SIM905
+)
+_NOT_A_REQUEST = re.compile(
+    r"^(?:please find|please see (?:below|attached)|please note|please be (?:aware|advised)|"
+    r"could you believe|can you believe|you should (?:have )?(?:received|see))",
+    re.IGNORECASE,
+)
+_HIGH_CUES = re.compile(
+    r"\b(?:urgent(?:ly)?|asap|a\.s\.a\.p|as soon as possible|immediately|right away|right now"
+    r"|today|tonight|this (?:morning|afternoon|evening)|end of (?:the )?day|eod|cob|close of"
+    r" business|critical|emergency|top priority|time[- ]sensitive|within the hour|by noon"
+    r"|tomorrow|dringend|sofort|heute|morgen früh|urgente|inmediatamente|hoy|aujourd'hui|demain"
+    r"|mañana)\b",
+    re.IGNORECASE,
+)
+_MEDIUM_CUES = re.compile(
+    r"\b(?:soon|shortly|this week|next week|end of (?:the )?week|by (?:the )?end of|"
+    r"at your earliest convenience|important|priority|deadline|diese woche|bald|cette semaine"
+    r"|esta semana|pronto)\b",
+    re.IGNORECASE,
+)
+_LOW_CUES = re.compile(
+    r"\b(?:no rush|no hurry|whenever|when you (?:get|have) a (?:chance|moment|minute)|"
+    r"when(?:ever)? you can|not urgent|low priority|at some point|eventually|keine eile)\b",
+    re.IGNORECASE,
+)
+_WEEKDAYS = {
+    day: index
+    for index, names in enumerate(
+        [
+            "monday montag lundi lunes",
+            "tuesday dienstag mardi martes",
+            "wednesday mittwoch mercredi miércoles",
+            "thursday donnerstag jeudi jueves",
+            "friday freitag vendredi viernes",
+            "saturday samstag samedi sábado",
+            "sunday sonntag dimanche domingo",
+        ]
+    )
+    for day in names.split()
+}
+_WEEKDAY = re.compile(r"\b(" + "|".join(_WEEKDAYS) + r")\b", re.IGNORECASE)
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            "january jan januar janvier enero",
+            "february feb februar février febrero",
+            "march mar märz mars marzo",
+            "april apr avril abril",
+            "may mai mayo",
+            "june jun juni juin junio",
+            "july jul juli juillet julio",
+            "august aug août agosto",
+            "september sep sept septembre septiembre",
+            "october oct oktober octobre octubre",
+            "november nov novembre noviembre",
+            "december dec dezember décembre diciembre",
+        ],
+        start=1,
+    )
+    for name in names.split()
+}
+_MONTH_NAMES = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_DATE_ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+_DATE_MONTH_DAY = re.compile(rf"\b({_MONTH_NAMES})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", re.I)
+_DATE_DAY_MONTH = re.compile(
+    rf"\b(\d{{1,2}})(?:st|nd|rd|th|\.)?\s+(?:of\s+)?({_MONTH_NAMES})\b", re.I
+)
+
+
+def is_request(unit: str) -> bool:
+    """True for a sentence that asks for, or commits to, something to be done."""
+    if _NOT_A_REQUEST.match(unit) or _is_pleasantry(unit):
+        return False
+    if _REQUEST.search(unit):
+        return True
+    first = re.split(r"[\s,]+", unit.strip().lower(), maxsplit=1)[0]
+    return first in IMPERATIVE_VERBS
+
+
+def due_date(unit: str, sent: datetime | None) -> date | None:
+    """The date a deadline in `unit` falls on, relative to when the message was sent."""
+    reference = sent.date() if sent else None
+    match = _DATE_ISO.search(unit)
+    if match:
+        try:
+            return date(int(match[1]), int(match[2]), int(match[3]))
+        except ValueError:
+            return None
+    if reference is None:
+        return None
+    for pattern, month_group, day_group in ((_DATE_MONTH_DAY, 1, 2), (_DATE_DAY_MONTH, 2, 1)):
+        match = pattern.search(unit)
+        if match:
+            month = _MONTHS[match[month_group].lower()]
+            try:
+                candidate = date(reference.year, month, int(match[day_group]))
+            except ValueError:
+                continue
+            if candidate < reference - timedelta(days=60):
+                candidate = candidate.replace(year=reference.year + 1)
+            return candidate
+    match = _WEEKDAY.search(unit)
+    if match:
+        ahead = (_WEEKDAYS[match[1].lower()] - reference.weekday()) % 7 or 7
+        if re.search(rf"\bnext\s+{match[1]}", unit, re.IGNORECASE) and ahead < 7:
+            ahead += 7
+        return reference + timedelta(days=ahead)
+    return None
+
+
+def urgency_of(unit: str, sent: datetime | None) -> str:
+    if _LOW_CUES.search(unit):
+        return "low"
+    if _HIGH_CUES.search(unit):
+        return "high"
+    due = due_date(unit, sent)
+    if due is not None and sent is not None:
+        days = (due - sent.date()).days
+        return "high" if days <= 1 else "medium" if days <= 7 else "low"
+    if due is not None or _WEEKDAY.search(unit) or _MEDIUM_CUES.search(unit):
+        return "medium"
+    return "medium" if re.search(r"\?$|\bplease\b|\byou\b", unit, re.I) else "low"
+
+
+_TASK_WRAPPERS = [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"^(?:[^\W\d_]+,\s+)(?=please|could|can|would|will|kindly)",
+        r"^(?:and|also|so|but|sure|yes|ok|okay|absolutely|of course|great|perfect),?\s+",
+        r"^(?:please|pls|kindly)[,\s]+",
+        r"^(?:could|can|would|will) (?:you|someone|somebody|anyone|one of you)"
+        r"(?: please| kindly)?(?: also)?\s+",
+        r"^would you mind\s+",
+        r"^(?:i|we)(?:'d| would) (?:like|love) (?:you|for you) to\s+",
+        r"^(?:i|we)(?:'d| would) appreciate (?:it )?if you could\s+",
+        r"^(?:i|we) need you to\s+",
+        r"^(?:you|we) (?:need|have|must|should) (?:to )?\s*",
+        r"^(?:please\s+)?(?:make sure|remember|don't forget|do not forget) (?:to\s+)?",
+        r"^(?:please\s+)?",
+    )
+]
+
+
+def task_text(unit: str) -> str:
+    """A request as a short to-do: "Could you please send me the file?" → "Send me the file"."""
+    task = unit.strip()
+    for pattern in _TASK_WRAPPERS:
+        task = pattern.sub("", task, count=1)
+    task = re.sub(
+        r"^let (me|us) know (if|whether|when|what|which|how)\b",
+        r"confirm \2",
+        task,
+        count=1,
+        flags=re.I,
+    )
+    task = re.sub(r"^(?:and\s+)?also\s+", "", task, count=1, flags=re.IGNORECASE)
+    task = re.sub(r"[\s,;:]*(?:please|thanks|thank you)?[.!?…]*$", "", task, flags=re.IGNORECASE)
+    task = task.strip(" ,;:")
+    if not task:
+        task = unit.strip().rstrip(".!?")
+    return _shorten(task[:1].upper() + task[1:], 200)
+
+
+@dataclass
+class ActionItem:
+    task: str
+    urgency: str
+    source: str
+    message_index: int
+    deadline: str | None = None
+
+
+_VERB_NAMES = "|".join(sorted(IMPERATIVE_VERBS, key=len, reverse=True))
+_TASK_JOIN = re.compile(
+    rf"(?:,\s*|\s+)(?:and(?: then)?|then|also)\s+(?=(?:please\s+)?(?:{_VERB_NAMES})\b)|;\s+", re.I
+)
+
+
+def split_tasks(unit: str) -> list[str]:
+    """One request per task: "Roll back the release and confirm when done" → two."""
+    parts = [p.strip() for p in _TASK_JOIN.split(unit) if p and p.strip()]
+    return parts if len(parts) > 1 else [unit]
+
+
+def action_items(messages: list[Message], limit: int = 10) -> list[ActionItem]:
+    """Requests and commitments in the thread, each as a task with an urgency from its cue
+    words and deadline (relative to when its message was sent)."""
+    items: list[ActionItem] = []
+    seen: set[str] = set()
+    for m_index, message in enumerate(messages):
+        for unit in message.units:
+            if not is_request(unit):
+                continue
+            for part in split_tasks(unit):
+                task = task_text(part)
+                key = task.lower()
+                if key in seen or len(task.split()) < 2:
+                    continue
+                seen.add(key)
+                # Cue words and deadlines anywhere in the sentence apply to each of its tasks.
+                due = due_date(part, message.when) or due_date(unit, message.when)
+                items.append(
+                    ActionItem(
+                        task=task,
+                        urgency=urgency_of(unit, message.when),
+                        source=unit,
+                        message_index=m_index,
+                        deadline=due.isoformat() if due else None,
+                    )
+                )
+    return items[-limit:] if len(items) > limit else items
+
+
+_LEVELS = {"low": 0, "medium": 1, "high": 2}
+
+
+def response_urgency(messages: list[Message], items: list[ActionItem]) -> str:
+    """How soon the last message needs an answer: high for urgent cues, a near deadline or a
+    strongly negative message; medium for a question, a request or a negative tone; else low."""
+    last_index = len(messages) - 1
+    last = messages[last_index]
+    level = 0
+    text = " ".join(last.units)
+    if _HIGH_CUES.search(text):
+        level = 2
+    for item in items:
+        if item.message_index == last_index:
+            level = max(level, _LEVELS[item.urgency])
+    score = message_sentiment(last)
+    if score <= -0.5:
+        level = 2
+    elif score <= NEGATIVE_AT:
+        level = max(level, 1)
+    if any(u.endswith("?") and not _is_pleasantry(u) for u in last.units):
+        level = max(level, 1)
+    if level < 2 and _LOW_CUES.search(text) and not _HIGH_CUES.search(text):
+        level = 0  # "no rush, whenever suits you" outweighs a question
+    return ["low", "medium", "high"][level]
+
+
+def questions(message: Message) -> list[str]:
+    return [u for u in message.units if u.endswith("?") and not _is_pleasantry(u)]
+
+
+# --- composing --------------------------------------------------------------------------------
+
+_REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|aw|sv|antw|ref|rif|res)\s*(?:\[\d+\])?\s*:\s*)+", re.I)
+
+
+def reply_subject(subject: str) -> str:
+    """ "Re: " + the subject with any existing reply prefixes ("Re:", "RE:", "AW:") dropped."""
+    base = _REPLY_PREFIX.sub("", subject or "").strip()
+    return f"Re: {base}" if base else "Re: (no subject)"
+
+
+_SWAP = {
+    "me": "you",
+    "my": "your",
+    "mine": "yours",
+    "myself": "yourself",
+    "us": "you",
+    "our": "your",
+    "ours": "yours",
+    "ourselves": "yourselves",
+    "you": "me",
+    "your": "my",
+    "yours": "mine",
+    "yourself": "myself",
+}
+
+
+def swap_person(text: str) -> str:
+    """The other side's words from my side: "send me your notes" → "send you my notes"."""
+
+    def swap(match: re.Match[str]) -> str:
+        word = match.group(0)
+        new = _SWAP[word.lower()]
+        return new.capitalize() if word[0].isupper() else new
+
+    return re.sub(r"\b(?:" + "|".join(_SWAP) + r")\b", swap, text, flags=re.IGNORECASE)
+
+
+TONES = ("formal", "casual", "friendly", "direct", "professional", "empathetic")
+GREETING_STYLES = ("formal", "professional", "friendly", "casual", "direct", "none")
+_DEFAULT_GREETING = {
+    "formal": "formal",
+    "professional": "professional",
+    "empathetic": "professional",
+    "friendly": "friendly",
+    "casual": "casual",
+    "direct": "direct",
+}
+_INFORMAL = {"friendly", "casual"}
+
+# Phrase tables: per language, per tone (or register: "polite"/"informal").
+_PHRASES: dict[str, dict[str, Any]] = {
+    "en": {
+        "greeting": {
+            "formal": ("Dear {name},", "Dear Sir or Madam,"),
+            "professional": ("Hello {name},", "Hello,"),
+            "friendly": ("Hi {name},", "Hi there,"),
+            "casual": ("Hey {name},", "Hey,"),
+            "direct": ("{name},", "Hello,"),
+        },
+        "ack": {
+            "formal": "Thank you for your message regarding “{subject}”.",
+            "professional": "Thank you for your email about “{subject}”.",
+            "friendly": "Thanks so much for your message about “{subject}”!",
+            "casual": "Thanks for the note about “{subject}”.",
+            "direct": "Replying about “{subject}”.",
+            "empathetic": "Thank you for reaching out about “{subject}”; I appreciate you "
+            "taking the time to write.",
+        },
+        "ack_plain": {
+            "formal": "Thank you for your message.",
+            "professional": "Thank you for your email.",
+            "friendly": "Thanks so much for your message!",
+            "casual": "Thanks for the note.",
+            "direct": "Replying to your message.",
+            "empathetic": "Thank you for reaching out; I appreciate you taking the time to write.",
+        },
+        "sorry": {
+            "formal": "I am sorry to hear about the difficulties you have experienced.",
+            "professional": "I am sorry for the trouble this has caused.",
+            "friendly": "I'm really sorry about the trouble!",
+            "casual": "Sorry about the hassle.",
+            "direct": "Sorry for the trouble.",
+            "empathetic": "I completely understand how frustrating this must be, and I am "
+            "truly sorry for the inconvenience.",
+        },
+        "points_intro": {
+            "formal": "Please allow me to address the following points.",
+            "professional": "Here are the key points:",
+            "friendly": "Here's a quick update:",
+            "casual": "Quick rundown:",
+            "direct": "Key points:",
+            "empathetic": "Here is where things stand:",
+        },
+        "asks_intro": {
+            "formal": "I will attend to the following:",
+            "professional": "I will take care of the following:",
+            "friendly": "Happy to help with these:",
+            "casual": "I'm on it:",
+            "direct": "Next steps:",
+            "empathetic": "Here is what I will do to help:",
+        },
+        "question": {
+            "polite": "As for your question “{q}”, I will get back to you shortly.",
+            "informal": "About your question “{q}”: I'll get back to you soon.",
+        },
+        "priority": {
+            "polite": "I have made this a priority and will follow up as soon as possible.",
+            "informal": "This is top of my list, so expect to hear from me very soon.",
+        },
+        "closing": {
+            "formal": "Should you require any further information, please do not hesitate to "
+            "contact me.",
+            "professional": "Please let me know if you have any questions.",
+            "friendly": "Let me know if there's anything else I can do!",
+            "casual": "Let me know if you need anything else.",
+            "direct": "Let me know if anything is unclear.",
+            "empathetic": "Please don't hesitate to reach out if there is anything else I can "
+            "do to help.",
+        },
+        "signoff": {
+            "formal": "Yours sincerely,",
+            "formal_unnamed": "Yours faithfully,",
+            "professional": "Best regards,",
+            "friendly": "All the best,",
+            "casual": "Cheers,",
+            "direct": "Regards,",
+            "empathetic": "Warm regards,",
+        },
+        "lowercase_after_greeting": False,
+    },
+    "de": {
+        "greeting": {
+            "formal": ("Guten Tag {name},", "Sehr geehrte Damen und Herren,"),
+            "professional": ("Hallo {name},", "Guten Tag,"),
+            "friendly": ("Hallo {name},", "Hallo,"),
+            "casual": ("Hi {name},", "Hi,"),
+            "direct": ("Hallo {name},", "Hallo,"),
+        },
+        "ack": {
+            "formal": "vielen Dank für Ihre Nachricht zum Thema „{subject}“.",
+            "professional": "danke für Ihre Nachricht zu „{subject}“.",
+            "friendly": "vielen Dank für deine Nachricht zu „{subject}“!",
+            "casual": "danke für deine Nachricht zu „{subject}“.",
+            "direct": "kurz zu „{subject}“.",
+            "empathetic": "vielen Dank, dass Sie sich wegen „{subject}“ an mich wenden.",
+        },
+        "ack_plain": {
+            "formal": "vielen Dank für Ihre Nachricht.",
+            "professional": "danke für Ihre Nachricht.",
+            "friendly": "vielen Dank für deine Nachricht!",
+            "casual": "danke für deine Nachricht.",
+            "direct": "kurz zu Ihrer Nachricht.",
+            "empathetic": "vielen Dank, dass Sie sich an mich wenden.",
+        },
+        "sorry": {
+            "formal": "Es tut mir leid, dass es zu Unannehmlichkeiten gekommen ist.",
+            "professional": "Es tut mir leid, dass es Probleme gab.",
+            "friendly": "Tut mir wirklich leid, dass es Ärger gab!",
+            "casual": "Sorry für den Ärger.",
+            "direct": "Entschuldigen Sie die Probleme.",
+            "empathetic": "Ich verstehe gut, wie ärgerlich das ist, und es tut mir aufrichtig "
+            "leid.",
+        },
+        "points_intro": {
+            "formal": "Gerne gehe ich auf die folgenden Punkte ein.",
+            "professional": "Zu den wichtigsten Punkten:",
+            "friendly": "Hier ein kurzes Update:",
+            "casual": "Kurz zusammengefasst:",
+            "direct": "Die Punkte:",
+            "empathetic": "Hier der aktuelle Stand:",
+        },
+        "asks_intro": {
+            "formal": "Um Folgendes werde ich mich kümmern:",
+            "professional": "Um Folgendes kümmere ich mich:",
+            "friendly": "Dabei helfe ich gerne:",
+            "casual": "Mach ich:",
+            "direct": "Nächste Schritte:",
+            "empathetic": "Das werde ich tun, um Ihnen zu helfen:",
+        },
+        "question": {
+            "polite": "Zu Ihrer Frage „{q}“ melde ich mich in Kürze.",
+            "informal": "Zu deiner Frage „{q}“ melde ich mich bald.",
+        },
+        "priority": {
+            "polite": "Ich kümmere mich vorrangig darum und melde mich so bald wie möglich.",
+            "informal": "Das hat bei mir gerade oberste Priorität, du hörst bald von mir.",
+        },
+        "closing": {
+            "formal": "Für Rückfragen stehe ich Ihnen gerne zur Verfügung.",
+            "professional": "Bei Fragen melden Sie sich gerne.",
+            "friendly": "Melde dich gerne, wenn ich noch etwas tun kann!",
+            "casual": "Sag Bescheid, wenn du noch was brauchst.",
+            "direct": "Bei Unklarheiten einfach melden.",
+            "empathetic": "Wenn ich Ihnen noch irgendwie helfen kann, melden Sie sich bitte "
+            "jederzeit.",
+        },
+        "signoff": {
+            "formal": "Mit freundlichen Grüßen",
+            "formal_unnamed": "Mit freundlichen Grüßen",
+            "professional": "Freundliche Grüße",
+            "friendly": "Herzliche Grüße",
+            "casual": "Viele Grüße",
+            "direct": "Gruß",
+            "empathetic": "Herzliche Grüße",
+        },
+        "lowercase_after_greeting": True,
+    },
+    "fr": {
+        "greeting": {
+            "formal": ("Bonjour {name},", "Madame, Monsieur,"),
+            "professional": ("Bonjour {name},", "Bonjour,"),
+            "friendly": ("Salut {name},", "Salut,"),
+            "casual": ("Salut {name},", "Salut,"),
+            "direct": ("Bonjour {name},", "Bonjour,"),
+        },
+        "ack": {
+            "formal": "Je vous remercie pour votre message concernant « {subject} ».",
+            "professional": "Merci pour votre message concernant « {subject} ».",
+            "friendly": "Merci beaucoup pour ton message sur « {subject} » !",
+            "casual": "Merci pour ton message sur « {subject} ».",
+            "direct": "Je vous réponds au sujet de « {subject} ».",
+            "empathetic": "Merci de m'avoir écrit au sujet de « {subject} » ; je vous en "
+            "remercie sincèrement.",
+        },
+        "ack_plain": {
+            "formal": "Je vous remercie pour votre message.",
+            "professional": "Merci pour votre message.",
+            "friendly": "Merci beaucoup pour ton message !",
+            "casual": "Merci pour ton message.",
+            "direct": "Je vous réponds rapidement.",
+            "empathetic": "Merci de m'avoir écrit ; je vous en remercie sincèrement.",
+        },
+        "sorry": {
+            "formal": "Je vous prie de nous excuser pour la gêne occasionnée.",
+            "professional": "Toutes mes excuses pour ce désagrément.",
+            "friendly": "Toutes mes excuses pour ce souci !",
+            "casual": "Toutes mes excuses pour ce souci.",
+            "direct": "Toutes mes excuses pour ce problème.",
+            "empathetic": "Je comprends tout à fait votre frustration et je vous présente "
+            "toutes mes excuses.",
+        },
+        "points_intro": {
+            "formal": "Permettez-moi de revenir sur les points suivants.",
+            "professional": "Voici les points importants :",
+            "friendly": "Voici un petit point :",
+            "casual": "En bref :",
+            "direct": "Les points :",
+            "empathetic": "Voici où nous en sommes :",
+        },
+        "asks_intro": {
+            "formal": "Je m'occuperai des points suivants :",
+            "professional": "Je m'occupe des points suivants :",
+            "friendly": "Je m'en occupe avec plaisir :",
+            "casual": "Je m'en charge :",
+            "direct": "Prochaines étapes :",
+            "empathetic": "Voici ce que je vais faire pour vous aider :",
+        },
+        "question": {
+            "polite": "Concernant votre question « {q} », je reviens vers vous rapidement.",
+            "informal": "Pour ta question « {q} », je reviens vers toi rapidement.",
+        },
+        "priority": {
+            "polite": "J'en fais une priorité et je reviens vers vous au plus vite.",
+            "informal": "C'est ma priorité, je reviens vers toi au plus vite.",
+        },
+        "closing": {
+            "formal": "Je reste à votre disposition pour toute information complémentaire.",
+            "professional": "N'hésitez pas à me contacter si vous avez des questions.",
+            "friendly": "N'hésite pas si je peux faire autre chose !",
+            "casual": "Dis-moi si tu as besoin d'autre chose.",
+            "direct": "Dites-moi si quelque chose n'est pas clair.",
+            "empathetic": "N'hésitez surtout pas à me recontacter si je peux vous aider davantage.",
+        },
+        "signoff": {
+            "formal": "Bien cordialement,",
+            "formal_unnamed": "Veuillez agréer mes salutations distinguées,",
+            "professional": "Cordialement,",
+            "friendly": "Bien à toi,",
+            "casual": "À bientôt,",
+            "direct": "Cordialement,",
+            "empathetic": "Bien à vous,",
+        },
+        "lowercase_after_greeting": False,
+    },
+    "es": {
+        "greeting": {
+            "formal": ("Buenos días, {name}:", "A quien corresponda:"),
+            "professional": ("Hola, {name}:", "Hola:"),
+            "friendly": ("¡Hola, {name}!", "¡Hola!"),
+            "casual": ("Hola, {name}:", "Hola:"),
+            "direct": ("{name}:", "Hola:"),
+        },
+        "ack": {
+            "formal": "Le agradezco su mensaje sobre «{subject}».",
+            "professional": "Gracias por su mensaje sobre «{subject}».",
+            "friendly": "¡Muchas gracias por tu mensaje sobre «{subject}»!",
+            "casual": "Gracias por tu mensaje sobre «{subject}».",
+            "direct": "Le respondo sobre «{subject}».",
+            "empathetic": "Gracias por escribirme sobre «{subject}»; le agradezco que se haya "
+            "tomado el tiempo.",
+        },
+        "ack_plain": {
+            "formal": "Le agradezco su mensaje.",
+            "professional": "Gracias por su mensaje.",
+            "friendly": "¡Muchas gracias por tu mensaje!",
+            "casual": "Gracias por tu mensaje.",
+            "direct": "Le respondo brevemente.",
+            "empathetic": "Gracias por escribirme; le agradezco que se haya tomado el tiempo.",
+        },
+        "sorry": {
+            "formal": "Lamento profundamente las molestias ocasionadas.",
+            "professional": "Lamento las molestias.",
+            "friendly": "¡Siento mucho las molestias!",
+            "casual": "Perdón por las molestias.",
+            "direct": "Disculpe las molestias.",
+            "empathetic": "Entiendo perfectamente lo frustrante que es esto y lo siento de verdad.",
+        },
+        "points_intro": {
+            "formal": "Permítame comentar los siguientes puntos.",
+            "professional": "Estos son los puntos principales:",
+            "friendly": "Aquí va una pequeña actualización:",
+            "casual": "En resumen:",
+            "direct": "Puntos clave:",
+            "empathetic": "Así están las cosas:",
+        },
+        "asks_intro": {
+            "formal": "Me encargaré de lo siguiente:",
+            "professional": "Me encargo de lo siguiente:",
+            "friendly": "Te ayudo encantado con esto:",
+            "casual": "Me pongo con ello:",
+            "direct": "Próximos pasos:",
+            "empathetic": "Esto es lo que haré para ayudarle:",
+        },
+        "question": {
+            "polite": "Sobre su pregunta «{q}», le respondo en breve.",
+            "informal": "Sobre tu pregunta «{q}», te respondo en breve.",
+        },
+        "priority": {
+            "polite": "Le doy prioridad y le responderé lo antes posible.",
+            "informal": "Es mi prioridad; te respondo lo antes posible.",
+        },
+        "closing": {
+            "formal": "Quedo a su disposición para cualquier consulta.",
+            "professional": "Si tiene alguna pregunta, no dude en escribirme.",
+            "friendly": "¡Avísame si puedo ayudarte en algo más!",
+            "casual": "Avísame si necesitas algo más.",
+            "direct": "Dígame si algo no queda claro.",
+            "empathetic": "No dude en escribirme si puedo ayudarle en algo más.",
+        },
+        "signoff": {
+            "formal": "Atentamente,",
+            "formal_unnamed": "Atentamente,",
+            "professional": "Saludos cordiales,",
+            "friendly": "Un abrazo,",
+            "casual": "Saludos,",
+            "direct": "Saludos,",
+            "empathetic": "Un cordial saludo,",
+        },
+        "lowercase_after_greeting": False,
+    },
+}
+
+
+def as_sentence(text: str) -> str:
+    text = " ".join(text.split())
+    if not text:
+        return text
+    text = text[:1].upper() + text[1:]
+    return text if re.search(r"[.!?…:。！？»”\"')]$", text) else text + "."
+
+
+@dataclass
+class Draft:
+    """A composed reply: paragraphs (each tagged with the key point it carries, if any) and
+    the closing block (sign-off and signature) that always stays."""
+
+    paragraphs: list[tuple[str, str | None]]
+    closing_block: str
+
+
+@dataclass
+class ComposeInput:
+    messages: list[Message]
+    tone: str
+    language: str
+    greeting_style: str | None = None
+    key_points: list[str] = field(default_factory=list)
+    signature: str | None = None
+    priority: str | None = None
+
+
+def compose(data: ComposeInput) -> Draft:
+    """A reply to the last message of the thread from the phrase tables: greeting (by
+    greeting_style and the sender's name), acknowledgement of the subject (and an apology when
+    the message is negative), one paragraph per key point (or, with none, the asks and
+    questions of the last message), a priority line, a closing line, sign-off and signature."""
+    phrases = _PHRASES[data.language]
+    tone = data.tone
+    register = "informal" if tone in _INFORMAL else "polite"
+    last = data.messages[-1]
+    name = person_name(last.sender, data.messages)
+    style = data.greeting_style or _DEFAULT_GREETING[tone]
+    paragraphs: list[tuple[str, str | None]] = []
+
+    if style != "none":
+        named, unnamed = phrases["greeting"][style]
+        if name:
+            greeting_name = name if style == "formal" else first_name(name)
+            paragraphs.append((named.format(name=greeting_name), None))
+        else:
+            paragraphs.append((unnamed, None))
+
+    subject = _REPLY_PREFIX.sub("", last.subject or "").strip()
+    opening = (
+        phrases["ack"][tone].format(subject=subject) if subject else phrases["ack_plain"][tone]
+    )
+    if is_negative(last):
+        opening = f"{opening} {phrases['sorry'][tone]}"
+    if not (phrases["lowercase_after_greeting"] and paragraphs):
+        opening = opening[:1].upper() + opening[1:]
+    paragraphs.append((opening, None))
+
+    if data.key_points:
+        if len(data.key_points) > 1:
+            paragraphs.append((phrases["points_intro"][tone], None))
+        for point in data.key_points:
+            paragraphs.append((as_sentence(point), point))
+    else:
+        asks = [item for item in action_items([last]) if not item.task.lower().startswith("i ")]
+        asks = [a for a in asks if not re.match(r"^(?:i|we)(?:'ll| will)\b", a.source, re.I)]
+        if asks:
+            lines = [phrases["asks_intro"][tone]]
+            for item in asks[:5]:
+                task = swap_person(item.task) if data.language == "en" else item.task
+                lines.append(f"- {task}")
+            paragraphs.append(("\n".join(lines), None))
+        asked = {a.source for a in asks}
+        for question in [q for q in questions(last) if q not in asked][:2]:
+            paragraphs.append(
+                (phrases["question"][register].format(q=_shorten(question, 160)), None)
+            )
+
+    if data.priority == "high":
+        paragraphs.append((phrases["priority"][register], None))
+    paragraphs.append((phrases["closing"][tone], None))
+
+    closing_block = signature_block(
+        data.signature,
+        signoff=signoff_for(data.language, tone, named=bool(name)),
+        fallback_name=person_name(last.recipient, data.messages),
+    )
+    return Draft(paragraphs=paragraphs, closing_block=closing_block)
+
+
+def signoff_for(language: str, tone: str, *, named: bool = True) -> str:
+    """The sign-off line of `tone` in `language` ("Best regards,")."""
+    table = _PHRASES[language]["signoff"]
+    return str(table["formal_unnamed" if tone == "formal" and not named else tone])
+
+
+def signature_block(
+    signature: str | None, *, signoff: str | None, fallback_name: str | None
+) -> str:
+    """The sign-off line and the signature (or, without one, the replier's name when known).
+    A signature that opens with its own sign-off ("Best regards,\\nAnna") is used as is."""
+    signature = (signature or "").strip("\n").rstrip()
+    if signature:
+        first_line = signature.split("\n", 1)[0].strip()
+        if SIGNOFF.match(first_line) or signoff is None:
+            return signature
+        return f"{signoff}\n{signature}"
+    if signoff is None:
+        return ""
+    return f"{signoff}\n{fallback_name}" if fallback_name else signoff
+
+
+_SENTENCE_BOUNDARY = re.compile(r"(?<=[.!?…:。！？»”])(?=\s)|\n")
+
+
+def fit(draft: Draft, max_length: int | None) -> tuple[str, set[str]]:
+    """The reply text within `max_length` characters, closing block included: whole
+    paragraphs first, then the last one cut at a sentence (or word) boundary. Returns the text
+    and the key points that made it in. Raises ValueError when even the closing block does not
+    fit."""
+    separator = "\n\n"
+    closing = draft.closing_block
+    tail = f"{separator}{closing}" if closing else ""
+    kept: list[str] = []
+    points: set[str] = set()
+    budget = None if max_length is None else max_length - len(tail)
+    if budget is not None and budget <= 0:
+        raise ValueError(
+            f"the signature block ({len(closing)} characters) does not fit in "
+            f"style_guide.max_length ({max_length})"
+        )
+    used = 0
+    for text, point in draft.paragraphs:
+        extra = len(text) + (len(separator) if kept else 0)
+        if budget is None or used + extra <= budget:
+            kept.append(text)
+            used += extra
+            if point is not None:
+                points.add(point)
+            continue
+        room = budget - used - (len(separator) if kept else 0)
+        partial = _cut(text, room)
+        if partial:
+            kept.append(partial)
+        break
+    body = separator.join(kept).rstrip()
+    if not body:
+        body = _cut(draft.paragraphs[0][0], budget or 0) if draft.paragraphs else ""
+    return (f"{body}{tail}" if body else closing), points
+
+
+def _cut(text: str, room: int) -> str:
+    """`text` cut to at most `room` characters at the last sentence end, else the last word
+    (with an ellipsis); empty when nothing sensible fits."""
+    if room <= 1:
+        return ""
+    if len(text) <= room:
+        return text
+    boundaries = [m.start() for m in _SENTENCE_BOUNDARY.finditer(text) if 0 < m.start() <= room]
+    if boundaries and boundaries[-1] >= room // 3:
+        return text[: boundaries[-1]].rstrip()
+    words_cut = text[: room - 1].rsplit(" ", 1)[0].rstrip(" ,;:")
+    if len(words_cut) < 2:
+        return ""
+    return words_cut + "…"
