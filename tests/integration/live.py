@@ -367,6 +367,8 @@ class LiveEnv:
                 # The SDK polls fast in these tests; the poll limit is not what they test.
                 "BREACT_POLL_RATE_LIMIT": "60000/m",
                 "BREACT_EXTRA_SERVICE_MODULES": SLOW_SERVICE_MODULE,
+                # The catalogue tests scrape a page served on loopback by the test process.
+                "BREACT_WEBSCRAPER_ALLOW_LOOPBACK": "1",
             }
         )
         env.update(overrides)
