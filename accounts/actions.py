@@ -216,3 +216,20 @@ def credits_refund(*, process: Process, reason: str) -> LedgerEntry | None:
             )
     except IntegrityError:
         return None
+
+
+def console_key_for(*, account: Account) -> ApiKey:
+    """The account's console key, made on first use: console runs (the playground) go through
+    the same execute path as the API with it. Its secret is discarded at once, so it can never
+    authenticate an HTTP request."""
+    key = ApiKey.objects.filter(account=account, is_console=True).first()
+    if key is not None:
+        return key
+    with transaction.atomic():
+        Account.objects.select_for_update().filter(pk=account.pk).first()
+        key = ApiKey.objects.filter(account=account, is_console=True).first()
+        if key is None:
+            key, _discarded = api_key_create(account=account, name="Console")
+            ApiKey.objects.filter(pk=key.pk).update(is_console=True)
+            key.is_console = True
+    return key

@@ -60,6 +60,11 @@ class Account(models.Model):
         validators=[validate_rate_field],
         help_text="Execute rate limit such as 60/m; blank = default.",
     )
+    low_balance_threshold = models.PositiveIntegerField(
+        default=0, help_text="Email the owner when the balance falls below this; 0 = off."
+    )
+    # Set when the alert for the current crossing was sent; cleared when the balance recovers.
+    low_balance_alerted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -102,6 +107,9 @@ class ApiKey(models.Model):
         null=True, blank=True, help_text="Most credits this key may spend in all; blank = no cap."
     )
     credits_spent = models.BigIntegerField(default=0)
+    # The account's own key for console runs (playground): its secret is never kept anywhere,
+    # so it cannot be used over HTTP; hidden from key lists.
+    is_console = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -171,6 +179,12 @@ class LedgerEntry(models.Model):
                 condition=Q(kind__in=["charge", "refund"]),
                 name="ledger_one_charge_one_refund_per_process",
             ),
+            # A payment (reference "payment:<id>") is credited once, however often it is fulfilled.
+            models.UniqueConstraint(
+                fields=["reference"],
+                condition=Q(kind="topup"),
+                name="ledger_one_topup_per_reference",
+            ),
             models.CheckConstraint(condition=~Q(amount=0), name="ledger_amount_not_zero"),
             models.CheckConstraint(
                 condition=Q(balance_after__gte=0), name="ledger_balance_after_non_negative"
@@ -179,3 +193,56 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount:+d} → {self.balance_after}"
+
+
+class Payment(models.Model):
+    """A credit purchase: a Stripe Checkout session, or a test-mode top-up."""
+
+    class Provider(models.TextChoices):
+        STRIPE = "stripe", "Stripe"
+        TEST = "test", "Test mode"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PAID = "paid", "Paid"
+        FAILED = "failed", "Failed"
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="payments")
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    # The provider's id (Checkout session id), or a generated one in test mode.
+    provider_reference = models.CharField(max_length=255)
+    pack_id = models.CharField(max_length=64)
+    credits = models.PositiveIntegerField()
+    amount_cents = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "provider_reference"], name="payment_unique_provider_reference"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.provider_reference} [{self.status}]"
+
+
+class WebhookEvent(models.Model):
+    """A payment provider's event, kept so that a redelivered event is processed once."""
+
+    provider = models.CharField(max_length=16)
+    event_id = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=128)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "event_id"], name="webhook_event_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.event_type} {self.event_id}"

@@ -237,7 +237,26 @@ SPECTACULAR_SETTINGS = {
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_VIEW = None
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+DEFAULT_FROM_EMAIL = env_str("BREACT_FROM_EMAIL", "BReact Console <no-reply@localhost>")
+# Base URL of the console as users reach it (links in emails, Stripe return URLs).
+BREACT_PUBLIC_URL = env_str("BREACT_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+BREACT_SIGNUP_CREDITS = env_int("BREACT_SIGNUP_CREDITS", 100)
+BREACT_LOGIN_RATE_LIMIT = env_str("BREACT_LOGIN_RATE_LIMIT", "5/5m")
+# Credit packs offered on the credits page: JSON list of {id, name, credits, price_cents, currency}.
+BREACT_CREDIT_PACKS = env_str(
+    "BREACT_CREDIT_PACKS",
+    '[{"id": "starter", "name": "Starter", "credits": 1000, "price_cents": 1000, "currency": "eur"},'
+    ' {"id": "growth", "name": "Growth", "credits": 5500, "price_cents": 5000, "currency": "eur"},'
+    ' {"id": "scale", "name": "Scale", "credits": 12000, "price_cents": 10000, "currency": "eur"}]',
+)
+# Stripe Checkout: used when both keys are set; otherwise top-ups run in a labelled test mode.
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
+# Only for tests against a loopback Stripe stub.
+STRIPE_API_BASE = env_str("STRIPE_API_BASE")
 
 SESSION_COOKIE_SECURE = env_bool("BREACT_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

@@ -18,12 +18,14 @@ from django.utils import timezone
 from accounts.actions import credits_charge, credits_refund
 from accounts.models import ApiKey
 from breact.errors import (
+    BadRequest,
     BReactError,
     IdempotencyInFlight,
     IdempotencyMismatch,
     ServiceUnavailable,
 )
 from services.models import Endpoint, IdempotencyRecord, Process, Service, UsageLog
+from services.providers.llm import available_models, model_is_unavailable
 from services.registry import ServiceFailure, all_services, find_service
 from services.selectors import ResolvedEndpoint, process_token_hash
 
@@ -208,6 +210,46 @@ def process_execute(
     body = execute_response_body(started)
     idempotency_complete(record=record, status=202, body=body)
     return ExecuteOutcome(202, body, False, started)
+
+
+def call_start(
+    *,
+    api_key: ApiKey,
+    resolved: ResolvedEndpoint,
+    params: dict[str, Any],
+    idempotency_key: str | None = None,
+) -> ExecuteOutcome:
+    """Everything an execute does after authentication, rate limit and routing, for the API and
+    the console alike: validate the parameters against the endpoint's schema, refuse a model no
+    provider serves (when so configured), run the endpoint's account checks, then charge and
+    queue (process_execute). Raises BadRequest and the errors of process_execute; a 4xx never
+    charges. The caller checks the key's scopes."""
+    errors = resolved.endpoint.validation_errors(params)
+    if errors:
+        raise BadRequest(
+            f"The parameters do not match {resolved.service.id}.{resolved.endpoint.name}: "
+            + "; ".join(f"{e['path']}: {e['message']}" for e in errors[:5]),
+            details={"errors": errors},
+        )
+    requested_model = resolved.endpoint.requested_model(params)
+    if model_is_unavailable(requested_model):
+        models = available_models()
+        raise BadRequest(
+            f"No provider serves the model {requested_model!r}; available: {', '.join(models)}.",
+            details={
+                "errors": [
+                    {"path": ".".join(resolved.endpoint.model_path), "message": "unknown model"}
+                ],
+                "available_models": models,
+            },
+        )
+    if resolved.endpoint.prepare is not None:
+        params = resolved.endpoint.prepare(params, api_key.account)
+    if idempotency_key is not None and len(idempotency_key) > 255:
+        raise BadRequest("The Idempotency-Key header is longer than 255 characters.")
+    return process_execute(
+        api_key=api_key, resolved=resolved, params=params, idempotency_key=idempotency_key
+    )
 
 
 # --- running ----------------------------------------------------------------------------------

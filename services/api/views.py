@@ -25,7 +25,6 @@ from services.api import serializers as out
 from services.api.parsing import json_object_from
 from services.api.ratelimit import EXECUTE, READ, execute_rate, rate_limit_hit
 from services.models import Endpoint, Process
-from services.providers.llm import available_models, model_is_unavailable
 from services.registry import EndpointDefinition, ServiceDefinition
 
 MAX_USAGE_DAYS = 366
@@ -165,33 +164,8 @@ class ServiceExecuteApi(KeyedApiView):
         if not api_key.allows_service(resolved.service.id):
             raise Forbidden(f"This API key may not call the {resolved.service.id!r} service.")
         params = json_object_from(_django(request))
-        errors = resolved.endpoint.validation_errors(params)
-        if errors:
-            raise BadRequest(
-                f"The parameters do not match {resolved.service.id}.{resolved.endpoint.name}: "
-                + "; ".join(f"{e['path']}: {e['message']}" for e in errors[:5]),
-                details={"errors": errors},
-            )
-        requested_model = resolved.endpoint.requested_model(params)
-        if model_is_unavailable(requested_model):
-            models = available_models()
-            raise BadRequest(
-                f"No provider serves the model {requested_model!r}; available: "
-                + ", ".join(models)
-                + ".",
-                details={
-                    "errors": [
-                        {"path": ".".join(resolved.endpoint.model_path), "message": "unknown model"}
-                    ],
-                    "available_models": models,
-                },
-            )
-        if resolved.endpoint.prepare is not None:
-            params = resolved.endpoint.prepare(params, api_key.account)
         idempotency_key = request.headers.get("Idempotency-Key") or None
-        if idempotency_key is not None and len(idempotency_key) > 255:
-            raise BadRequest("The Idempotency-Key header is longer than 255 characters.")
-        outcome = actions.process_execute(
+        outcome = actions.call_start(
             api_key=api_key, resolved=resolved, params=params, idempotency_key=idempotency_key
         )
         usage["process_id"] = outcome.body.get("process_id", "")
