@@ -4,10 +4,9 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerView
 
-from services import views as pages
-
 urlpatterns = [
-    path("", pages.home, name="home"),
+    path("", include("services.urls")),
+    path("", include("accounts.urls")),
     path("api/v1/", include("services.api.urls")),
     path(
         "api/docs",

@@ -134,3 +134,22 @@ def llm_route(fake_llm: Any, settings: Any) -> Any:
         }
     )
     return fake_llm
+
+
+@pytest.fixture
+def account(db: Any) -> Any:
+    """An account with 100 credits; its owner's password is PASSWORD."""
+    return AccountFactory(credits=100)
+
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def page_client(account: Any) -> Any:
+    """A browser-like test client logged in as `account`'s owner."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(account.owner)
+    return client

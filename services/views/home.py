@@ -1,4 +1,4 @@
-"""Pages of the console."""
+"""The home page."""
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render

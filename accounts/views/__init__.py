@@ -1,0 +1,1 @@
+"""Pages of the console for accounts: sign-in, API keys, credits."""

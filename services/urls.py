@@ -1,0 +1,16 @@
+"""Console pages of the services app."""
+
+from django.urls import path
+
+from services.views import catalogue, home, playground, usage
+
+urlpatterns = [
+    path("", home.home, name="home"),
+    path("services/", catalogue.catalogue, name="catalogue"),
+    path("services/<str:service_id>/", catalogue.service_page, name="service-page"),
+    path("playground/", playground.playground, name="playground"),
+    path("playground/run/", playground.playground_run, name="playground-run"),
+    path("playground/runs/<str:public_id>/", playground.run_status, name="playground-run-status"),
+    path("usage/", usage.usage, name="usage"),
+    path("usage/export.csv", usage.usage_export, name="usage-export"),
+]

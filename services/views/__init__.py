@@ -1,0 +1,1 @@
+"""Pages of the console for services: home, catalogue, playground, usage."""
