@@ -248,7 +248,8 @@ BREACT_LOGIN_RATE_LIMIT = env_str("BREACT_LOGIN_RATE_LIMIT", "5/5m")
 # Credit packs offered on the credits page: JSON list of {id, name, credits, price_cents, currency}.
 BREACT_CREDIT_PACKS = env_str(
     "BREACT_CREDIT_PACKS",
-    '[{"id": "starter", "name": "Starter", "credits": 1000, "price_cents": 1000, "currency": "eur"},'
+    '[{"id": "starter", "name": "Starter", "credits": 1000, "price_cents": 1000,'
+    ' "currency": "eur"},'
     ' {"id": "growth", "name": "Growth", "credits": 5500, "price_cents": 5000, "currency": "eur"},'
     ' {"id": "scale", "name": "Scale", "credits": 12000, "price_cents": 10000, "currency": "eur"}]',
 )
