@@ -360,6 +360,8 @@ class LiveEnv:
                 "BREACT_DEBUG": "0",
                 "BREACT_ALLOWED_HOSTS": "127.0.0.1,localhost",
                 "BREACT_SSL_REDIRECT": "0",
+                # Plain http on loopback: the browser tests need the session cookie sent.
+                "BREACT_SECURE_COOKIES": "0",
                 "BREACT_LOG_LEVEL": "INFO",
                 "BREACT_RESULT_TTL": "60",
                 "BREACT_PROCESS_DEADLINE": "600",
