@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.models import Account, ApiKey, LedgerEntry, User
+from accounts.models import Account, ApiKey, LedgerEntry, Payment, User, WebhookEvent
 from accounts.rates import parse_rate
 from breact.errors import BadRequest, InsufficientCredits
 
@@ -139,6 +139,7 @@ def credits_add(
     Account.objects.filter(pk=account.pk).update(balance=F("balance") + amount)
     balance = _balance(account.pk)
     account.balance = balance
+    low_balance_watch(account_id=account.pk)
     return LedgerEntry.objects.create(
         account=account,
         kind=kind,
@@ -179,6 +180,7 @@ def credits_charge(*, process: Process) -> LedgerEntry:
                 message=f"This key's spend cap of {cap} credits is reached "
                 f"({spent} spent); raise the cap or use another key.",
             )
+    low_balance_watch(account_id=account_pk)
     return LedgerEntry.objects.create(
         account_id=account_pk,
         kind=LedgerEntry.Kind.CHARGE,
@@ -204,6 +206,7 @@ def credits_refund(*, process: Process, reason: str) -> LedgerEntry | None:
                 ApiKey.objects.filter(pk=process.api_key_id).update(
                     credits_spent=F("credits_spent") - amount
                 )
+            low_balance_watch(account_id=process.account_id)
             return LedgerEntry.objects.create(
                 account_id=process.account_id,
                 kind=LedgerEntry.Kind.REFUND,
@@ -233,3 +236,309 @@ def console_key_for(*, account: Account) -> ApiKey:
             ApiKey.objects.filter(pk=key.pk).update(is_console=True)
             key.is_console = True
     return key
+
+
+@transaction.atomic
+def account_sign_up(*, email: str, password: str) -> Account:
+    """Create a user with this email and password, their account, and the sign-up grant of
+    settings.BREACT_SIGNUP_CREDITS credits through the ledger (reference "signup"), all in one
+    transaction. The caller validates the password. Raises ValidationError({"email": …}) when a
+    user with this email exists, whatever its case (also when a concurrent sign-up wins)."""
+    from django.core.exceptions import ValidationError
+
+    normalized = User.objects.normalize_email(email).strip().lower()
+    taken = ValidationError(
+        {"email": "An account with this email already exists. Log in or reset your password."},
+        code="duplicate",
+    )
+    if User.objects.filter(email__iexact=normalized).exists():
+        raise taken
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(normalized, password=password)
+    except IntegrityError:
+        raise taken from None
+    account = Account.objects.create(owner=user)
+    if settings.BREACT_SIGNUP_CREDITS > 0:
+        credits_add(
+            account=account,
+            amount=settings.BREACT_SIGNUP_CREDITS,
+            kind=LedgerEntry.Kind.GRANT,
+            reference="signup",
+        )
+    return account
+
+
+# --- keys: roll; payments and top-ups; low-balance alert (console pages) -------------------
+
+
+@transaction.atomic
+def api_key_roll(*, api_key: ApiKey, grace: timedelta) -> tuple[ApiKey, str]:
+    """Issue a replacement for `api_key` with the same name, scopes, expiry, rate limit and
+    spend cap (its spend counter starts at zero). The old key stays valid for `grace` and is
+    then refused (an earlier expiry it already had is kept); with a zero grace it is revoked
+    at once. Returns (new row, raw key): the raw key is never stored.
+
+    Locks the old key's row, so two concurrent rolls cannot both extend it. Raises BadRequest
+    when the old key is already revoked or expired. The caller checks that the key is the
+    user's own and not a console key.
+    """
+    old = ApiKey.objects.select_for_update().usable().filter(pk=api_key.pk).first()
+    if old is None:
+        raise BadRequest("This key is revoked or expired, so it cannot be rolled; make a new one.")
+    new_key, raw_key = api_key_create(
+        account=old.account,
+        name=old.name,
+        scopes=list(old.scopes or []),
+        expires_at=old.expires_at,
+        rate_limit=old.rate_limit,
+        spend_cap=old.spend_cap,
+    )
+    if grace <= timedelta(0):
+        api_key_revoke(api_key=old)
+    else:
+        ends = timezone.now() + grace
+        ApiKey.objects.filter(pk=old.pk).filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=ends)
+        ).update(expires_at=ends)
+    api_key.refresh_from_db(fields=["expires_at", "revoked_at"])
+    return new_key, raw_key
+
+
+def payment_fulfil(*, payment: Payment) -> LedgerEntry | None:
+    """Credit a pending payment: one conditional UPDATE pending → paid, then a top-up ledger
+    row with reference "payment:<id>" in the same transaction. Idempotent: a payment that is
+    no longer pending (or whose top-up exists: the ledger's unique constraint) returns None.
+    Test-mode top-ups and Stripe webhooks both credit through here."""
+    try:
+        with transaction.atomic():
+            claimed = Payment.objects.filter(pk=payment.pk, status=Payment.Status.PENDING).update(
+                status=Payment.Status.PAID, paid_at=timezone.now()
+            )
+            if not claimed:
+                return None
+            entry = credits_add(
+                account=Account.objects.get(pk=payment.account_id),
+                amount=payment.credits,
+                kind=LedgerEntry.Kind.TOPUP,
+                reference=f"payment:{payment.pk}",
+                reason=f"{payment.get_provider_display()} top-up: pack {payment.pack_id}",
+            )
+    except IntegrityError:  # already credited under this reference
+        return None
+    payment.refresh_from_db(fields=["status", "paid_at"])
+    return entry
+
+
+def payment_fail(*, payment: Payment) -> bool:
+    """Mark a pending payment failed (checkout expired or an async payment failed). A paid
+    payment stays paid. Returns whether it changed."""
+    failed = Payment.objects.filter(pk=payment.pk, status=Payment.Status.PENDING).update(
+        status=Payment.Status.FAILED
+    )
+    return bool(failed)
+
+
+@transaction.atomic
+def payment_test_topup(*, account: Account, pack_id: str) -> LedgerEntry:
+    """Test mode (Stripe not configured): record a Payment(provider=test) for the pack and
+    fulfil it at once; no money moves. Raises BadRequest for an unknown pack."""
+    from accounts.payments import credit_pack
+
+    pack = credit_pack(pack_id)
+    if pack is None:
+        raise BadRequest("There is no credit pack with this id.")
+    payment = Payment.objects.create(
+        account=account,
+        provider=Payment.Provider.TEST,
+        provider_reference=f"test_{secrets.token_urlsafe(18)}",
+        pack_id=pack.id,
+        credits=pack.credits,
+        amount_cents=pack.price_cents,
+        currency=pack.currency,
+    )
+    entry = payment_fulfil(payment=payment)
+    if entry is None:  # cannot happen: the payment was made pending just above
+        raise RuntimeError(f"Test payment {payment.pk} was not credited.")
+    account.balance = entry.balance_after
+    return entry
+
+
+def payment_checkout_start(
+    *, account: Account, pack_id: str, success_url: str, cancel_url: str
+) -> tuple[Payment, str]:
+    """Start a Stripe Checkout for the pack: create the session (a network call, made outside
+    any transaction) and record a pending Payment under its session id. Returns (payment,
+    checkout url). Credits arrive later through the webhook (stripe_event_apply). Raises
+    BadRequest for an unknown pack and payments.PaymentProviderError when Stripe fails."""
+    from accounts.payments import checkout_session_create, credit_pack
+
+    pack = credit_pack(pack_id)
+    if pack is None:
+        raise BadRequest("There is no credit pack with this id.")
+    session = checkout_session_create(
+        account=account, pack=pack, success_url=success_url, cancel_url=cancel_url
+    )
+    payment = Payment.objects.create(
+        account=account,
+        provider=Payment.Provider.STRIPE,
+        provider_reference=session.id,
+        pack_id=pack.id,
+        credits=pack.credits,
+        amount_cents=pack.price_cents,
+        currency=pack.currency,
+    )
+    return payment, session.url
+
+
+STRIPE_PAID_EVENTS = {"checkout.session.completed", "checkout.session.async_payment_succeeded"}
+STRIPE_FAILED_EVENTS = {"checkout.session.expired", "checkout.session.async_payment_failed"}
+
+
+@transaction.atomic
+def stripe_event_apply(*, event_id: str, event_type: str, data_object: dict[str, object]) -> str:
+    """Apply a verified Stripe event once: record WebhookEvent(stripe, event_id) — a redelivered
+    id does nothing — and, for a paid Checkout Session, fulfil its Payment; for an expired or
+    failed one, mark it failed. Recording and crediting share one transaction, so an error
+    rolls both back and Stripe's retry is processed afresh. Returns what happened (for logs)."""
+    import logging
+
+    try:
+        with transaction.atomic():
+            WebhookEvent.objects.create(provider="stripe", event_id=event_id, event_type=event_type)
+    except IntegrityError:
+        return "duplicate"
+    if event_type not in STRIPE_PAID_EVENTS | STRIPE_FAILED_EVENTS:
+        return "ignored"
+    payment = Payment.objects.filter(
+        provider=Payment.Provider.STRIPE, provider_reference=str(data_object.get("id", ""))
+    ).first()
+    if payment is None:
+        return "unknown session"
+    if event_type in STRIPE_FAILED_EVENTS:
+        return "failed" if payment_fail(payment=payment) else "unchanged"
+    if data_object.get("payment_status") != "paid":
+        return "not paid yet"  # async methods: async_payment_succeeded follows
+    amount, currency = data_object.get("amount_total"), str(data_object.get("currency") or "")
+    if amount != payment.amount_cents or currency.lower() != payment.currency:
+        logging.getLogger(__name__).error(
+            "Stripe session %s paid %s %s, expected %s %s: not credited",
+            payment.provider_reference,
+            amount,
+            currency,
+            payment.amount_cents,
+            payment.currency,
+        )
+        return "amount mismatch"
+    return "credited" if payment_fulfil(payment=payment) is not None else "already credited"
+
+
+def low_balance_watch(*, account_id: int) -> None:
+    """Inside a transaction that changed the balance: schedule low_balance_check after commit
+    when the balance may have crossed the alert threshold either way. One primary-key read of a
+    row this transaction already updated; with no alert set and none pending (the common case)
+    nothing is scheduled."""
+    balance, threshold, alerted_at = (
+        Account.objects.filter(pk=account_id)
+        .values_list("balance", "low_balance_threshold", "low_balance_alerted_at")
+        .get()
+    )
+    if (alerted_at is None) == (balance < threshold):  # newly below, or recovered
+        transaction.on_commit(lambda: low_balance_check(account_id=account_id), robust=True)
+
+
+def low_balance_check(*, account_id: int) -> bool:
+    """Claim and send the low-balance email once per crossing: when the balance is below a
+    non-zero threshold and no alert is recorded, one conditional UPDATE sets
+    low_balance_alerted_at and the email task is enqueued after commit; when the balance is
+    back at or above the threshold (or the alert is off) the mark is cleared, arming the next
+    crossing. Scheduled after commit by low_balance_watch (charges, top-ups, grants, refunds)
+    and by a threshold change; reads first so a no-op writes nothing. Returns whether an alert
+    was claimed."""
+    state = (
+        Account.objects.filter(pk=account_id)
+        .values("balance", "low_balance_threshold", "low_balance_alerted_at")
+        .first()
+    )
+    if state is None:
+        return False
+    below = state["balance"] < state["low_balance_threshold"]
+    if not below and state["low_balance_alerted_at"] is not None:
+        Account.objects.filter(
+            pk=account_id,
+            low_balance_alerted_at__isnull=False,
+            balance__gte=F("low_balance_threshold"),
+        ).update(low_balance_alerted_at=None)
+        return False
+    if not below or state["low_balance_alerted_at"] is not None:
+        return False
+    with transaction.atomic():
+        claimed = Account.objects.filter(
+            pk=account_id,
+            low_balance_alerted_at__isnull=True,
+            low_balance_threshold__gt=0,
+            balance__lt=F("low_balance_threshold"),
+        ).update(low_balance_alerted_at=timezone.now())
+        if claimed:
+            transaction.on_commit(lambda: _low_balance_enqueue(account_id), robust=True)
+    return bool(claimed)
+
+
+def _low_balance_enqueue(account_id: int) -> None:
+    import logging
+
+    from accounts.tasks import low_balance_email
+
+    try:
+        low_balance_email.apply_async(args=(account_id,), retry=False)
+    except Exception:  # broker down: release the claim so the next check tries again
+        logging.getLogger(__name__).exception("Could not enqueue the low-balance email")
+        Account.objects.filter(pk=account_id).update(low_balance_alerted_at=None)
+
+
+def low_balance_email_send(*, account_id: int) -> bool:
+    """Email the owner that the balance is below their threshold (the Celery task calls this).
+    Skipped when the alert was cleared meanwhile (balance recovered). Returns whether sent."""
+    from django.core.mail import send_mail
+    from django.template.loader import render_to_string
+    from django.urls import reverse
+
+    account = Account.objects.select_related("owner").filter(pk=account_id).first()
+    if account is None or account.low_balance_alerted_at is None:
+        return False
+    context = {
+        "account": account,
+        "credits_url": settings.BREACT_PUBLIC_URL + reverse("credits"),
+    }
+    send_mail(
+        subject=f"Your BReact balance is below {account.low_balance_threshold} credits",
+        message=render_to_string("accounts/credits_low_balance_email.txt", context),
+        from_email=None,
+        recipient_list=[account.owner.email],
+    )
+    return True
+
+
+@transaction.atomic
+def account_low_balance_threshold_set(*, account: Account, threshold: int) -> None:
+    """Save the low-balance threshold (0 = off). A changed threshold starts afresh: the alert
+    mark is cleared and the balance checked after commit, so a balance already below the new
+    threshold is emailed about once. The caller validates threshold >= 0."""
+    if threshold < 0:
+        raise BadRequest("The threshold cannot be negative.")
+    changed = (
+        Account.objects.filter(pk=account.pk)
+        .exclude(low_balance_threshold=threshold)
+        .update(low_balance_threshold=threshold, low_balance_alerted_at=None)
+    )
+    account.low_balance_threshold = threshold
+    if changed:
+        account.low_balance_alerted_at = None
+        transaction.on_commit(lambda: low_balance_check(account_id=account.pk), robust=True)
+
+
+def account_for_user(*, user: User) -> Account:
+    """The user's account, created (empty) when the user has none yet — e.g. a superuser made
+    with createsuperuser opening the console. Pages call it for the logged-in user only."""
+    account, _created = Account.objects.get_or_create(owner=user)
+    return account

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hmac
 import re
+from datetime import datetime, timedelta
 
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from accounts.actions import KEY_LENGTH, KEY_PREFIX, PREFIX_LENGTH, api_key_hash
-from accounts.models import Account, ApiKey, LedgerEntry
+from accounts.models import Account, ApiKey, LedgerEntry, Payment
 from breact.errors import Forbidden, Unauthorized
 
 _KEY_SHAPE = re.compile(rf"^{KEY_PREFIX}[A-Za-z0-9]{{{KEY_LENGTH - len(KEY_PREFIX)}}}$")
@@ -49,3 +50,56 @@ def ledger_total(*, account: Account) -> int:
     """The sum of the account's ledger; equals the balance when the books are right."""
     total = LedgerEntry.objects.filter(account=account).aggregate(total=Sum("amount"))["total"]
     return int(total or 0)
+
+
+# --- console pages: keys, ledger, payments ----------------------------------------------------
+
+KEY_EXPIRES_SOON = timedelta(days=7)
+
+
+def api_keys_listed(*, account: Account) -> QuerySet[ApiKey]:
+    """The account's own keys for the keys page, newest first; console keys never appear."""
+    return ApiKey.objects.filter(account=account, is_console=False).order_by("-created_at", "-id")
+
+
+def api_key_get(*, account: Account, pk: int) -> ApiKey:
+    """The account's non-console key `pk`, else Http404: missing, another account's and
+    console keys answer alike. This is the permission check of every key page."""
+    from django.http import Http404
+
+    key = api_keys_listed(account=account).filter(pk=pk).first()
+    if key is None:
+        raise Http404("No such API key.")
+    return key
+
+
+def api_key_status(*, api_key: ApiKey, now: datetime | None = None) -> str:
+    """The key's state: revoked, expired, expires_soon (within KEY_EXPIRES_SOON) or active."""
+    now = now or timezone.now()
+    if api_key.revoked_at is not None:
+        return "revoked"
+    if api_key.expires_at is not None:
+        if api_key.expires_at <= now:
+            return "expired"
+        if api_key.expires_at - now <= KEY_EXPIRES_SOON:
+            return "expires_soon"
+    return "active"
+
+
+def ledger_entries(*, account: Account, kind: str | None = None) -> QuerySet[LedgerEntry]:
+    """The account's ledger, newest first (index on account, -created_at), optionally one kind."""
+    rows = LedgerEntry.objects.filter(account=account).order_by("-created_at", "-id")
+    if kind:
+        rows = rows.filter(kind=kind)
+    return rows
+
+
+def payment_get(*, account: Account, provider_reference: str) -> Payment:
+    """The account's payment with this provider reference (a Checkout session id), else
+    Http404 for missing and another account's alike."""
+    from django.http import Http404
+
+    payment = Payment.objects.filter(account=account, provider_reference=provider_reference).first()
+    if payment is None:
+        raise Http404("No such payment.")
+    return payment

@@ -235,6 +235,10 @@ SPECTACULAR_SETTINGS = {
 }
 
 RATELIMIT_USE_CACHE = "default"
+# Behind a reverse proxy, the header that carries the client's address (e.g. HTTP_X_REAL_IP), so
+# per-IP limits count clients rather than the proxy. Unset: REMOTE_ADDR.
+if env_str("BREACT_CLIENT_IP_HEADER"):
+    RATELIMIT_IP_META_KEY = env_str("BREACT_CLIENT_IP_HEADER")
 RATELIMIT_VIEW = None
 
 LOGIN_URL = "login"

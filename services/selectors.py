@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Avg, Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -150,3 +150,294 @@ def usage_by_day_and_service(
         }
         for row in grouped
     ]
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    day: date
+    calls: int
+    credits: int
+
+
+@dataclass(frozen=True)
+class AccountOverview:
+    """The home page's figures. `days` runs oldest first and ends today."""
+
+    balance: int
+    calls_today: int
+    credits_today: int
+    calls_week: int
+    credits_week: int
+    days: list[DayFigures]
+    has_api_key: bool
+    has_calls: bool
+
+
+def account_overview(*, account: Account, now: datetime, days: int = 7) -> AccountOverview:
+    """Balance, execute calls (usage log) and credits spent (ledger charges net of refunds) per
+    day for the `days` days ending on `now`'s date in the current timezone. Both aggregates
+    filter on (account, created_at), which each table indexes. The caller checks ownership."""
+    from accounts.models import ApiKey, LedgerEntry
+
+    today = timezone.localdate(now)
+    first = today - timedelta(days=days - 1)
+    lower, upper = _day_bounds(first, today)
+    calls_rows = (
+        UsageLog.objects.filter(
+            account=account, created_at__gte=lower, created_at__lt=upper, method="POST"
+        )
+        .exclude(service_id="")
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    calls = {row["day"]: int(row["n"]) for row in calls_rows}
+    spent_rows = (
+        LedgerEntry.objects.filter(
+            account=account,
+            created_at__gte=lower,
+            created_at__lt=upper,
+            kind__in=[LedgerEntry.Kind.CHARGE, LedgerEntry.Kind.REFUND],
+        )
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    spent = {row["day"]: -int(row["total"] or 0) for row in spent_rows}
+    series = [
+        DayFigures(day=day, calls=calls.get(day, 0), credits=spent.get(day, 0))
+        for day in (first + timedelta(days=offset) for offset in range(days))
+    ]
+    balance = int(Account.objects.filter(pk=account.pk).values_list("balance", flat=True).get())
+    return AccountOverview(
+        balance=balance,
+        calls_today=series[-1].calls,
+        credits_today=series[-1].credits,
+        calls_week=sum(d.calls for d in series),
+        credits_week=sum(d.credits for d in series),
+        days=series,
+        has_api_key=ApiKey.objects.usable().filter(account=account, is_console=False).exists(),
+        has_calls=UsageLog.objects.filter(account=account, method="POST")
+        .exclude(service_id="")
+        .exists(),
+    )
+
+
+def processes_recent(*, account: Account, limit: int = 10) -> list[Process]:
+    """The account's latest processes (API and console), newest first; index-backed on
+    (account, -created_at). Only the account's own rows: the caller passes its own account."""
+    return list(Process.objects.filter(account=account).order_by("-created_at", "-id")[:limit])
+
+
+# --- usage page (console) ---------------------------------------------------------------------
+
+# Status filter groups: the name a user picks → the inclusive range of HTTP statuses.
+USAGE_STATUS_GROUPS: dict[str, tuple[int, int]] = {
+    "success": (200, 299),
+    "client_error": (400, 499),
+    "server_error": (500, 599),
+}
+
+# An execute request (POST to a service endpoint) is a "call"; polls and account reads are
+# requests in the log but not calls — as in GET /api/v1/usage.
+USAGE_CALL = Q(method="POST") & ~Q(service_id="")
+
+
+def usage_filtered(
+    *,
+    account: Account,
+    start: date,
+    end: date,
+    api_key_id: int | None = None,
+    service_id: str | None = None,
+    status: str | int | None = None,
+) -> QuerySet[UsageLog]:
+    """The account's usage rows from `start` to `end` (whole days, both included, in the current
+    time zone), newest first, narrowed by key, service and status: "success" (2xx),
+    "client_error" (4xx), "server_error" (5xx) or one HTTP status code. Index-backed on
+    (account, created_at). Always scoped to `account`, so another account's key id matches
+    nothing; the page's form refuses it before this is called."""
+    lower, upper = _day_bounds(start, end)
+    rows = UsageLog.objects.filter(account=account, created_at__gte=lower, created_at__lt=upper)
+    if api_key_id is not None:
+        rows = rows.filter(api_key_id=api_key_id)
+    if service_id:
+        rows = rows.filter(service_id=service_id)
+    if isinstance(status, str) and status in USAGE_STATUS_GROUPS:
+        low, high = USAGE_STATUS_GROUPS[status]
+        rows = rows.filter(status_code__gte=low, status_code__lte=high)
+    elif status is not None and status != "":
+        rows = rows.filter(status_code=int(status))
+    return rows.order_by("-created_at", "-id")
+
+
+def usage_totals(**filters: Any) -> dict[str, int]:
+    """Requests, calls, errors (calls answered 4xx/5xx) and credits of `usage_filtered(**filters)`,
+    in one aggregate query."""
+    totals = usage_filtered(**filters).aggregate(
+        requests=Count("id"),
+        calls=Count("id", filter=USAGE_CALL),
+        errors=Count("id", filter=USAGE_CALL & Q(status_code__gte=400)),
+        credits=Sum("credits", filter=USAGE_CALL),
+    )
+    return {name: int(value or 0) for name, value in totals.items()}
+
+
+def usage_daily(**filters: Any) -> list[dict[str, Any]]:
+    """Calls, errors and credits per (day, service) of `usage_filtered(**filters)`, grouped in
+    the database, in day then service order. `day` is a date."""
+    grouped = (
+        usage_filtered(**filters)
+        .filter(USAGE_CALL)
+        .annotate(day=TruncDate("created_at"))
+        .values("day", "service_id")
+        .annotate(
+            calls=Count("id"),
+            errors=Count("id", filter=Q(status_code__gte=400)),
+            credits=Sum("credits"),
+        )
+        .order_by("day", "service_id")
+    )
+    return [
+        {
+            "day": row["day"],
+            "service_id": row["service_id"],
+            "calls": row["calls"],
+            "errors": row["errors"],
+            "credits": int(row["credits"] or 0),
+        }
+        for row in grouped
+    ]
+
+
+def usage_by_service(**filters: Any) -> list[dict[str, Any]]:
+    """Per service of `usage_filtered(**filters)`: calls, errors, error rate (0–1), credits and
+    the average and 95th-percentile (nearest rank) duration of the calls in ms. Grouped in the
+    database; the p95 costs one single-value query per service listed."""
+    calls = usage_filtered(**filters).filter(USAGE_CALL)
+    grouped = (
+        calls.values("service_id")
+        .annotate(
+            calls=Count("id"),
+            errors=Count("id", filter=Q(status_code__gte=400)),
+            credits=Sum("credits"),
+            avg_ms=Avg("duration_ms"),
+        )
+        .order_by("-calls", "service_id")
+    )
+    out = []
+    for row in grouped:
+        count = row["calls"]
+        rank = -(-95 * count // 100)  # ceil(0.95 × n), the nearest-rank percentile
+        p95 = (
+            calls.filter(service_id=row["service_id"])
+            .order_by("duration_ms")
+            .values_list("duration_ms", flat=True)[rank - 1 : rank]
+            .first()
+        )
+        out.append(
+            {
+                "service_id": row["service_id"],
+                "calls": count,
+                "errors": row["errors"],
+                "error_rate": row["errors"] / count if count else 0.0,
+                "credits": int(row["credits"] or 0),
+                "avg_ms": round(row["avg_ms"] or 0),
+                "p95_ms": p95 or 0,
+            }
+        )
+    return out
+
+
+def usage_by_key(**filters: Any) -> list[dict[str, Any]]:
+    """Per API key of `usage_filtered(**filters)` (None for requests without a key or whose key
+    was deleted): requests, calls, errors and credits, with the key's name, prefix, last four,
+    console flag and revocation time from one grouped query."""
+    grouped = (
+        usage_filtered(**filters)
+        .values(
+            "api_key_id",
+            "api_key__name",
+            "api_key__prefix",
+            "api_key__last_four",
+            "api_key__is_console",
+            "api_key__revoked_at",
+        )
+        .annotate(
+            requests=Count("id"),
+            calls=Count("id", filter=USAGE_CALL),
+            errors=Count("id", filter=USAGE_CALL & Q(status_code__gte=400)),
+            credits=Sum("credits", filter=USAGE_CALL),
+        )
+        .order_by("-calls", "-requests", "api_key_id")
+    )
+    return [
+        {
+            "api_key_id": row["api_key_id"],
+            "name": row["api_key__name"],
+            "prefix": row["api_key__prefix"],
+            "last_four": row["api_key__last_four"],
+            "is_console": bool(row["api_key__is_console"]),
+            "revoked_at": row["api_key__revoked_at"],
+            "requests": row["requests"],
+            "calls": row["calls"],
+            "errors": row["errors"],
+            "credits": int(row["credits"] or 0),
+        }
+        for row in grouped
+    ]
+
+
+def usage_exists(*, account: Account) -> bool:
+    """Whether the account has any usage row at all (the usage page's empty state)."""
+    return UsageLog.objects.filter(account=account).exists()
+
+
+def calls_by_key(*, account: Account, key_ids: list[int], since: datetime) -> dict[int, int]:
+    """Execute calls (USAGE_CALL) per API key since `since`, for the given keys of `account`,
+    in one grouped query on the (api_key, created_at) index. Keys without calls are absent."""
+    if not key_ids:
+        return {}
+    rows = (
+        UsageLog.objects.filter(account=account, api_key_id__in=key_ids, created_at__gte=since)
+        .filter(USAGE_CALL)
+        .values("api_key_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {int(row["api_key_id"]): int(row["n"]) for row in rows}
+
+
+# --- playground (console) ---------------------------------------------------------------------
+
+
+def process_for_owner(*, account: Account, public_id: str) -> Process:
+    """The process `public_id` if it belongs to `account`, annotated with `refunded` (whether
+    its credits came back); NotFound alike for a missing process and another account's. No
+    access token: the caller is the owner's console session. The result may have expired
+    (`is_expired`); the row, its params and its credits stay."""
+    from django.db.models import Exists, OuterRef
+
+    from accounts.models import LedgerEntry
+
+    refunds = LedgerEntry.objects.filter(process=OuterRef("pk"), kind=LedgerEntry.Kind.REFUND)
+    process = (
+        Process.objects.filter(account=account, public_id=public_id)
+        .annotate(refunded=Exists(refunds))
+        .first()
+    )
+    if process is None:
+        raise NotFound("No such process.")
+    return process
+
+
+def console_runs_recent(*, account: Account, limit: int = 10) -> list[Process]:
+    """The account's latest playground runs (made with its console key), newest first;
+    index-backed on (account, -created_at)."""
+    return list(
+        Process.objects.filter(account=account, api_key__is_console=True).order_by(
+            "-created_at", "-id"
+        )[:limit]
+    )

@@ -1,25 +1,216 @@
 """Credits: balance, top-ups (Stripe Checkout or test mode), ledger history, low-balance alert."""
 
+from __future__ import annotations
+
+import logging
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse
+import stripe
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.actions import (
+    account_for_user,
+    account_low_balance_threshold_set,
+    payment_checkout_start,
+    payment_test_topup,
+    stripe_event_apply,
+)
+from accounts.models import Account, LedgerEntry, Payment, User
+from accounts.payments import (
+    PaymentProviderError,
+    credit_pack,
+    credit_packs,
+    stripe_enabled,
+    stripe_event_verify,
+)
+from accounts.selectors import account_balance, ledger_entries, payment_get
+from breact.http import HtmxHttpRequest
+
+logger = logging.getLogger(__name__)
+
+LEDGER_PAGE_SIZE = 25
+THRESHOLD_MAX = 2_147_483_647  # PositiveIntegerField's upper bound on every database
+KIND_BADGES = {
+    "grant": "badge-ok",
+    "topup": "badge-ok",
+    "refund": "badge-ok",
+    "charge": "",
+    "adjustment": "badge-warn",
+}
 
 
-def credits_page(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-    raise Http404("not built yet")
+def _account(request: HttpRequest) -> Account:
+    assert isinstance(request.user, User)  # login_required ran first
+    return account_for_user(user=request.user)
 
 
-def credits_topup(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-    raise Http404("not built yet")
+def _see_other(url: str) -> HttpResponseRedirect:
+    """POST → redirect → GET: a 303 so the browser never re-submits."""
+    response = HttpResponseRedirect(url)
+    response.status_code = 303
+    return response
 
 
-def credits_topup_done(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-    raise Http404("not built yet")
+class AlertForm(forms.Form):
+    threshold = forms.IntegerField(
+        min_value=0,
+        max_value=THRESHOLD_MAX,
+        label="Email me when my balance falls below",
+        help_text="In credits; 0 turns the alert off. One email each time the balance crosses it.",
+    )
 
 
-def credits_alert(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-    raise Http404("not built yet")
+def _ledger_kind(request: HttpRequest) -> str:
+    kind = request.GET.get("kind", "")
+    return kind if kind in LedgerEntry.Kind.values else ""
 
 
-def stripe_webhook(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-    raise Http404("not built yet")
+def _ledger_context(request: HttpRequest, account: Account) -> dict[str, Any]:
+    kind = _ledger_kind(request)
+    page = Paginator(ledger_entries(account=account, kind=kind or None), LEDGER_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    query = f"kind={kind}&" if kind else ""
+    return {
+        "ledger_page": page,
+        "ledger_rows": [(entry, KIND_BADGES.get(entry.kind, "")) for entry in page.object_list],
+        "kind": kind,
+        "kinds": LedgerEntry.Kind.choices,
+        "page_query": query,
+    }
+
+
+def _page_context(
+    request: HttpRequest,
+    account: Account,
+    *,
+    alert_form: AlertForm | None = None,
+    topup_error: str = "",
+) -> dict[str, Any]:
+    return {
+        "balance": account_balance(account=account),
+        "account": account,
+        "packs": credit_packs(),
+        "stripe": stripe_enabled(),
+        "topup_error": topup_error,
+        "alert_form": alert_form or AlertForm(initial={"threshold": account.low_balance_threshold}),
+        "checkout_cancelled": request.GET.get("checkout") == "cancelled",
+        **_ledger_context(request, account),
+    }
+
+
+@login_required
+@require_GET
+def credits_page(request: HtmxHttpRequest) -> HttpResponse:
+    account = _account(request)
+    if request.htmx:  # the ledger filter and pagination swap only the table
+        return render(request, "accounts/credits.html#ledger", _ledger_context(request, account))
+    return render(request, "accounts/credits.html", _page_context(request, account))
+
+
+@login_required
+@require_POST
+def credits_topup(request: HtmxHttpRequest) -> HttpResponse:
+    account = _account(request)
+    pack_id = request.POST.get("pack", "")
+    pack = credit_pack(pack_id)
+    if pack is None:
+        context = _page_context(request, account, topup_error="Choose one of the credit packs.")
+        return render(request, "accounts/credits.html", context)
+    if stripe_enabled():
+        base = settings.BREACT_PUBLIC_URL
+        try:
+            _payment, url = payment_checkout_start(
+                account=account,
+                pack_id=pack.id,
+                success_url=base
+                + reverse("credits-topup-done")
+                + "?session_id={CHECKOUT_SESSION_ID}",
+                cancel_url=base + reverse("credits") + "?checkout=cancelled",
+            )
+        except PaymentProviderError as exc:
+            logger.warning("Stripe Checkout failed for account %s: %r", account.pk, exc.__cause__)
+            messages.error(request, str(exc))
+            return _see_other(reverse("credits"))
+        return _see_other(url)
+    entry = payment_test_topup(account=account, pack_id=pack.id)
+    messages.success(
+        request,
+        f"Added {pack.credits} credits ({pack.name}). Test mode: no payment was taken. "
+        f"Balance: {entry.balance_after} credits.",
+    )
+    return _see_other(reverse("credits"))
+
+
+@never_cache
+@login_required
+@require_GET
+def credits_topup_done(request: HtmxHttpRequest) -> HttpResponse:
+    """Stripe's success_url: the payment's state, polled until the webhook confirms it."""
+    account = _account(request)
+    session_id = request.GET.get("session_id", "")
+    payment = payment_get(account=account, provider_reference=session_id) if session_id else None
+    context = {
+        "payment": payment,
+        "pending": payment is not None and payment.status == Payment.Status.PENDING,
+        "balance": account_balance(account=account),
+        "session_id": session_id,
+    }
+    if request.htmx:
+        return render(request, "accounts/credits_topup_done.html#payment-status", context)
+    return render(request, "accounts/credits_topup_done.html", context)
+
+
+@login_required
+@require_POST
+def credits_alert(request: HtmxHttpRequest) -> HttpResponse:
+    account = _account(request)
+    form = AlertForm(request.POST)
+    if not form.is_valid():
+        if request.htmx:
+            return render(request, "accounts/credits.html#alert", {"alert_form": form})
+        return render(
+            request, "accounts/credits.html", _page_context(request, account, alert_form=form)
+        )
+    threshold = form.cleaned_data["threshold"]
+    account_low_balance_threshold_set(account=account, threshold=threshold)
+    if threshold:
+        messages.success(
+            request, f"Saved: we'll email you when your balance falls below {threshold} credits."
+        )
+    else:
+        messages.success(request, "Saved: the low-balance email is off.")
+    if request.htmx:
+        context = {"alert_form": AlertForm(initial={"threshold": threshold}), "alert_saved": True}
+        return render(request, "accounts/credits.html#alert", context)
+    return _see_other(reverse("credits"))
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request: HttpRequest) -> HttpResponse:
+    """Stripe's events: the signature is checked with the stripe package, each event id is
+    applied once, and the answer is quick (no network calls)."""
+    if not settings.STRIPE_WEBHOOK_SECRET:
+        return JsonResponse({"error": "Stripe is not configured."}, status=404)
+    try:
+        event = stripe_event_verify(
+            payload=request.body, sig_header=request.headers.get("Stripe-Signature", "")
+        )
+    except (ValueError, stripe.SignatureVerificationError) as exc:
+        logger.warning("Refused a Stripe webhook: %s", exc)
+        return JsonResponse({"error": "Invalid signature or payload."}, status=400)
+    # An error here rolls the event record back too, and the 500 makes Stripe retry.
+    outcome = stripe_event_apply(event_id=event.id, event_type=event.type, data_object=event.object)
+    logger.info("Stripe event %s (%s): %s", event.id, event.type, outcome)
+    return JsonResponse({"received": True, "outcome": outcome})

@@ -20,7 +20,7 @@ def _refuse_constant(name: str) -> Any:
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def _first_problem(value: Any, limit: int) -> str | None:
+def json_problem(value: Any, limit: int) -> str | None:
     """Why the parsed body cannot be accepted, or None: nesting deeper than `limit`, or a
     string (value or key) with a NUL or a lone surrogate, which no database stores as JSON."""
     stack: list[tuple[Any, int]] = [(value, 1)]
@@ -74,7 +74,7 @@ def json_object_from(request: HttpRequest) -> dict[str, Any]:
             f"The body is not valid JSON: {exc}.",
             details={"errors": [{"path": "$", "message": str(exc)}]},
         ) from None
-    problem = _first_problem(data, settings.BREACT_MAX_JSON_DEPTH)
+    problem = json_problem(data, settings.BREACT_MAX_JSON_DEPTH)
     if problem:
         raise BadRequest(
             f"The JSON body cannot be accepted: {problem}.",

@@ -17,7 +17,7 @@ urlpatterns = [
         name="service-execute",
     ),
     path("account", views.AccountApi.as_view(), name="account"),
-    path("usage", views.UsageApi.as_view(), name="usage"),
+    path("usage", views.UsageApi.as_view(), name="api-usage"),
     path("health", views.HealthApi.as_view(), name="health"),
     path("", include("services.api.kb_urls")),
     path(

@@ -1,13 +1,201 @@
 """Usage: calls and credits by day, service and key; the request log; CSV export."""
 
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from accounts.actions import account_for_user
+from accounts.models import Account, User
+from breact.http import HtmxHttpRequest
+from services import selectors
+from services.charts import BarChart, bar_chart
+from services.usage_forms import UsageFilterForm
+
+LOG_PAGE_SIZE = 50
+EXPORT_CHUNK_SIZE = 2000
+EXPORT_HEADER = (
+    "time_utc",
+    "method",
+    "route",
+    "service",
+    "endpoint",
+    "status",
+    "error_code",
+    "duration_ms",
+    "credits",
+    "key_name",
+    "key_prefix",
+    "process_id",
+    "request_id",
+)
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def usage(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-    raise Http404("not built yet")
+def usage_url() -> str:
+    """The usage page's path."""
+    return reverse("usage")
 
 
-def usage_export(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-    raise Http404("not built yet")
+def _account(request: HttpRequest) -> Account:
+    assert isinstance(request.user, User)  # login_required ran first
+    return account_for_user(user=request.user)
+
+
+def _days(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=n) for n in range((end - start).days + 1)]
+
+
+def _charts(daily: list[dict[str, Any]], start: date, end: date) -> tuple[BarChart, BarChart]:
+    days = _days(start, end)
+    services = sorted({row["service_id"] for row in daily})
+    calls = {(row["day"], row["service_id"]): row["calls"] for row in daily}
+    credits = {(row["day"], row["service_id"]): row["credits"] for row in daily}
+    note = "The numbers are in the table “Calls and credits by day”."
+    return (
+        bar_chart(
+            categories=days,
+            series=services,
+            values=calls,
+            title="Calls per day",
+            unit="calls",
+            description=note,
+            chart_id="usage-chart-calls",
+            width=560,
+            height=220,
+        ),
+        bar_chart(
+            categories=days,
+            series=services,
+            values=credits,
+            title="Credits per day",
+            unit="credits",
+            description=note,
+            chart_id="usage-chart-credits",
+            width=560,
+            height=220,
+        ),
+    )
+
+
+@login_required
+@require_GET
+def usage(request: HtmxHttpRequest) -> HttpResponse:
+    """The account's usage for the filters in the query string; an htmx request gets the
+    results region only (plus the fields' errors, swapped out of band)."""
+    account = _account(request)
+    form = UsageFilterForm(request.GET, account=account)
+    context: dict[str, Any] = {
+        "form": form,
+        "has_usage": selectors.usage_exists(account=account),
+        "usage_page_url": usage_url(),
+    }
+    if form.is_valid():
+        filters = form.filters()
+        daily = selectors.usage_daily(**filters)
+        calls_chart, credits_chart = _charts(daily, filters["start"], filters["end"])
+        log = selectors.usage_filtered(**filters).select_related("api_key")
+        page = Paginator(log, LOG_PAGE_SIZE).get_page(request.GET.get("page"))
+        query = form.query()
+        context.update(
+            {
+                "start": filters["start"],
+                "end": filters["end"],
+                "totals": selectors.usage_totals(**filters),
+                "daily": daily,
+                "calls_chart": calls_chart,
+                "credits_chart": credits_chart,
+                "by_service": selectors.usage_by_service(**filters),
+                "by_key": selectors.usage_by_key(**filters),
+                "page_obj": page,
+                "query": query,
+                "export_url": f"{reverse('usage-export')}?{query.urlencode()}",
+            }
+        )
+    template = "services/usage.html#results" if request.htmx else "services/usage.html"
+    return render(request, template, context)
+
+
+class _Echo:
+    """A file-like object whose write() hands back the line csv.writer produced."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_safe(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _iso_utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _export_lines(rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(EXPORT_HEADER)
+    for row in rows:
+        created_at, *rest, key_name, key_prefix, is_console, process_id, request_id = row
+        if is_console:  # its prefix is never shown to users
+            key_name, key_prefix = "Console (playground)", ""
+        yield writer.writerow(
+            [
+                _iso_utc(created_at),
+                *(csv_safe(cell) for cell in rest),
+                csv_safe(key_name or ""),
+                csv_safe(key_prefix or ""),
+                csv_safe(process_id),
+                csv_safe(request_id),
+            ]
+        )
+
+
+@login_required
+@require_GET
+def usage_export(request: HttpRequest) -> HttpResponseBase:
+    """The filtered usage rows as CSV, streamed in chunks from the database (never all in
+    memory). Invalid filters send the user back to the usage page, which shows the errors."""
+    account = _account(request)
+    form = UsageFilterForm(request.GET, account=account)
+    if not form.is_valid():
+        return redirect(f"{usage_url()}?{request.GET.urlencode()}")
+    filters = form.filters()
+    rows = (
+        selectors.usage_filtered(**filters)
+        .values_list(
+            "created_at",
+            "method",
+            "route",
+            "service_id",
+            "endpoint",
+            "status_code",
+            "error_code",
+            "duration_ms",
+            "credits",
+            "api_key__name",
+            "api_key__prefix",
+            "api_key__is_console",
+            "process_id",
+            "request_id",
+        )
+        .iterator(chunk_size=EXPORT_CHUNK_SIZE)
+    )
+    response = StreamingHttpResponse(_export_lines(rows), content_type="text/csv; charset=utf-8")
+    filename = f"breact-usage-{filters['start']:%Y-%m-%d}-to-{filters['end']:%Y-%m-%d}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
