@@ -184,6 +184,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-results": {"task": "services.tasks.purge_expired_results", "schedule": 15.0},
     "fail-stuck-processes": {"task": "services.tasks.fail_stuck_processes", "schedule": 30.0},
+    "roll-up-usage": {"task": "services.tasks.roll_up_usage", "schedule": 30.0},
 }
 
 # Own settings.

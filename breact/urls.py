@@ -7,6 +7,8 @@ from drf_spectacular.views import SpectacularSwaggerView
 urlpatterns = [
     path("", include("services.urls")),
     path("", include("accounts.urls")),
+    path("staff/", include("services.staff_urls")),
+    path("staff/", include("accounts.staff_urls")),
     path("api/v1/", include("services.api.urls")),
     path(
         "api/docs",

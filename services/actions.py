@@ -379,3 +379,82 @@ def usage_log_record(**fields: Any) -> None:
         UsageLog.objects.create(**fields)
     except Exception:
         logger.exception("Could not write a usage log row")
+
+
+# --- usage rollups ----------------------------------------------------------------------------
+
+# Rows younger than this are left for the next run: an id allocated before the watermark but
+# committed after it would otherwise be skipped.
+ROLLUP_SETTLE_SECONDS = 5
+
+
+def usage_rollup(*, batch: int = 50_000) -> int:
+    """Fold request-log rows past the watermark into UsageDaily, at most `batch` rows, in one
+    transaction with the watermark (so a row is counted exactly once). Returns how many rows
+    were folded; run it until it returns 0 to catch up. Safe to run concurrently: the
+    watermark row is locked."""
+    from django.db.models import Count, ExpressionWrapper, F, IntegerField, Q, Sum
+    from django.db.models.functions import TruncDate
+
+    from services.models import LATENCY_BUCKETS_MS, RollupState, UsageDaily, UsageLog
+
+    settled = timezone.now() - timedelta(seconds=ROLLUP_SETTLE_SECONDS)
+    with transaction.atomic():
+        state, _ = RollupState.objects.select_for_update().get_or_create(name="usage")
+        source = UsageLog.objects.filter(id__gt=state.last_id, created_at__lt=settled)
+        ids = list(source.order_by("id").values_list("id", flat=True)[:batch])
+        if not ids:
+            return 0
+        upto = ids[-1]
+        rows = (
+            UsageLog.objects.filter(id__gt=state.last_id, id__lte=upto)
+            .annotate(
+                day=TruncDate("created_at"),
+                status_class=ExpressionWrapper(F("status_code") / 100, output_field=IntegerField()),
+            )
+            .values(
+                "day",
+                "account_id",
+                "api_key_id",
+                "service_id",
+                "endpoint",
+                "method",
+                "status_class",
+            )
+            .annotate(
+                total=Count("id"),
+                credits_sum=Sum("credits"),
+                duration=Sum("duration_ms"),
+                **{
+                    f"b{i}": Count("id", filter=Q(duration_ms__lte=bound))
+                    for i, bound in enumerate(LATENCY_BUCKETS_MS)
+                },
+            )
+        )
+        folded = 0
+        for row in rows:
+            cumulative = [row[f"b{i}"] for i in range(len(LATENCY_BUCKETS_MS))]
+            buckets = [cumulative[0]]
+            buckets += [cumulative[i] - cumulative[i - 1] for i in range(1, len(cumulative))]
+            buckets.append(row["total"] - cumulative[-1])
+            item, _ = UsageDaily.objects.select_for_update().get_or_create(
+                day=row["day"],
+                account_ref=row["account_id"] or 0,
+                api_key_ref=row["api_key_id"] or 0,
+                service_id=row["service_id"],
+                endpoint=row["endpoint"],
+                kind="call" if row["method"] == "POST" and row["service_id"] else "read",
+                status_class=row["status_class"],
+                defaults={"latency_buckets": [0] * (len(LATENCY_BUCKETS_MS) + 1)},
+            )
+            item.requests += row["total"]
+            item.credits += int(row["credits_sum"] or 0)
+            item.duration_ms_sum += int(row["duration"] or 0)
+            item.latency_buckets = [
+                a + b for a, b in zip(item.latency_buckets, buckets, strict=True)
+            ]
+            item.save()
+            folded += row["total"]
+        state.last_id = upto
+        state.save()
+    return folded

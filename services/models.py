@@ -249,3 +249,64 @@ class KnowledgeDocument(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.title}"
+
+
+# Upper bounds (ms) of the latency buckets kept by UsageDaily; the last bucket is everything above.
+LATENCY_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+
+
+class UsageDaily(models.Model):
+    """Usage rolled up per UTC day, account, key, service, endpoint, kind and status class, so
+    staff pages never scan the request log. Built from UsageLog by services.actions.usage_rollup;
+    0 in account_ref / api_key_ref means none. Derived data: it can be rebuilt from UsageLog."""
+
+    class Kind(models.TextChoices):
+        CALL = "call", "Execute call"
+        READ = "read", "Other request"
+
+    day = models.DateField()
+    account_ref = models.BigIntegerField()
+    api_key_ref = models.BigIntegerField()
+    service_id = models.CharField(max_length=64)
+    endpoint = models.CharField(max_length=64)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    status_class = models.PositiveSmallIntegerField(help_text="2, 4 or 5 (HTTP status // 100).")
+    requests = models.BigIntegerField(default=0)
+    credits = models.BigIntegerField(default=0)
+    duration_ms_sum = models.BigIntegerField(default=0)
+    # Counts per LATENCY_BUCKETS_MS bound, plus one for slower requests.
+    latency_buckets = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "day",
+                    "account_ref",
+                    "api_key_ref",
+                    "service_id",
+                    "endpoint",
+                    "kind",
+                    "status_class",
+                ],
+                name="usage_daily_grain",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["day", "service_id"]),
+            models.Index(fields=["account_ref", "day"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.service_id}.{self.endpoint} {self.kind} {self.status_class}xx"
+
+
+class RollupState(models.Model):
+    """How far a rollup has read its source table (the last id included)."""
+
+    name = models.CharField(max_length=32, unique=True)
+    last_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} up to {self.last_id}"

@@ -20,3 +20,15 @@ def purge_expired_results() -> int:
 @shared_task
 def fail_stuck_processes() -> int:
     return actions.processes_fail_stuck()
+
+
+@shared_task
+def roll_up_usage() -> int:
+    """Fold new request-log rows into the daily rollups until caught up (bounded per run)."""
+    folded = 0
+    for _ in range(20):
+        count = actions.usage_rollup()
+        folded += count
+        if not count:
+            break
+    return folded
