@@ -11,6 +11,7 @@ from typing import Any
 from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
 
+from services.catalog._schema import DOCUMENTED_DEFAULT_MODEL, MAX_TOKENS, MODEL_ID, TEMPERATURE
 from services.providers import run_metadata
 from services.providers.llm import chat_json, route_for
 from services.providers.local_extraction import (
@@ -28,7 +29,7 @@ from services.providers.local_extraction import (
 from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition, ServiceFailure
 
 ENGINE = "local/schema-extractor"
-DEFAULT_MODEL = "mistral-large-2411"
+DEFAULT_MODEL = DOCUMENTED_DEFAULT_MODEL
 MAX_CONTENT_CHARS = 100_000
 MAX_CURRENT_KEYS = 200
 MAX_SCHEMA_PROPERTIES = 300
@@ -313,27 +314,9 @@ PROCESS_ENDPOINT = EndpointDefinition(
                 "type": "object",
                 "description": "Model and output settings.",
                 "properties": {
-                    "modelId": {
-                        "type": "string",
-                        "description": 'The model to run; without one (or with "local") '
-                        "the local engine answers.",
-                        "default": DEFAULT_MODEL,
-                        "maxLength": 200,
-                    },
-                    "temperature": {
-                        "type": "number",
-                        "description": "Sampling temperature for a model.",
-                        "minimum": 0,
-                        "maximum": 1,
-                        "default": 0.1,
-                    },
-                    "maxTokens": {
-                        "type": "integer",
-                        "description": "Most tokens a model may answer with.",
-                        "minimum": 1,
-                        "maximum": 32_000,
-                        "default": 2000,
-                    },
+                    "modelId": MODEL_ID,
+                    "temperature": TEMPERATURE,
+                    "maxTokens": MAX_TOKENS,
                     "schema": _SCHEMA_PARAM,
                 },
                 "additionalProperties": False,

@@ -7,6 +7,7 @@ import json
 import time
 from typing import Any
 
+from services.catalog._schema import DOCUMENTED_DEFAULT_MODEL, MAX_TOKENS, MODEL_ID, TEMPERATURE
 from services.providers import run_metadata
 from services.providers.llm import chat_json, route_for
 from services.providers.local_targets import (
@@ -20,7 +21,7 @@ from services.providers.local_targets import (
 from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition, ServiceFailure
 
 ENGINE = "local/target-planner"
-DEFAULT_MODEL = "mistral-large-2411"
+DEFAULT_MODEL = DOCUMENTED_DEFAULT_MODEL
 MAX_CONTENT_CHARS = 50_000
 MAX_CONTEXT_CHARS = 20_000
 DEFAULT_MAX_TARGETS = 10
@@ -205,27 +206,9 @@ PROCESS_ENDPOINT = EndpointDefinition(
                 "type": "object",
                 "description": "Model settings and the size of the plan.",
                 "properties": {
-                    "modelId": {
-                        "type": "string",
-                        "description": 'The model to run; without one (or with "local") '
-                        "the local engine answers.",
-                        "default": DEFAULT_MODEL,
-                        "maxLength": 200,
-                    },
-                    "temperature": {
-                        "type": "number",
-                        "description": "Sampling temperature for a model.",
-                        "minimum": 0,
-                        "maximum": 1,
-                        "default": 0.1,
-                    },
-                    "maxTokens": {
-                        "type": "integer",
-                        "description": "Most tokens a model may answer with.",
-                        "minimum": 1,
-                        "maximum": 32_000,
-                        "default": 2000,
-                    },
+                    "modelId": MODEL_ID,
+                    "temperature": TEMPERATURE,
+                    "maxTokens": MAX_TOKENS,
                     "maxTargets": {
                         "type": "integer",
                         "description": "Most targets to generate; extra items are left out "
