@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import skip_or_fail
-from tests.integration.conftest import live_env, live_stack  # noqa: F401  (shared fixtures)
+from tests.support import skip_or_fail
 
 ARTIFACTS = Path(
     os.environ.get("BREACT_ARTIFACTS", Path(__file__).resolve().parents[2] / "artifacts")
@@ -31,8 +30,10 @@ def _chromium_path() -> str | None:
     return os.environ.get("BREACT_CHROMIUM") or shutil.which("chromium")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module; Playwright's event loop ends with it, so later tests
+    (the async SDK ones) can run their own."""
     path = _chromium_path()
     if not path:
         skip_or_fail("Chromium is not installed (apt-get install chromium)")
@@ -68,7 +69,7 @@ def screenshots(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture
-def page(browser: Any, live_stack: Any) -> Iterator[Any]:  # noqa: F811
+def page(browser: Any, live_stack: Any) -> Iterator[Any]:
     context = browser.new_context(
         base_url=live_stack.url, viewport={"width": 1280, "height": 900}, accept_downloads=True
     )

@@ -22,7 +22,7 @@ import httpx
 from django.conf import settings
 from django.db import connection
 
-from tests.conftest import skip_or_fail
+from tests.support import skip_or_fail
 
 BASE_DIR = Path(settings.BASE_DIR)
 SLOW_SERVICE_MODULE = "tests.integration.slow_service"
