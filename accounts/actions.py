@@ -63,8 +63,11 @@ def api_key_create(
     expires_at: datetime | None = None,
     rate_limit: str = "",
     spend_cap: int | None = None,
+    actor: User | None = None,
+    ip: str | None = None,
 ) -> tuple[ApiKey, str]:
-    """Issue a key. Returns (row, raw key); the raw key is never stored, so it is shown once."""
+    """Issue a key. Returns (row, raw key); the raw key is never stored, so it is shown once.
+    Records an "api_key.create" audit event in the same transaction (`actor`/`ip`: who asked)."""
     if rate_limit:
         validate_rate(rate_limit)
     if spend_cap is not None and spend_cap < 0:
@@ -85,16 +88,42 @@ def api_key_create(
                     rate_limit=rate_limit,
                     spend_cap=spend_cap,
                 )
+                audit_record(
+                    action="api_key.create",
+                    target=key,
+                    actor=actor,
+                    account=account,
+                    after=_api_key_audit_state(key),
+                    ip=ip,
+                )
             return key, raw_key
         except IntegrityError:  # prefix collision: draw again
             continue
     raise RuntimeError("Could not draw a unique API key prefix.")
 
 
-def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
-    """Revoke a key; the next request with it is refused. Revoking twice keeps the first time."""
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+@transaction.atomic
+def api_key_revoke(
+    *, api_key: ApiKey, actor: User | None = None, ip: str | None = None, reason: str = ""
+) -> ApiKey:
+    """Revoke a key; the next request with it is refused. Revoking twice keeps the first time.
+    The revocation that takes effect records an "api_key.revoke" audit event in the same
+    transaction; a repeated revoke records nothing."""
+    revoked = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
     api_key.refresh_from_db(fields=["revoked_at"])
+    if revoked:
+        audit_record(
+            action="api_key.revoke",
+            target=api_key,
+            actor=actor,
+            account=Account(pk=api_key.account_id),
+            before={"revoked_at": None},
+            after={"revoked_at": _audit_time(api_key.revoked_at)},
+            reason=reason,
+            ip=ip,
+        )
     return api_key
 
 
@@ -131,16 +160,18 @@ def credits_add(
     reference: str = "",
     actor: User | None = None,
     reason: str = "",
+    ip: str | None = None,
 ) -> LedgerEntry:
     """Add credits (grant, top-up or positive adjustment) and write the ledger row in one
-    transaction. The UPDATE locks the account row until commit, so balance_after is exact."""
+    transaction. The UPDATE locks the account row until commit, so balance_after is exact.
+    Records a "credits.<kind>" audit event (balance before/after) in the same transaction."""
     if amount <= 0:
         raise BadRequest("The amount must be a positive whole number of credits.")
     Account.objects.filter(pk=account.pk).update(balance=F("balance") + amount)
     balance = _balance(account.pk)
     account.balance = balance
     low_balance_watch(account_id=account.pk)
-    return LedgerEntry.objects.create(
+    entry = LedgerEntry.objects.create(
         account=account,
         kind=kind,
         amount=amount,
@@ -149,6 +180,17 @@ def credits_add(
         actor=actor,
         reason=reason,
     )
+    audit_record(
+        action=f"credits.{kind}",
+        target=entry,
+        actor=actor,
+        account=account,
+        before={"balance": balance - amount},
+        after={"balance": balance, "amount": amount, "reference": reference},
+        reason=reason,
+        ip=ip,
+    )
+    return entry
 
 
 @transaction.atomic
@@ -192,9 +234,12 @@ def credits_charge(*, process: Process) -> LedgerEntry:
     )
 
 
-def credits_refund(*, process: Process, reason: str) -> LedgerEntry | None:
+def credits_refund(
+    *, process: Process, reason: str, actor: User | None = None
+) -> LedgerEntry | None:
     """Give back what the process was charged, at most once (the ledger's unique constraint
-    decides under concurrency). Returns None when there is nothing (more) to refund."""
+    decides under concurrency). Returns None when there is nothing (more) to refund. `actor`:
+    the staff user who refunded by hand (kept on the ledger row), None for automatic refunds."""
     charge = LedgerEntry.objects.filter(process=process, kind=LedgerEntry.Kind.CHARGE).first()
     if charge is None:
         return None
@@ -215,6 +260,7 @@ def credits_refund(*, process: Process, reason: str) -> LedgerEntry | None:
                 reference=process.public_id,
                 process=process,
                 api_key_id=process.api_key_id,
+                actor=actor,
                 reason=reason,
             )
     except IntegrityError:
@@ -273,7 +319,9 @@ def account_sign_up(*, email: str, password: str) -> Account:
 
 
 @transaction.atomic
-def api_key_roll(*, api_key: ApiKey, grace: timedelta) -> tuple[ApiKey, str]:
+def api_key_roll(
+    *, api_key: ApiKey, grace: timedelta, actor: User | None = None, ip: str | None = None
+) -> tuple[ApiKey, str]:
     """Issue a replacement for `api_key` with the same name, scopes, expiry, rate limit and
     spend cap (its spend counter starts at zero). The old key stays valid for `grace` and is
     then refused (an earlier expiry it already had is kept); with a zero grace it is revoked
@@ -281,7 +329,8 @@ def api_key_roll(*, api_key: ApiKey, grace: timedelta) -> tuple[ApiKey, str]:
 
     Locks the old key's row, so two concurrent rolls cannot both extend it. Raises BadRequest
     when the old key is already revoked or expired. The caller checks that the key is the
-    user's own and not a console key.
+    user's own and not a console key. Audited: "api_key.create" for the new key, (with no
+    grace) "api_key.revoke" and "api_key.roll" for the old one, in the same transaction.
     """
     old = ApiKey.objects.select_for_update().usable().filter(pk=api_key.pk).first()
     if old is None:
@@ -293,15 +342,31 @@ def api_key_roll(*, api_key: ApiKey, grace: timedelta) -> tuple[ApiKey, str]:
         expires_at=old.expires_at,
         rate_limit=old.rate_limit,
         spend_cap=old.spend_cap,
+        actor=actor,
+        ip=ip,
     )
     if grace <= timedelta(0):
-        api_key_revoke(api_key=old)
+        api_key_revoke(api_key=old, actor=actor, ip=ip)
     else:
         ends = timezone.now() + grace
         ApiKey.objects.filter(pk=old.pk).filter(
             Q(expires_at__isnull=True) | Q(expires_at__gt=ends)
         ).update(expires_at=ends)
     api_key.refresh_from_db(fields=["expires_at", "revoked_at"])
+    audit_record(
+        action="api_key.roll",
+        target=api_key,
+        actor=actor,
+        account=Account(pk=old.account_id),
+        before={"expires_at": _audit_time(old.expires_at), "revoked_at": None},
+        after={
+            "expires_at": _audit_time(api_key.expires_at),
+            "revoked_at": _audit_time(api_key.revoked_at),
+            "grace_seconds": int(grace.total_seconds()),
+            "replaced_by": {"id": new_key.pk, "prefix": new_key.prefix},
+        },
+        ip=ip,
+    )
     return new_key, raw_key
 
 
@@ -317,12 +382,29 @@ def payment_fulfil(*, payment: Payment) -> LedgerEntry | None:
             )
             if not claimed:
                 return None
+            account = Account.objects.get(pk=payment.account_id)
             entry = credits_add(
-                account=Account.objects.get(pk=payment.account_id),
+                account=account,
                 amount=payment.credits,
                 kind=LedgerEntry.Kind.TOPUP,
                 reference=f"payment:{payment.pk}",
                 reason=f"{payment.get_provider_display()} top-up: pack {payment.pack_id}",
+            )
+            payment.status = Payment.Status.PAID  # as claimed above; its repr goes in the event
+            audit_record(
+                action="payment.paid",
+                target=payment,
+                account=account,
+                before={"status": Payment.Status.PENDING.value},
+                after={
+                    "status": Payment.Status.PAID.value,
+                    "provider": payment.provider,
+                    "pack_id": payment.pack_id,
+                    "credits": payment.credits,
+                    "amount_cents": payment.amount_cents,
+                    "currency": payment.currency,
+                    "ledger_entry": entry.pk,
+                },
             )
     except IntegrityError:  # already credited under this reference
         return None
@@ -578,3 +660,174 @@ def audit_record(
         reason=reason,
         ip=ip,
     )
+
+
+# --- audit of key and credit events (h16) ----------------------------------------------------
+
+
+def _audit_time(moment: datetime | None) -> str | None:
+    """A time as ISO 8601 for an audit event's JSON, or None."""
+    return moment.isoformat() if moment is not None else None
+
+
+def _api_key_audit_state(key: ApiKey) -> dict[str, Any]:
+    """What an audit event keeps of a key: its settings, never its secret or hash."""
+    return {
+        "name": key.name,
+        "prefix": key.prefix,
+        "scopes": list(key.scopes or []),
+        "rate_limit": key.rate_limit,
+        "spend_cap": key.spend_cap,
+        "expires_at": _audit_time(key.expires_at),
+    }
+
+
+# --- staff: credit adjustments, refunds by hand, account status (h14) ------------------------
+
+ADJUST_REFERENCE = "adjust:"
+
+
+@transaction.atomic
+def credits_adjust(
+    *,
+    account: Account,
+    amount: int,
+    actor: User,
+    reason: str,
+    nonce: str,
+    ip: str | None = None,
+) -> LedgerEntry | None:
+    """A staff member's manual adjustment: +N adds credits, −N removes them, never below zero.
+
+    Locks the account row (select_for_update; an IMMEDIATE transaction on SQLite), then looks
+    for a ledger row with reference "adjust:<nonce>": when the same form was already applied
+    (a double submit) it returns None and writes nothing. Otherwise one UPDATE of the balance
+    (a removal is conditional on balance >= N), an "adjustment" ledger row with actor and
+    reason, and one "credits.adjust" audit event (balance before/after, the nonce), all in this
+    transaction. Raises BadRequest for a zero amount or a blank reason and InsufficientCredits
+    when a removal would take the balance below zero (nothing written). The caller checks that
+    `actor` is staff."""
+    reason = reason.strip()
+    if amount == 0:
+        raise BadRequest("The adjustment must be a non-zero whole number of credits.")
+    if not reason:
+        raise BadRequest("An adjustment needs a reason.")
+    reference = f"{ADJUST_REFERENCE}{nonce}"
+    before = (
+        Account.objects.select_for_update()
+        .filter(pk=account.pk)
+        .values_list("balance", flat=True)
+        .get()
+    )
+    if LedgerEntry.objects.filter(
+        account_id=account.pk, kind=LedgerEntry.Kind.ADJUSTMENT, reference=reference
+    ).exists():
+        return None
+    changed = (
+        Account.objects.filter(pk=account.pk)
+        .filter(balance__gte=-amount if amount < 0 else 0)
+        .update(balance=F("balance") + amount)
+    )
+    if not changed:
+        raise InsufficientCredits(
+            required=-amount,
+            balance=int(before),
+            message=f"The balance is {before} credits: removing {-amount} would take it "
+            "below zero.",
+        )
+    balance = _balance(account.pk)
+    account.balance = balance
+    low_balance_watch(account_id=account.pk)
+    entry = LedgerEntry.objects.create(
+        account=account,
+        kind=LedgerEntry.Kind.ADJUSTMENT,
+        amount=amount,
+        balance_after=balance,
+        reference=reference,
+        actor=actor,
+        reason=reason,
+    )
+    audit_record(
+        action="credits.adjust",
+        target=entry,
+        actor=actor,
+        account=account,
+        before={"balance": int(before)},
+        after={"balance": balance, "amount": amount, "nonce": nonce},
+        reason=reason,
+        ip=ip,
+    )
+    return entry
+
+
+@transaction.atomic
+def process_refund_by_staff(
+    *, process: Process, actor: User, reason: str, ip: str | None = None
+) -> LedgerEntry | None:
+    """Refund a charged process by hand, at most once: credits_refund's ledger row is unique
+    per process, so a second call (a double submit, or a refund the platform already made)
+    returns None and writes nothing. The refund records one "credits.refund" audit event with
+    the balance before and after, in the same transaction. Raises BadRequest for a blank reason
+    or a process that was never charged. The caller checks that `actor` is staff."""
+    reason = reason.strip()
+    if not reason:
+        raise BadRequest("A refund needs a reason.")
+    if not LedgerEntry.objects.filter(process=process, kind=LedgerEntry.Kind.CHARGE).exists():
+        raise BadRequest("This process was not charged, so there is nothing to refund.")
+    entry = credits_refund(process=process, reason=reason, actor=actor)
+    if entry is None:
+        return None
+    audit_record(
+        action="credits.refund",
+        target=entry,
+        actor=actor,
+        account=Account(pk=process.account_id),
+        before={"balance": entry.balance_after - entry.amount},
+        after={
+            "balance": entry.balance_after,
+            "amount": entry.amount,
+            "process": process.public_id,
+        },
+        reason=reason,
+        ip=ip,
+    )
+    return entry
+
+
+@transaction.atomic
+def account_status_set(
+    *, account: Account, status: str, actor: User, reason: str, ip: str | None = None
+) -> bool:
+    """Disable or enable an account. Its keys are refused (403) or accepted again from the next
+    request on: api_key_verify reads the status every time. One conditional UPDATE, so a repeat
+    (a double submit) changes nothing, records nothing and returns False; a change records one
+    "account.disable"/"account.enable" audit event with the status before and after. Raises
+    BadRequest for an unknown status or a blank reason. The caller checks that `actor` is
+    staff."""
+    reason = reason.strip()
+    if status not in Account.Status.values:
+        raise BadRequest("Unknown account status.")
+    if not reason:
+        raise BadRequest("A status change needs a reason.")
+    before = (
+        Account.objects.select_for_update()
+        .filter(pk=account.pk)
+        .values_list("status", flat=True)
+        .get()
+    )
+    if before == status:
+        account.status = status
+        return False
+    Account.objects.filter(pk=account.pk, status=before).update(status=status)
+    account.status = status
+    audit_record(
+        action="account.enable" if status == Account.Status.ACTIVE else "account.disable",
+        target=account,
+        actor=actor,
+        account=account,
+        before={"status": before},
+        after={"status": status},
+        reason=reason,
+        ip=ip,
+    )
+    return True

@@ -139,6 +139,16 @@ class ApiKey(models.Model):
         return not self.scopes or service_id in self.scopes
 
 
+class AppendOnlyQuerySet(models.QuerySet[Any]):
+    """Rows of an append-only table: bulk updates and deletes are refused too."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise ValueError(f"{self.model.__name__} rows are append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise ValueError(f"{self.model.__name__} rows are append-only.")
+
+
 class LedgerEntry(models.Model):
     """One credit movement. Rows are only ever inserted; the balance is the sum of `amount`."""
 
@@ -170,9 +180,16 @@ class LedgerEntry(models.Model):
     reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = AppendOnlyQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["account", "-created_at"])]
+        verbose_name_plural = "ledger entries"
+        indexes = [
+            models.Index(fields=["account", "-created_at"]),
+            # Staff overview: range scans by time across all accounts (sold/consumed/refunded).
+            models.Index(fields=["created_at", "kind"], name="ledger_created_kind"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["process", "kind"],
@@ -268,6 +285,8 @@ class AuditEvent(models.Model):
     reason = models.TextField(blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

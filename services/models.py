@@ -82,8 +82,11 @@ class Process(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name_plural = "processes"
         indexes = [
             models.Index(fields=["account", "-created_at"]),
+            # Staff figures by time across all accounts (process failure rates).
+            models.Index(fields=["created_at"], name="process_created"),
             models.Index(
                 fields=["deadline_at"],
                 condition=Q(state__in=["queued", "running"]),
@@ -278,6 +281,7 @@ class UsageDaily(models.Model):
     latency_buckets = models.JSONField(default=list)
 
     class Meta:
+        verbose_name_plural = "usage daily rollups"
         constraints = [
             models.UniqueConstraint(
                 fields=[

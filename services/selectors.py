@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from breact.errors import NotFound, ServiceNotFound
-from services.models import Endpoint, Process, UsageLog
+from services.models import LATENCY_BUCKETS_MS, Endpoint, Process, UsageLog
 from services.registry import EndpointDefinition, ServiceDefinition, all_services, find_service
 
 
@@ -440,4 +441,363 @@ def console_runs_recent(*, account: Account, limit: int = 10) -> list[Process]:
         Process.objects.filter(account=account, api_key__is_console=True).order_by(
             "-created_at", "-id"
         )[:limit]
+    )
+
+
+# --- staff: services and model providers (h15) ------------------------------------------------
+
+
+def latency_percentiles(
+    buckets: list[int],
+    quantiles: Sequence[float],
+    *,
+    bounds: Sequence[int] = LATENCY_BUCKETS_MS,
+) -> list[float | None]:
+    """Estimate latency quantiles (0–1) in ms from a histogram: `buckets[i]` counts requests
+    of at most `bounds[i]` ms (and more than the previous bound), the last bucket those slower
+    than `bounds[-1]`. Linear interpolation inside the bucket holding the rank, as Prometheus'
+    histogram_quantile does; a rank in the overflow bucket answers `bounds[-1]` (“at least”).
+    None for every quantile when the histogram is empty. Pure; raises ValueError on a quantile
+    outside 0–1 or a histogram of the wrong length."""
+    if len(buckets) != len(bounds) + 1:
+        raise ValueError(f"Expected {len(bounds) + 1} buckets, got {len(buckets)}.")
+    for q in quantiles:
+        if not 0 <= q <= 1:
+            raise ValueError(f"A quantile must be between 0 and 1, not {q}.")
+    total = sum(buckets)
+    if total <= 0:
+        return [None for _ in quantiles]
+    out: list[float | None] = []
+    for q in quantiles:
+        rank = q * total
+        below = 0
+        value = float(bounds[-1])
+        for index, count in enumerate(buckets):
+            if count <= 0:
+                continue
+            if below + count >= rank:
+                if index == len(bounds):
+                    value = float(bounds[-1])
+                else:
+                    lower = float(bounds[index - 1]) if index else 0.0
+                    value = lower + (bounds[index] - lower) * (rank - below) / count
+                break
+            below += count
+        out.append(value)
+    return out
+
+
+@dataclass
+class EndpointFigures:
+    """Execute calls of one endpoint over a date range (from UsageDaily plus the live tail of
+    the request log) and its processes started in the range."""
+
+    service_id: str
+    endpoint: str
+    calls: int = 0
+    credits: int = 0
+    calls_4xx: int = 0
+    calls_5xx: int = 0
+    duration_ms_sum: int = 0
+    latency_buckets: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS_MS) + 1))
+    processes_finished: int = 0
+    processes_failed: int = 0
+
+    def add(
+        self,
+        *,
+        status_class: int,
+        requests: int,
+        credits: int,
+        duration_ms_sum: int,
+        buckets: Sequence[int],
+    ) -> None:
+        self.calls += requests
+        self.credits += credits
+        self.duration_ms_sum += duration_ms_sum
+        if status_class == 4:
+            self.calls_4xx += requests
+        elif status_class == 5:
+            self.calls_5xx += requests
+        self.latency_buckets = [
+            a + int(b or 0) for a, b in zip(self.latency_buckets, buckets, strict=True)
+        ]
+
+    @property
+    def rate_4xx(self) -> float | None:
+        return self.calls_4xx / self.calls if self.calls else None
+
+    @property
+    def rate_5xx(self) -> float | None:
+        return self.calls_5xx / self.calls if self.calls else None
+
+    @property
+    def process_failure_rate(self) -> float | None:
+        if not self.processes_finished:
+            return None
+        return self.processes_failed / self.processes_finished
+
+    @property
+    def avg_ms(self) -> float | None:
+        return self.duration_ms_sum / self.calls if self.calls else None
+
+    @property
+    def percentiles(self) -> list[float | None]:
+        """p50, p95 and p99 in ms, estimated from the latency histogram."""
+        return latency_percentiles(self.latency_buckets, (0.5, 0.95, 0.99))
+
+
+def endpoint_process_outcomes(*, start: date, end: date) -> dict[tuple[str, str], tuple[int, int]]:
+    """Per (service id, endpoint): (finished, failed) processes among those charged on days
+    `start`..`end` (UTC) — finished = state completed or error, failed = state error. As
+    services.staff_selectors.process_outcomes_by_service, per endpoint: a process is found
+    through its charge row (ledger index on (created_at, kind)) and joined on the primary key,
+    so the process table is never scanned; processes of free calls (price 0) have no charge and
+    are not counted."""
+    from accounts.models import LedgerEntry
+
+    lower, upper = _day_bounds(start, end)
+    rows = (
+        LedgerEntry.objects.filter(
+            kind=LedgerEntry.Kind.CHARGE,
+            created_at__gte=lower,
+            created_at__lt=upper,
+            process__state__in=[Process.State.COMPLETED, Process.State.ERROR],
+        )
+        .values("process__service_id", "process__endpoint")
+        .annotate(
+            finished=Count("id"),
+            failed=Count("id", filter=Q(process__state=Process.State.ERROR)),
+        )
+        .order_by()
+    )
+    return {
+        (row["process__service_id"], row["process__endpoint"]): (
+            int(row["finished"]),
+            int(row["failed"]),
+        )
+        for row in rows
+    }
+
+
+def endpoint_figures(*, start: date, end: date) -> dict[tuple[str, str], EndpointFigures]:
+    """Per (service id, endpoint) with activity on days `start`..`end` (UTC, both included):
+    execute calls, credits logged, calls answered 4xx and 5xx, latency (sum and histogram) —
+    from the UsageDaily rows of the range plus the live tail of the request log past the
+    rollup watermark (services.staff_selectors.usage_grouped: two grouped queries, a
+    consistent read, never a scan of the request log) — and the outcome of the processes
+    charged in the range (endpoint_process_outcomes). Staff only: the caller checks
+    permissions."""
+    from services.staff_selectors import usage_grouped
+
+    grouped = usage_grouped(
+        start=start, end=end, by=("service_id", "endpoint", "status_class"), latency=True
+    )
+    figures: dict[tuple[str, str], EndpointFigures] = {}
+    for (service_id, endpoint, status_class), usage in grouped.items():
+        item = figures.setdefault(
+            (service_id, endpoint), EndpointFigures(service_id=service_id, endpoint=endpoint)
+        )
+        item.add(
+            status_class=int(status_class),
+            requests=usage.requests,
+            credits=usage.credits,
+            duration_ms_sum=usage.duration_ms_sum,
+            buckets=usage.latency_buckets,
+        )
+    for (service_id, endpoint), (finished, failed) in endpoint_process_outcomes(
+        start=start, end=end
+    ).items():
+        item = figures.setdefault(
+            (service_id, endpoint), EndpointFigures(service_id=service_id, endpoint=endpoint)
+        )
+        item.processes_finished += finished
+        item.processes_failed += failed
+    return figures
+
+
+@dataclass(frozen=True)
+class ConfiguredRoute:
+    """A model route from the BREACT_MODEL_PROVIDERS setting, as staff may see it (no key)."""
+
+    model_id: str
+    base_url: str
+    upstream_model: str
+    timeout: float
+    has_key: bool
+
+
+def provider_routes_from_settings() -> tuple[list[ConfiguredRoute], str]:
+    """The routes the BREACT_MODEL_PROVIDERS setting defines, in model id order, and an error
+    message ("" when none) when the setting cannot be read. Keys are never returned, only
+    whether one is set."""
+    import json
+
+    from django.conf import settings
+
+    raw = settings.BREACT_MODEL_PROVIDERS.strip()
+    if not raw:
+        return [], ""
+    try:
+        entries = json.loads(raw)
+        routes = [
+            ConfiguredRoute(
+                model_id=str(model_id),
+                base_url=str(entry["base_url"]),
+                upstream_model=str(entry.get("model") or model_id),
+                timeout=float(entry.get("timeout", settings.BREACT_LLM_TIMEOUT)),
+                has_key=bool(entry.get("api_key")),
+            )
+            for model_id, entry in entries.items()
+        ]
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        return [], f"BREACT_MODEL_PROVIDERS cannot be read: {type(exc).__name__}."
+    return sorted(routes, key=lambda route: route.model_id), ""
+
+
+# --- staff: an account's processes and usage (h14) --------------------------------------------
+
+
+def processes_for_staff(*, account: Account) -> QuerySet[Process]:
+    """The account's processes, newest first (index on account, -created_at), for the staff
+    account page; pair a page of them with process_ledger_kinds. The caller checks that the
+    user is staff."""
+    return (
+        Process.objects.filter(account=account)
+        .defer("params", "token_hash")
+        .order_by("-created_at", "-id")
+    )
+
+
+def process_ledger_kinds(*, process_ids: list[int]) -> dict[int, set[str]]:
+    """For the given processes, which of "charge" and "refund" the ledger holds, in one query
+    on the ledger's unique (process, kind) index. (Per-row EXISTS subqueries let PostgreSQL
+    pick a hashed scan of the whole ledger instead.)"""
+    from accounts.models import LedgerEntry
+
+    if not process_ids:
+        return {}
+    kinds: dict[int, set[str]] = {}
+    rows = LedgerEntry.objects.filter(
+        process_id__in=process_ids,
+        kind__in=[LedgerEntry.Kind.CHARGE, LedgerEntry.Kind.REFUND],
+    ).values_list("process_id", "kind")
+    for process_id, kind in rows:
+        kinds.setdefault(int(process_id), set()).add(str(kind))
+    return kinds
+
+
+def process_for_staff(*, public_id: str) -> Process:
+    """Any process by public id, else Http404. Staff only: the caller checks."""
+    from django.http import Http404
+
+    process = Process.objects.filter(public_id=public_id).first()
+    if process is None:
+        raise Http404("No such process.")
+    return process
+
+
+def process_inner_error(process: Process) -> bool:
+    """Whether the process failed: state error, or completed with an inner status "error"."""
+    if process.state == Process.State.ERROR:
+        return True
+    result = process.result
+    return (
+        process.state == Process.State.COMPLETED
+        and isinstance(result, dict)
+        and result.get("status") == "error"
+    )
+
+
+@dataclass(frozen=True)
+class AccountUsage:
+    """An account's execute calls over whole UTC days: per service and per (day, service)."""
+
+    start: date
+    end: date
+    by_service: list[dict[str, Any]]
+    by_day: dict[tuple[date, str], int]
+    calls: int
+    errors: int
+    credits: int
+
+
+def account_usage_summary(*, account: Account, start: date, end: date) -> AccountUsage:
+    """Exact execute calls, errors (4xx/5xx) and credits of the account from `start` to `end`
+    (UTC days, both included): the UsageDaily rollup (index on account_ref, day) plus the live
+    tail of UsageLog rows past the rollup watermark (a primary-key range). Never scans the
+    account's whole request log. The caller checks that the user is staff."""
+    from datetime import UTC as utc
+
+    from services.models import RollupState, UsageDaily
+
+    per_service: dict[str, dict[str, Any]] = {}
+    by_day: dict[tuple[date, str], int] = {}
+
+    def add(day: date, service: str, calls: int, errors: int, credits: int) -> None:
+        row = per_service.setdefault(
+            service, {"service_id": service, "calls": 0, "errors": 0, "credits": 0}
+        )
+        row["calls"] += calls
+        row["errors"] += errors
+        row["credits"] += credits
+        by_day[(day, service)] = by_day.get((day, service), 0) + credits
+
+    watermark = RollupState.objects.filter(name="usage").values_list("last_id", flat=True).first()
+    rolled = (
+        UsageDaily.objects.filter(
+            account_ref=account.pk, day__gte=start, day__lte=end, kind=UsageDaily.Kind.CALL
+        )
+        .values("day", "service_id")
+        .annotate(
+            calls=Sum("requests"),
+            errors=Sum("requests", filter=Q(status_class__gte=4)),
+            credits=Sum("credits"),
+        )
+        .order_by()
+    )
+    for row in rolled:
+        add(
+            row["day"],
+            row["service_id"],
+            int(row["calls"] or 0),
+            int(row["errors"] or 0),
+            int(row["credits"] or 0),
+        )
+    lower = datetime.combine(start, time.min, tzinfo=utc)
+    upper = datetime.combine(end + timedelta(days=1), time.min, tzinfo=utc)
+    tail = (
+        UsageLog.objects.filter(id__gt=watermark or 0)
+        .filter(account=account, created_at__gte=lower, created_at__lt=upper)
+        .filter(USAGE_CALL)
+        .annotate(day=TruncDate("created_at", tzinfo=utc))
+        .values("day", "service_id")
+        .annotate(
+            calls=Count("id"),
+            errors=Count("id", filter=Q(status_code__gte=400)),
+            credits=Sum("credits"),
+        )
+        .order_by()
+    )
+    for row in tail:
+        add(
+            row["day"],
+            row["service_id"],
+            int(row["calls"]),
+            int(row["errors"]),
+            int(row["credits"] or 0),
+        )
+    services = sorted(
+        per_service.values(), key=lambda r: (-r["credits"], -r["calls"], r["service_id"])
+    )
+    for row in services:
+        row["error_rate"] = row["errors"] / row["calls"] if row["calls"] else 0.0
+    return AccountUsage(
+        start=start,
+        end=end,
+        by_service=services,
+        by_day=by_day,
+        calls=sum(r["calls"] for r in services),
+        errors=sum(r["errors"] for r in services),
+        credits=sum(r["credits"] for r in services),
     )

@@ -238,6 +238,8 @@ def key_create(request: HtmxHttpRequest) -> HttpResponse:
                 expires_at=data["expires_at"],
                 rate_limit=data["rate_limit"],
                 spend_cap=data["spend_cap"],
+                actor=account.owner,
+                ip=request.META.get("REMOTE_ADDR"),
             )
             return _key_once(request, api_key=key, raw_key=raw_key)
     else:
@@ -253,7 +255,7 @@ def key_revoke(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     key = api_key_get(account=account, pk=pk)
     if request.method == "POST":
         already = key.revoked_at is not None
-        api_key_revoke(api_key=key)
+        api_key_revoke(api_key=key, actor=account.owner, ip=request.META.get("REMOTE_ADDR"))
         if already:
             messages.info(request, f"“{key.name}” was already revoked.")
         else:
@@ -282,7 +284,10 @@ def key_roll(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             new_key, raw_key = api_key_roll(
-                api_key=key, grace=GRACE_PERIODS[form.cleaned_data["grace"]]
+                api_key=key,
+                grace=GRACE_PERIODS[form.cleaned_data["grace"]],
+                actor=account.owner,
+                ip=request.META.get("REMOTE_ADDR"),
             )
         except BadRequest as exc:  # revoked by a concurrent request meanwhile
             messages.error(request, exc.message)
