@@ -727,66 +727,21 @@ def account_usage_summary(*, account: Account, start: date, end: date) -> Accoun
     (UTC days, both included): the UsageDaily rollup (index on account_ref, day) plus the live
     tail of UsageLog rows past the rollup watermark (a primary-key range). Never scans the
     account's whole request log. The caller checks that the user is staff."""
-    from datetime import UTC as utc
-
-    from services.models import RollupState, UsageDaily
+    from services.staff_selectors import usage_grouped
 
     per_service: dict[str, dict[str, Any]] = {}
     by_day: dict[tuple[date, str], int] = {}
-
-    def add(day: date, service: str, calls: int, errors: int, credits: int) -> None:
+    grouped = usage_grouped(
+        start=start, end=end, by=("day", "service_id", "status_class"), account_id=account.pk
+    )
+    for (day, service, status_class), usage in grouped.items():
         row = per_service.setdefault(
             service, {"service_id": service, "calls": 0, "errors": 0, "credits": 0}
         )
-        row["calls"] += calls
-        row["errors"] += errors
-        row["credits"] += credits
-        by_day[(day, service)] = by_day.get((day, service), 0) + credits
-
-    watermark = RollupState.objects.filter(name="usage").values_list("last_id", flat=True).first()
-    rolled = (
-        UsageDaily.objects.filter(
-            account_ref=account.pk, day__gte=start, day__lte=end, kind=UsageDaily.Kind.CALL
-        )
-        .values("day", "service_id")
-        .annotate(
-            calls=Sum("requests"),
-            errors=Sum("requests", filter=Q(status_class__gte=4)),
-            credits=Sum("credits"),
-        )
-        .order_by()
-    )
-    for row in rolled:
-        add(
-            row["day"],
-            row["service_id"],
-            int(row["calls"] or 0),
-            int(row["errors"] or 0),
-            int(row["credits"] or 0),
-        )
-    lower = datetime.combine(start, time.min, tzinfo=utc)
-    upper = datetime.combine(end + timedelta(days=1), time.min, tzinfo=utc)
-    tail = (
-        UsageLog.objects.filter(id__gt=watermark or 0)
-        .filter(account=account, created_at__gte=lower, created_at__lt=upper)
-        .filter(USAGE_CALL)
-        .annotate(day=TruncDate("created_at", tzinfo=utc))
-        .values("day", "service_id")
-        .annotate(
-            calls=Count("id"),
-            errors=Count("id", filter=Q(status_code__gte=400)),
-            credits=Sum("credits"),
-        )
-        .order_by()
-    )
-    for row in tail:
-        add(
-            row["day"],
-            row["service_id"],
-            int(row["calls"]),
-            int(row["errors"]),
-            int(row["credits"] or 0),
-        )
+        row["calls"] += usage.requests
+        row["errors"] += usage.requests if int(status_class) >= 4 else 0
+        row["credits"] += usage.credits
+        by_day[(day, service)] = by_day.get((day, service), 0) + usage.credits
     services = sorted(
         per_service.values(), key=lambda r: (-r["credits"], -r["calls"], r["service_id"])
     )
