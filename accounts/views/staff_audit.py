@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from accounts.models import AuditEvent
 from accounts.permissions import staff_required
 from accounts.reconciliation import KIND_LABELS, reconcile
 from accounts.selectors import audit_actions_recorded, audit_events_filtered
+from breact.csv_export import csv_lines, iso_utc
 from breact.http import HtmxHttpRequest
 
 PAGE_SIZE = 50
@@ -59,7 +59,6 @@ EXPORT_HEADER = (
     "ip",
 )
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 FILTER_NAMES = ("from", "to", "actor", "action", "account", "target")
 
 
@@ -220,39 +219,21 @@ def audit_log(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-class _Echo:
-    """A file-like object whose write() hands back the line csv.writer produced."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def csv_safe(value: Any) -> Any:
-    """A text cell that a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
 def _export_lines(rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(EXPORT_HEADER)
-    for created_at, *cells, before, after, reason, ip in rows:
-        yield writer.writerow(
-            [
-                created_at.astimezone(UTC)
-                .isoformat(timespec="milliseconds")
-                .replace("+00:00", "Z"),
-                *(csv_safe(cell if cell is not None else "") for cell in cells),
-                csv_safe(compact_json(before) if before is not None else ""),
-                csv_safe(compact_json(after) if after is not None else ""),
-                csv_safe(reason),
+    def cells() -> Iterator[list[Any]]:
+        for created_at, *rest, before, after, reason, ip in rows:
+            yield [
+                iso_utc(created_at),
+                *(cell if cell is not None else "" for cell in rest),
+                compact_json(before) if before is not None else "",
+                compact_json(after) if after is not None else "",
+                reason,
                 ip or "",
             ]
-        )
+
+    return csv_lines(EXPORT_HEADER, cells())
 
 
-# staff_required is typed for HttpResponse; a streamed response is an HttpResponseBase.
 @staff_required
 @require_GET
 def audit_export(request: HtmxHttpRequest) -> HttpResponseBase:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Iterable, MutableMapping
 from datetime import date, timedelta
 from typing import Any
 
@@ -16,11 +15,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from accounts.permissions import staff_required
+from breact.csv_export import csv_lines
 from breact.http import HtmxHttpRequest
 from services import staff_selectors
 from services.charts import BarChart, bar_chart
 from services.staff_selectors import GRANULARITIES, Granularity, StaffOverview
-from services.views.usage import csv_safe
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -214,20 +213,6 @@ def overview(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-class _Echo:
-    """A file-like object whose write() hands back the line csv.writer produced."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_lines(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(header)
-    for row in rows:
-        yield writer.writerow([csv_safe(cell) for cell in row])
-
-
 def _export_rows(
     table: str, start: date, end: date, granularity: Granularity
 ) -> tuple[tuple[str, ...], Iterable[Iterable[Any]]]:
@@ -305,7 +290,7 @@ def overview_export(request: HtmxHttpRequest) -> HttpResponseBase:
     start, end, granularity = form.range
     header, rows = _export_rows(table, start, end, granularity)
     response = StreamingHttpResponse(
-        _csv_lines(header, rows), content_type="text/csv; charset=utf-8"
+        csv_lines(header, rows), content_type="text/csv; charset=utf-8"
     )
     suffix = f"-{granularity}" if table == "periods" else ""
     filename = f"breact-{table}{suffix}-{start:%Y-%m-%d}-to-{end:%Y-%m-%d}.csv"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -17,6 +16,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.actions import account_for_user
 from accounts.models import Account, User
+from breact.csv_export import csv_lines, iso_utc
 from breact.http import HtmxHttpRequest
 from services import selectors
 from services.charts import BarChart, bar_chart
@@ -40,7 +40,6 @@ EXPORT_HEADER = (
     "request_id",
 )
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def usage_url() -> str:
@@ -127,41 +126,22 @@ def usage(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-class _Echo:
-    """A file-like object whose write() hands back the line csv.writer produced."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def csv_safe(value: Any) -> Any:
-    """A text cell that a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-def _iso_utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _export_lines(rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(EXPORT_HEADER)
-    for row in rows:
-        created_at, *rest, key_name, key_prefix, is_console, process_id, request_id = row
-        if is_console:  # its prefix is never shown to users
-            key_name, key_prefix = "Console (playground)", ""
-        yield writer.writerow(
-            [
-                _iso_utc(created_at),
-                *(csv_safe(cell) for cell in rest),
-                csv_safe(key_name or ""),
-                csv_safe(key_prefix or ""),
-                csv_safe(process_id),
-                csv_safe(request_id),
+    def cells() -> Iterator[list[Any]]:
+        for row in rows:
+            created_at, *rest, key_name, key_prefix, is_console, process_id, request_id = row
+            if is_console:  # its prefix is never shown to users
+                key_name, key_prefix = "Console (playground)", ""
+            yield [
+                iso_utc(created_at),
+                *rest,
+                key_name or "",
+                key_prefix or "",
+                process_id,
+                request_id,
             ]
-        )
+
+    return csv_lines(EXPORT_HEADER, cells())
 
 
 @login_required
