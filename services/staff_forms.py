@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
-from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,6 +9,7 @@ from django import forms
 from django.http import QueryDict
 from django.utils import timezone
 
+from breact.forms import DateRangeFilterForm
 from services.models import ModelProvider
 from services.providers.llm import LOCAL_MODEL
 
@@ -51,7 +50,7 @@ SORT_CHOICES = [
 ]
 
 
-class ServiceFiguresForm(forms.Form):
+class ServiceFiguresForm(DateRangeFilterForm):
     """The services page's filters, bound to request.GET: a date range (empty = the last 30
     days, today in UTC included; the inputs are filled in with the range in use), a service
     and a sort order."""
@@ -60,54 +59,11 @@ class ServiceFiguresForm(forms.Form):
     sort = forms.ChoiceField(required=False, label="Sort by", choices=SORT_CHOICES)
 
     def __init__(self, data: QueryDict | dict[str, Any] | None, *, service_ids: list[str]) -> None:
-        values: MutableMapping[str, Any] = (
-            data.copy() if data is not None else QueryDict(mutable=True)
-        )
-        super().__init__(values)
-        self.values = values
-        self.today = timezone.now().date()
-        # "from" is a Python keyword: the date fields are added under their GET names.
-        self.fields["from"] = forms.DateField(
-            required=False,
-            label="From",
-            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        )
-        self.fields["to"] = forms.DateField(
-            required=False,
-            label="To",
-            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-            help_text=f"Whole days in UTC; at most {MAX_DAYS} days.",
-        )
+        super().__init__(data, today=timezone.now().date())
         self.order_fields(["from", "to", "service", "sort"])
         service_field = self.fields["service"]
         assert isinstance(service_field, forms.ChoiceField)
         service_field.choices = [("", "All services")] + [(s, s) for s in service_ids]
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        if "from" not in cleaned or "to" not in cleaned:
-            return cleaned  # a date did not parse; its own error says so
-        end: date = cleaned["to"] or self.today
-        start: date = cleaned["from"] or end - timedelta(days=DEFAULT_DAYS - 1)
-        cleaned["from"], cleaned["to"] = start, end
-        if start > end:
-            self.add_error("from", "The start date must not be after the end date.")
-        elif (end - start).days + 1 > MAX_DAYS:
-            self.add_error(
-                "to",
-                f"The range may span at most {MAX_DAYS} days; it spans {(end - start).days + 1}.",
-            )
-        if not self.values.get("from"):
-            self.values["from"] = start.isoformat()
-        if not self.values.get("to"):
-            self.values["to"] = end.isoformat()
-        return cleaned
-
-    def full_clean(self) -> None:
-        super().full_clean()
-        for name in self.errors:
-            if name in self.fields:
-                self.fields[name].widget.attrs["aria-invalid"] = "true"
 
 
 class EndpointEditForm(forms.Form):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
-from datetime import date, timedelta
 from typing import Any
 
 from django import forms
@@ -11,6 +9,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from accounts.models import Account, ApiKey
+from breact.forms import DateRangeFilterForm
 from services.registry import all_services
 from services.selectors import USAGE_STATUS_GROUPS
 
@@ -39,7 +38,7 @@ class KeyChoiceField(forms.ModelChoiceField):
         return key_label(obj)
 
 
-class UsageFilterForm(forms.Form):
+class UsageFilterForm(DateRangeFilterForm):
     """Bound to request.GET. Empty dates mean the last 30 days (today in UTC included); the form
     fills them in so the inputs show the range in use. `filters()` gives the keyword arguments
     of the usage selectors once valid."""
@@ -51,28 +50,9 @@ class UsageFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, label="Status")
 
     def __init__(self, data: QueryDict | dict[str, Any] | None, *, account: Account) -> None:
-        # A mutable copy: clean() writes the default dates back so the inputs show them.
-        values: MutableMapping[str, Any] = (
-            data.copy() if data is not None else QueryDict(mutable=True)
-        )
-        super().__init__(values)
-        self.values = values
+        super().__init__(data, today=timezone.now().date())
         self.account = account
-        today = timezone.now().date()
-        # "from" is a Python keyword: the date fields are added here, under their GET names.
-        self.fields["from"] = forms.DateField(
-            required=False,
-            label="From",
-            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        )
-        self.fields["to"] = forms.DateField(
-            required=False,
-            label="To",
-            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-            help_text=f"Whole days in UTC; at most {MAX_DAYS} days.",
-        )
         self.order_fields(["from", "to", "key", "service", "status"])
-        self.today = today
         key_field = self.fields["key"]
         assert isinstance(key_field, KeyChoiceField)
         # The account's keys only: another account's key id is "not one of the choices".
@@ -97,33 +77,6 @@ class UsageFilterForm(forms.Form):
         ]
         for name, field in self.fields.items():
             field.widget.attrs.setdefault("aria-describedby", f"errors-{name}")
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        if "from" not in cleaned or "to" not in cleaned:
-            return cleaned  # a date did not parse; its own error says so
-        end: date = cleaned["to"] or self.today
-        start: date = cleaned["from"] or end - timedelta(days=DEFAULT_DAYS - 1)
-        cleaned["from"], cleaned["to"] = start, end
-        if start > end:
-            self.add_error("from", "The start date must not be after the end date.")
-        elif (end - start).days + 1 > MAX_DAYS:
-            self.add_error(
-                "to",
-                f"The range may span at most {MAX_DAYS} days; it spans {(end - start).days + 1}.",
-            )
-        # Show the range in use in the inputs.
-        if not self.values.get("from"):
-            self.values["from"] = start.isoformat()
-        if not self.values.get("to"):
-            self.values["to"] = end.isoformat()
-        return cleaned
-
-    def full_clean(self) -> None:
-        super().full_clean()
-        for name in self.errors:
-            if name in self.fields:
-                self.fields[name].widget.attrs["aria-invalid"] = "true"
 
     def filters(self) -> dict[str, Any]:
         """The selectors' keyword arguments (account included); only once is_valid()."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.permissions import staff_required
 from breact.csv_export import csv_lines
+from breact.forms import DateRangeFilterForm
 from breact.http import HtmxHttpRequest
 from services import staff_selectors
 from services.charts import BarChart, bar_chart
@@ -37,7 +38,7 @@ EXPORT_TABLES = ("periods", "services", "accounts")
 FLOW_SERIES = ("Sold", "Consumed", "Refunded")
 
 
-class OverviewForm(forms.Form):
+class OverviewForm(DateRangeFilterForm):
     """Bound to request.GET: `from`/`to` (whole UTC days, both included; empty = the last 30
     days up to today) and `granularity` (day, week or month; default day). Writes the defaults
     back into the data so the inputs show the range in use."""
@@ -49,54 +50,17 @@ class OverviewForm(forms.Form):
     )
 
     def __init__(self, data: QueryDict | dict[str, Any] | None, *, today: date) -> None:
-        values: MutableMapping[str, Any] = (
-            data.copy() if data is not None else QueryDict(mutable=True)
-        )
-        super().__init__(values)
-        self.values = values
-        self.today = today
-        # "from" is a Python keyword: the date fields are added under their GET names.
-        self.fields["from"] = forms.DateField(
-            required=False,
-            label="From",
-            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        )
-        self.fields["to"] = forms.DateField(
-            required=False,
-            label="To",
-            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-            help_text=f"Whole days in UTC; at most {MAX_DAYS} days.",
-        )
+        super().__init__(data, today=today)
         self.order_fields(["from", "to", "granularity"])
         for name, field in self.fields.items():
             field.widget.attrs.setdefault("aria-describedby", f"errors-{name}")
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
+        cleaned = super().clean()
         cleaned["granularity"] = cleaned.get("granularity") or "day"
         if not self.values.get("granularity"):
             self.values["granularity"] = cleaned["granularity"]
-        if "from" not in cleaned or "to" not in cleaned:
-            return cleaned  # a date did not parse; its own error says so
-        end: date = cleaned["to"] or self.today
-        start: date = cleaned["from"] or end - timedelta(days=DEFAULT_DAYS - 1)
-        cleaned["from"], cleaned["to"] = start, end
-        span = (end - start).days + 1
-        if start > end:
-            self.add_error("from", "The start date must not be after the end date.")
-        elif span > MAX_DAYS:
-            self.add_error("to", f"The range may span at most {MAX_DAYS} days; it spans {span}.")
-        if not self.values.get("from"):
-            self.values["from"] = start.isoformat()
-        if not self.values.get("to"):
-            self.values["to"] = end.isoformat()
         return cleaned
-
-    def full_clean(self) -> None:
-        super().full_clean()
-        for name in self.errors:
-            if name in self.fields:
-                self.fields[name].widget.attrs["aria-invalid"] = "true"
 
     @property
     def range(self) -> tuple[date, date, Granularity]:
