@@ -13,8 +13,6 @@ from breact.forms import DateRangeFilterForm
 from services.models import ModelProvider
 from services.providers.llm import LOCAL_MODEL
 
-DEFAULT_DAYS = 30
-MAX_DAYS = 366
 MAX_PRICE = 1_000_000
 MAX_TIMEOUT_SECONDS = 600
 

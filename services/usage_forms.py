@@ -13,9 +13,6 @@ from breact.forms import DateRangeFilterForm
 from services.registry import all_services
 from services.selectors import USAGE_STATUS_GROUPS
 
-DEFAULT_DAYS = 30
-MAX_DAYS = 366  # as GET /api/v1/usage
-
 STATUS_GROUP_LABELS = {
     "success": "Success (2xx)",
     "client_error": "Client error (4xx)",

@@ -22,8 +22,6 @@ from services import staff_selectors
 from services.charts import BarChart, bar_chart
 from services.staff_selectors import GRANULARITIES, Granularity, StaffOverview
 
-DEFAULT_DAYS = 30
-MAX_DAYS = 366
 QUICK_RANGES = (
     (7, "Last 7 days"),
     (30, "Last 30 days"),
