@@ -250,6 +250,8 @@ DEFAULT_FROM_EMAIL = env_str("BREACT_FROM_EMAIL", "BReact Console <no-reply@loca
 BREACT_PUBLIC_URL = env_str("BREACT_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 BREACT_SIGNUP_CREDITS = env_int("BREACT_SIGNUP_CREDITS", 100)
 BREACT_LOGIN_RATE_LIMIT = env_str("BREACT_LOGIN_RATE_LIMIT", "5/5m")
+# Sign-ups per client IP: each new account gets BREACT_SIGNUP_CREDITS.
+BREACT_SIGNUP_RATE_LIMIT = env_str("BREACT_SIGNUP_RATE_LIMIT", "5/h")
 # Credit packs offered on the credits page: JSON list of {id, name, credits, price_cents, currency}.
 BREACT_CREDIT_PACKS = env_str(
     "BREACT_CREDIT_PACKS",

@@ -70,6 +70,18 @@ def _login_wait_seconds(request: HttpRequest, email: str) -> int | None:
     return max(waits) if waits else None
 
 
+def _signups_exhausted(request: HttpRequest) -> bool:
+    """Count this sign-up against its client IP (BREACT_SIGNUP_RATE_LIMIT); True when over."""
+    usage = get_usage(
+        request,
+        group="signup",
+        key="ip",
+        rate=settings.BREACT_SIGNUP_RATE_LIMIT,
+        increment=True,
+    )
+    return bool(usage and usage["should_limit"])
+
+
 @sensitive_post_parameters("password1", "password2")
 @csrf_protect
 @never_cache
@@ -78,6 +90,14 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
     form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid() and _signups_exhausted(request):
+        # Each account comes with free credits: a client IP may open only so many per period.
+        form.add_error(
+            None,
+            "Too many accounts were created from your network recently. Try again later.",
+        )
+        context = {"form": form, "signup_credits": settings.BREACT_SIGNUP_CREDITS}
+        return render(request, "accounts/signup.html", context, status=429)
     if request.method == "POST" and form.is_valid():
         try:
             account = account_sign_up(

@@ -393,3 +393,16 @@ def test_password_reset_with_an_invalid_email_shows_the_error(client, mailoutbox
     assert response.status_code == 200
     assert b'id="id_email_error"' in response.content
     assert mailoutbox == []
+
+
+def test_sign_ups_from_one_address_are_limited(settings):
+    settings.BREACT_SIGNUP_RATE_LIMIT = "2/h"
+    from accounts.models import User
+
+    for n in range(2):
+        assert _signup(Client(), f"ip-limit-{n}@example.com").status_code == 302
+    refused = _signup(Client(), "ip-limit-3@example.com")
+
+    assert refused.status_code == 429
+    assert "Too many accounts were created" in refused.content.decode()
+    assert not User.objects.filter(email="ip-limit-3@example.com").exists()
