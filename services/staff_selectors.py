@@ -269,22 +269,6 @@ def _normalise(name: str, value: Any) -> Any:
     return value
 
 
-def latency_percentile_ms(buckets: Sequence[int], q: float) -> float | None:
-    """The upper bound (ms) of the latency bucket holding the q-quantile (0 < q ≤ 1) of
-    `buckets` (UsageFigures.latency_buckets): "q of the requests took at most this". inf when
-    it falls in the overflow bucket (slower than the last bound); None without requests."""
-    total = sum(buckets)
-    if not total:
-        return None
-    rank = q * total
-    seen = 0
-    for i, count in enumerate(buckets):
-        seen += count
-        if seen >= rank:
-            return float(LATENCY_BUCKETS_MS[i]) if i < len(LATENCY_BUCKETS_MS) else float("inf")
-    return float("inf")
-
-
 def usage_active_accounts_count(*, start: date, end: date, watermark: int | None = None) -> int:
     """How many accounts made at least one execute call on days `start`..`end`: one UNION
     (distinct) of the rollups' account refs and the live tail's account ids, counted in SQL."""
