@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views import defaults
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions as drf
@@ -122,6 +123,10 @@ def handler400(request: HttpRequest, exception: Exception | None = None) -> Http
 def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _is_api(request):
         return error_response(request, Forbidden())
+    if isinstance(exception, Ratelimited):
+        response = render(request, "429.html", status=429)
+        response["Retry-After"] = "60"
+        return response
     return defaults.permission_denied(request, exception or Exception())
 
 
