@@ -17,7 +17,8 @@ VAR_DIR = Path(os.environ.get("BREACT_VAR_DIR", BASE_DIR / "var"))
 
 
 def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
+    """The variable, or `default` when it is unset or empty (`NAME=` in .env means "default")."""
+    return os.environ.get(name) or default
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -92,6 +93,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "services.context_processors.runner",
             ],
         },
     },
@@ -152,11 +154,16 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Celery: the broker is CELERY_BROKER_URL, else REDIS_URL, else a folder on disk (no server).
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
+# Celery: the broker is CELERY_BROKER_URL, else REDIS_URL, else the embedded broker: a folder
+# on disk with atomic renames (breact/broker.py; no server to install).
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "embedded://")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {}
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    BROKER_DIR = VAR_DIR / "broker"
+BROKER_DIR = VAR_DIR / "broker"
+EMBEDDED_BROKER = CELERY_BROKER_URL.startswith(("embedded://", "filesystem://"))
+if EMBEDDED_BROKER:
+    # kombu's own filesystem transport loses and half-reads messages: "filesystem://" from an
+    # older .env gets the embedded broker too.
+    CELERY_BROKER_URL = "embedded://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
@@ -165,12 +172,19 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         "polling_interval": 0.05,
     }
+    # One worker on one machine: no remote-control mailboxes to leave behind on disk.
+    CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # kombu's Redis transport, with a worker that survives losing the broker mid-task
+    # (breact.broker.RedisQoS).
+    CELERY_BROKER_TRANSPORT = "breact.broker:RedisTransport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "socket_connect_timeout": 2,
         "socket_timeout": 3,
         "max_retries": 0,
-        "visibility_timeout": 3600,
+        # A message unacknowledged this long (its worker died) is delivered again: longer than
+        # any task may run (BREACT_TASK_TIME_LIMIT), shorter than the process deadline.
+        "visibility_timeout": env_int("BREACT_TASK_TIME_LIMIT", 150) + 60,
     }
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -181,6 +195,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("BREACT_TASK_SOFT_TIME_LIMIT", 120)
 CELERY_TASK_TIME_LIMIT = env_int("BREACT_TASK_TIME_LIMIT", 150)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Beat writes a heartbeat as it ticks (services.workers), and ticks at least this often.
+CELERY_BEAT_SCHEDULER = "services.workers:BeatScheduler"
+CELERY_BEAT_MAX_LOOP_INTERVAL = 5
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-results": {"task": "services.tasks.purge_expired_results", "schedule": 15.0},
     "fail-stuck-processes": {"task": "services.tasks.fail_stuck_processes", "schedule": 30.0},
@@ -188,6 +205,11 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Own settings.
+# Workers and beat write a heartbeat this often; older than STALE, they count as missing.
+BREACT_HEARTBEAT_SECONDS = env_int("BREACT_HEARTBEAT_SECONDS", 5)
+BREACT_HEARTBEAT_STALE_SECONDS = env_int("BREACT_HEARTBEAT_STALE_SECONDS", 20)
+# Refuse executes (503, nothing charged) while no worker has a fresh heartbeat.
+BREACT_REQUIRE_WORKER = env_bool("BREACT_REQUIRE_WORKER", True)
 # HMAC key for API key hashes; changing it invalidates every issued key.
 BREACT_API_KEY_HASH_SECRET = env_str("BREACT_API_KEY_HASH_SECRET", SECRET_KEY)
 BREACT_DEFAULT_RATE_LIMIT = env_str("BREACT_DEFAULT_RATE_LIMIT", "60/m")

@@ -35,6 +35,7 @@ from services.models import (
 from services.providers.llm import available_models, model_is_unavailable
 from services.registry import ServiceFailure, all_services, find_service
 from services.selectors import ResolvedEndpoint, process_token_hash
+from services.workers import workers_available
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +80,14 @@ def process_start(
     *, api_key: ApiKey, resolved: ResolvedEndpoint, params: dict[str, Any]
 ) -> Started:
     """Charge the endpoint's price and create the process in one transaction, then enqueue it
-    after commit. Raises InsufficientCredits (nothing written) or ServiceUnavailable when the
-    broker refused the task (the process is failed and refunded first)."""
+    after commit. Raises InsufficientCredits (nothing written), ServiceUnavailable when no
+    worker is alive (nothing written; see services.workers) or when the broker refused the task
+    (the process is failed and refunded first)."""
+    if not workers_available():
+        raise ServiceUnavailable(
+            "No worker is taking jobs right now, so the call was not started and nothing was "
+            "charged. Retry in a few seconds."
+        )
     token = secrets.token_urlsafe(32)
     now = timezone.now()
     with transaction.atomic():
@@ -264,17 +271,21 @@ def call_start(
 
 def process_run(*, process_pk: int) -> None:
     """Run a queued process in the worker. A process found already running was being run by a
-    worker that died (the broker redelivered it): it is failed and refunded, not run twice."""
+    worker that died (the broker redelivered it): it is failed and refunded, not run twice. A
+    process still queued past its deadline (its message waited in a stopped queue) is failed
+    and refunded instead of run late."""
     now = timezone.now()
-    claimed = Process.objects.filter(pk=process_pk, state=Process.State.QUEUED).update(
-        state=Process.State.RUNNING, started_at=now
-    )
+    claimed = Process.objects.filter(
+        pk=process_pk, state=Process.State.QUEUED, deadline_at__gt=now
+    ).update(state=Process.State.RUNNING, started_at=now)
     process = Process.objects.filter(pk=process_pk).first()
     if process is None:
         return
     if not claimed:
         if process.state == Process.State.RUNNING:
             process_fail(process=process, message="The worker running this process stopped.")
+        elif process.state == Process.State.QUEUED:
+            process_fail(process=process, message="The process did not start before its deadline.")
         return
     definition = find_service(process.service_id)
     endpoint = definition.endpoints.get(process.endpoint) if definition else None

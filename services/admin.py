@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from accounts.admin import AuditedAdmin, ViewOnlyAdmin
 from services.models import (
     Endpoint,
+    Heartbeat,
     IdempotencyRecord,
     KnowledgeBase,
     KnowledgeDocument,
@@ -178,6 +179,12 @@ class UsageDailyAdmin(ViewOnlyAdmin):
 @admin.register(RollupState)
 class RollupStateAdmin(ViewOnlyAdmin):
     list_display = ["name", "last_id", "updated_at"]
+
+
+@admin.register(Heartbeat)
+class HeartbeatAdmin(ViewOnlyAdmin):
+    list_display = ["role", "name", "started_at", "seen_at"]
+    list_filter = ["role"]
 
 
 class WriteOnlyField(forms.CharField):

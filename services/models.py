@@ -314,3 +314,24 @@ class RollupState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} up to {self.last_id}"
+
+
+class Heartbeat(models.Model):
+    """The last sign of life of a worker (its consumer is connected and taking jobs) or of beat
+    (its scheduler is ticking), written by that process every few seconds."""
+
+    class Role(models.TextChoices):
+        WORKER = "worker", "Worker"
+        BEAT = "beat", "Beat"
+
+    role = models.CharField(max_length=16, choices=Role.choices)
+    name = models.CharField(max_length=255, help_text="Host name and process id.")
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["role", "name"], name="heartbeat_once")]
+        indexes = [models.Index(fields=["role", "-seen_at"], name="heartbeat_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.role} {self.name} seen {self.seen_at:%Y-%m-%d %H:%M:%S}"

@@ -27,6 +27,43 @@ def _fast_password_hasher(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _no_worker_needed(settings: Any) -> Iterator[None]:
+    """In-process tests run queued work inline or not at all: executes do not wait for a worker
+    heartbeat here (tests of that refusal turn it back on)."""
+    from services.workers import runner_status_forget
+
+    settings.BREACT_REQUIRE_WORKER = False
+    runner_status_forget()
+    yield
+    runner_status_forget()
+
+
+@pytest.fixture
+def heartbeats(db: Any) -> Callable[..., None]:
+    """heartbeats(worker_age=1, beat_age=1): a worker and a beat heartbeat that many seconds old
+    (None: no row)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from services.models import Heartbeat
+    from services.workers import runner_status_forget
+
+    def make(worker_age: float | None = None, beat_age: float | None = None) -> None:
+        now = timezone.now()
+        for role, age in ((Heartbeat.Role.WORKER, worker_age), (Heartbeat.Role.BEAT, beat_age)):
+            Heartbeat.objects.filter(role=role).delete()
+            if age is not None:
+                seen = now - timedelta(seconds=age)
+                Heartbeat.objects.create(
+                    role=role, name=f"test:{role}", started_at=seen, seen_at=seen
+                )
+        runner_status_forget()
+
+    return make
+
+
 def _clear_cache_keys() -> None:
     # With Redis, cache and broker may share a database: delete only the cache's own keys.
     delete_pattern = getattr(cache, "delete_pattern", None)

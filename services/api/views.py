@@ -26,6 +26,7 @@ from services.api.parsing import json_object_from
 from services.api.ratelimit import EXECUTE, READ, execute_rate, rate_limit_hit
 from services.models import Endpoint, Process
 from services.registry import EndpointDefinition, ServiceDefinition
+from services.workers import describe_age, runner_status
 
 MAX_USAGE_DAYS = 366
 
@@ -337,22 +338,57 @@ class HealthApi(APIView):
 
     @extend_schema(
         operation_id="health",
-        summary="Health of the database, cache and job queue",
+        summary="Health of the database, cache, job queue, workers and beat",
+        description=(
+            "200 with `status` `ok`, or `degraded` when no worker or no beat has sent a "
+            "heartbeat lately (executes are refused meanwhile; `queue` says how many processes "
+            "wait and for how long). 503 when the database, cache or broker fails."
+        ),
         responses={
             200: inline_serializer(
-                "Health", {"status": serializers.CharField(), "checks": serializers.DictField()}
+                "Health",
+                {
+                    "status": serializers.ChoiceField(choices=["ok", "degraded"]),
+                    "checks": serializers.DictField(child=serializers.CharField()),
+                    "workers": serializers.IntegerField(),
+                    "queue": inline_serializer(
+                        "HealthQueue",
+                        {
+                            "queued": serializers.IntegerField(),
+                            "oldest_queued_seconds": serializers.FloatField(allow_null=True),
+                        },
+                    ),
+                },
             ),
             503: out.ErrorSerializer,
         },
     )
     def get(self, request: Request) -> Response:
         checks = {"database": _check_database(), "cache": _check_cache(), "broker": _check_broker()}
-        if all(value == "ok" for value in checks.values()):
-            return Response({"status": "ok", "checks": checks})
-        failing = ", ".join(name for name, value in checks.items() if value != "ok")
-        error = ServiceUnavailable(f"Unhealthy: {failing}.")
-        error.details = {"checks": checks}
-        raise error
+        if not all(value == "ok" for value in checks.values()):
+            failing = ", ".join(name for name, value in checks.items() if value != "ok")
+            error = ServiceUnavailable(f"Unhealthy: {failing}.")
+            error.details = {"checks": checks}
+            raise error
+        runner = runner_status()
+        checks["worker"] = (
+            "ok" if runner.worker_ok else f"missing: {describe_age(runner.worker_seen_seconds)}"
+        )
+        checks["beat"] = (
+            "ok" if runner.beat_ok else f"missing: {describe_age(runner.beat_seen_seconds)}"
+        )
+        degraded = not (runner.worker_ok and runner.beat_ok)
+        return Response(
+            {
+                "status": "degraded" if degraded else "ok",
+                "checks": checks,
+                "workers": runner.workers_alive,
+                "queue": {
+                    "queued": runner.queued,
+                    "oldest_queued_seconds": runner.oldest_queued_seconds,
+                },
+            }
+        )
 
 
 def _check_database() -> str:

@@ -267,13 +267,23 @@ def test_usage_with_a_bad_range_is_bad_request(keyed_client, assert_error, query
 # --- health, schema, docs -----------------------------------------------------------------------
 
 
-def test_health_needs_no_key_and_reports_each_check(api_client):
+def test_health_needs_no_key_and_reports_each_check(api_client, heartbeats):
+    heartbeats(worker_age=1, beat_age=1)
+
     response = api_client.get("/api/v1/health")
 
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert body["checks"] == {"database": "ok", "cache": "ok", "broker": "ok"}
+    assert body["checks"] == {
+        "database": "ok",
+        "cache": "ok",
+        "broker": "ok",
+        "worker": "ok",
+        "beat": "ok",
+    }
+    assert body["workers"] == 1
+    assert body["queue"] == {"queued": 0, "oldest_queued_seconds": None}
     assert response["X-Request-ID"]
 
 

@@ -313,7 +313,8 @@ class LiveWorker:
 
     def wait_ready(self) -> None:
         """Until the worker logs "<node> ready." (consumer connected, pool processes forked).
-        Works with every broker; `celery inspect ping` does not with the filesystem one."""
+        Works with every broker; `celery inspect ping` does not with the embedded one (it has
+        no remote control)."""
         ready = re.compile(rf"^{re.escape(self.node)}@\S+ ready\.$", re.MULTILINE)
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while time.monotonic() < deadline:
@@ -329,7 +330,7 @@ class LiveWorker:
 
     def terminate(self) -> None:
         # Cold shutdown: the tests wait for their own tasks, and a warm one can take seconds on
-        # the filesystem broker.
+        # the embedded broker.
         self.process.terminate(signal.SIGQUIT)
 
 
@@ -343,7 +344,7 @@ class LiveEnv:
 
     def child_env(self, var_dir: Path, **overrides: str) -> dict[str, str]:
         """The environment of a server or worker: the test database, Redis when the suite has
-        it (cache, rate limits and broker), else the filesystem broker under `var_dir`."""
+        it (cache, rate limits and broker), else the embedded broker under `var_dir`."""
         env = dict(os.environ)
         env.update(
             {
@@ -351,7 +352,7 @@ class LiveEnv:
                 "PYTHONUNBUFFERED": "1",
                 "DATABASE_URL": self.database_url,
                 "REDIS_URL": self.redis_url,
-                "CELERY_BROKER_URL": self.redis_url or "filesystem://",
+                "CELERY_BROKER_URL": self.redis_url or "embedded://",
                 "BREACT_VAR_DIR": str(var_dir),
                 # Keys are hashed with this secret: the server must verify what the tests issue.
                 "BREACT_SECRET_KEY": settings.SECRET_KEY,
@@ -369,6 +370,9 @@ class LiveEnv:
                 # The SDK polls fast in these tests; the poll limit is not what they test.
                 "BREACT_POLL_RATE_LIMIT": "60000/m",
                 "BREACT_EXTRA_SERVICE_MODULES": SLOW_SERVICE_MODULE,
+                # Transactional tests empty the tables after each test, heartbeats included:
+                # workers write theirs every second so the next test finds one quickly.
+                "BREACT_HEARTBEAT_SECONDS": "1",
                 # The catalogue tests scrape a page served on loopback by the test process.
                 "BREACT_WEBSCRAPER_ALLOW_LOOPBACK": "1",
             }

@@ -21,7 +21,7 @@ def short_ttl(live_env, live_factory, tmp_path_factory) -> LiveStack:
     """Its own server and worker with BREACT_RESULT_TTL=2 and no beat (so no periodic purge).
     Its broker is a folder of its own: the shared worker must not take these tasks."""
     var_dir = tmp_path_factory.mktemp("ttl-var")
-    env = live_env.child_env(var_dir, BREACT_RESULT_TTL=str(TTL), CELERY_BROKER_URL="filesystem://")
+    env = live_env.child_env(var_dir, BREACT_RESULT_TTL=str(TTL), CELERY_BROKER_URL="embedded://")
     return live_factory.stack("ttl", env, var_dir, web_workers=1, concurrency=1)
 
 

@@ -98,3 +98,127 @@ def test_worker_killed_mid_task_fails_the_process_and_refunds_once(live_stack, m
         timeout=10,
         what="the pool to replace the killed process",
     )
+
+
+# --- the Redis broker goes away while a task runs, then comes back ----------------------------
+
+
+class PrivateRedis:
+    """A redis-server of this test's own on a free port, to stop and start at will (the shared
+    one on 6379 serves everyone else)."""
+
+    def __init__(self, log_dir) -> None:
+        from tests.integration.live import free_port
+
+        self.port = free_port()
+        self.log_dir = log_dir
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        import shutil
+
+        from tests.integration.live import LiveProcess
+
+        if shutil.which("redis-server") is None:
+            from tests.support import skip_or_fail
+
+            skip_or_fail("redis-server is not installed")
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        argv += ["--save", "", "--appendonly", "no"]
+        self.process = LiveProcess.spawn(f"redis-{self.port}", argv, os.environ, self.log_dir)
+        import redis
+
+        wait_for(
+            lambda: _pings(redis.Redis.from_url(self.url, socket_connect_timeout=0.5)),
+            timeout=10,
+            what="the private redis-server",
+        )
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate(signal.SIGKILL)
+            self.process.reap()
+            self.process = None
+
+
+def _pings(client) -> bool:
+    try:
+        return bool(client.ping())
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def private_redis(live_env):
+    server = PrivateRedis(live_env.log_dir)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_worker_and_beat_survive_a_redis_broker_outage_with_a_task_in_flight(
+    live_stack, live_factory, private_redis, make_key
+):
+    from services.management.commands.serve import celery_argv
+    from tests.integration.live import LiveProcess
+
+    env = {
+        **live_stack.env,
+        "REDIS_URL": private_redis.url,
+        "CELERY_BROKER_URL": private_redis.url,
+        "BREACT_HEARTBEAT_SECONDS": "1",
+        "BREACT_HEARTBEAT_STALE_SECONDS": "4",
+    }
+    stack = live_factory.stack("redis-outage", env, live_stack.var_dir, web_workers=1)
+    schedule = str(live_stack.var_dir / f"beat-{private_redis.port}")
+    beat = LiveProcess.spawn(
+        "redis-outage-beat", celery_argv("beat", "--schedule", schedule), env, live_stack.var_dir
+    )
+    try:
+        key = make_key(credits=10)
+        client = stack.client(key.raw)
+        wait_for(
+            lambda: client.get("/api/v1/health").json().get("status") == "ok",
+            timeout=30,
+            what="worker and beat heartbeats",
+        )
+        marker = uuid.uuid4().hex
+        accepted = client.post(
+            "/api/v1/services/slow_test/sleep", json={"marker": marker, "seconds": 4}
+        )
+        assert accepted.status_code == 202, accepted.text
+        wait_for(pid_file(live_stack.var_dir, marker).exists, timeout=20, what="the call to run")
+
+        private_redis.stop()  # the broker (and cache) vanish while the call runs
+        down = client.get("/api/v1/health")
+        assert down.status_code == 503
+        assert down.json()["details"]["checks"]["broker"].startswith("error")
+        time.sleep(6)  # the call finishes meanwhile; the worker keeps trying to reconnect
+        private_redis.start()
+
+        wait_for(
+            lambda: client.get("/api/v1/health").json().get("status") == "ok",
+            timeout=60,
+            what="the worker and beat to come back",
+        )
+        assert stack.worker.process.alive()
+        assert beat.alive()
+        assert "Unrecoverable error" not in stack.worker.process.log()
+        final = poll_until_finished(client, accepted.json()["result_url"], timeout=30)
+        assert final["status"] == "completed"
+        process = Process.objects.get(public_id=accepted.json()["process_id"])
+        assert list(LedgerEntry.objects.filter(process=process).values_list("kind", "amount")) == [
+            (LedgerEntry.Kind.CHARGE, -2)
+        ]
+        again = client.post(EXECUTE_PATH, json={"text": "After the outage."})
+        assert again.status_code == 202, again.text
+        assert poll_until_finished(client, again.json()["result_url"])["status"] == "completed"
+        assert account_balance(account=key.account) == 7 == ledger_total(account=key.account)
+        client.close()
+    finally:
+        beat.terminate(signal.SIGKILL)
+        beat.reap()

@@ -17,6 +17,7 @@ from accounts.models import Account, ApiKey, AuditEvent, LedgerEntry, Payment, W
 from services.actions import services_sync, usage_rollup
 from services.models import (
     Endpoint,
+    Heartbeat,
     IdempotencyRecord,
     KnowledgeBase,
     KnowledgeDocument,
@@ -102,6 +103,9 @@ def seeded(key: ApiKey, superuser: Any) -> dict[str, Any]:
     audit_record(action="test.event", target=account, actor=superuser, account=account)
     provider = ModelProvider.objects.create(
         model_id="gpt-4o", base_url="https://llm.example.com/v1", api_key=PROVIDER_KEY
+    )
+    Heartbeat.objects.create(
+        role="worker", name="host:1", started_at=timezone.now(), seen_at=timezone.now()
     )
     base = KnowledgeBase.objects.create(public_id="kb_1", account=account, name="Docs")
     KnowledgeDocument.objects.create(
