@@ -14,11 +14,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Local defaults: debug on (BREACT_DEBUG=0 make run for the production error pages) and cookies
+# over plain http on 127.0.0.1.
+RUN_ENV := BREACT_DEBUG=$${BREACT_DEBUG:-1} BREACT_SECURE_COOKIES=$${BREACT_SECURE_COOKIES:-0}
+
 run: $(STAMP)
-	BREACT_DEBUG=$${BREACT_DEBUG:-1} $(PY) manage.py migrate --noinput
-	BREACT_DEBUG=$${BREACT_DEBUG:-1} $(PY) manage.py collectstatic --noinput -v0
-	BREACT_DEBUG=$${BREACT_DEBUG:-1} $(PY) manage.py ensure_demo_user
-	BREACT_DEBUG=$${BREACT_DEBUG:-1} $(PY) manage.py serve
+	$(RUN_ENV) $(PY) manage.py migrate --noinput
+	$(RUN_ENV) $(PY) manage.py collectstatic --noinput -v0
+	$(RUN_ENV) $(PY) manage.py serve --demo-user
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -165,3 +165,19 @@ def test_ensure_demo_user_with_a_mixed_case_email_is_idempotent():
     assert "password:" in first
     assert "password:" not in second
     assert User.objects.filter(email="demo@example.com").count() == 1
+
+
+def test_reset_demo_user_prints_a_new_working_password():
+    first = _demo()
+    old = next(line.split(":", 1)[1].strip() for line in first.splitlines() if "password:" in line)
+    out = StringIO()
+    call_command("reset_demo_user", stdout=out)
+    new = next(
+        line.split(":", 1)[1].strip() for line in out.getvalue().splitlines() if "password:" in line
+    )
+
+    user = User.objects.get(email="demo@breact.local")
+    assert new != old
+    assert user.check_password(new)
+    assert not user.check_password(old)
+    assert LedgerEntry.objects.filter(account__owner=user).count() == 1  # no second grant

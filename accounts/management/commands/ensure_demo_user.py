@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import transaction
 
-from accounts.actions import account_get_or_create, credits_add
-from accounts.models import User
-
-DEMO_EMAIL = "demo@breact.local"
+from accounts.demo import DEMO_EMAIL, demo_user_ensure
 
 
 class Command(BaseCommand):
@@ -21,19 +16,13 @@ class Command(BaseCommand):
         parser.add_argument("--email", default=DEMO_EMAIL)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        # Stored emails are normalised and lower-cased; look up the same form.
-        email = User.objects.normalize_email(options["email"]).lower()
-        if User.objects.filter(email=email).exists():
-            self.stdout.write(f"Demo staff user: {email} (password printed when it was created)")
-            return
-        password = secrets.token_urlsafe(12)
-        # All or nothing: a user created without its password printed could never log in.
-        with transaction.atomic():
-            User.objects.create_superuser(email, password)
-            account, _ = account_get_or_create(email=email)
-            credits_add(
-                account=account, amount=1000, reference="demo", reason="Demo account credits."
+        demo = demo_user_ensure(options["email"])
+        if demo.password is None:
+            self.stdout.write(
+                f"Demo staff user: {demo.email} (password printed when it was created; "
+                "`manage.py reset_demo_user` sets a new one)"
             )
+            return
         self.stdout.write("Created the demo staff user; these credentials are shown once:")
-        self.stdout.write(f"  email:    {email}")
-        self.stdout.write(f"  password: {password}")
+        self.stdout.write(f"  email:    {demo.email}")
+        self.stdout.write(f"  password: {demo.password}")
