@@ -1,4 +1,5 @@
 # BReact Console: `make run` starts everything locally, `make test` runs the suite.
+# `make run` is for one developer's machine: debug on, and free test-mode top-ups opted in.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -18,7 +19,8 @@ run: $(STAMP)
 	BREACT_DEBUG=$${BREACT_DEBUG:-1} $(PY) manage.py migrate --noinput
 	BREACT_DEBUG=$${BREACT_DEBUG:-1} $(PY) manage.py collectstatic --noinput -v0
 	BREACT_DEBUG=$${BREACT_DEBUG:-1} $(PY) manage.py ensure_demo_user
-	BREACT_DEBUG=$${BREACT_DEBUG:-1} $(PY) manage.py serve
+	BREACT_DEBUG=$${BREACT_DEBUG:-1} BREACT_PAYMENTS_TEST_MODE=$${BREACT_PAYMENTS_TEST_MODE:-on} \
+		$(PY) manage.py serve
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import Account, ApiKey, AuditEvent, LedgerEntry, Payment, User, WebhookEvent
 from accounts.rates import parse_rate
-from breact.errors import BadRequest, InsufficientCredits
+from breact.errors import BadRequest, Forbidden, InsufficientCredits
 
 if TYPE_CHECKING:
     from services.models import Process
@@ -423,10 +423,13 @@ def payment_fail(*, payment: Payment) -> bool:
 
 @transaction.atomic
 def payment_test_topup(*, account: Account, pack_id: str) -> LedgerEntry:
-    """Test mode (Stripe not configured): record a Payment(provider=test) for the pack and
-    fulfil it at once; no money moves. Raises BadRequest for an unknown pack."""
-    from accounts.payments import credit_pack
+    """Test mode (Stripe not configured, BREACT_PAYMENTS_TEST_MODE in effect): record a
+    Payment(provider=test) for the pack and fulfil it at once; no money moves. Raises Forbidden
+    when test mode is not in effect and BadRequest for an unknown pack."""
+    from accounts.payments import TEST_MODE, credit_pack, topup_mode
 
+    if topup_mode() != TEST_MODE:
+        raise Forbidden("Test-mode top-ups are not enabled on this server.")
     pack = credit_pack(pack_id)
     if pack is None:
         raise BadRequest("There is no credit pack with this id.")

@@ -260,11 +260,30 @@ BREACT_CREDIT_PACKS = env_str(
     ' {"id": "growth", "name": "Growth", "credits": 5500, "price_cents": 5000, "currency": "eur"},'
     ' {"id": "scale", "name": "Scale", "credits": 12000, "price_cents": 10000, "currency": "eur"}]',
 )
-# Stripe Checkout: used when both keys are set; otherwise top-ups run in a labelled test mode.
+# Stripe Checkout: used when both keys are set.
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 # Only for tests against a loopback Stripe stub.
 STRIPE_API_BASE = env_str("STRIPE_API_BASE")
+# Test-mode top-ups (a pack is credited for free, labelled as such) when Stripe is not
+# configured: "off" (the default: no top-ups at all), "on" (only while BREACT_DEBUG is on) or
+# "force" (also without debug: staging and test stacks only).
+_TEST_MODE = env_str("BREACT_PAYMENTS_TEST_MODE", "off").strip().lower()
+_TEST_MODE_VALUES = {
+    "": "off",
+    "0": "off",
+    "off": "off",
+    "false": "off",
+    "no": "off",
+    "1": "on",
+    "on": "on",
+    "true": "on",
+    "yes": "on",
+    "force": "force",
+}
+if _TEST_MODE not in _TEST_MODE_VALUES:
+    raise ImproperlyConfigured("BREACT_PAYMENTS_TEST_MODE must be off, on or force.")
+BREACT_PAYMENTS_TEST_MODE = _TEST_MODE_VALUES[_TEST_MODE]
 
 SESSION_COOKIE_SECURE = env_bool("BREACT_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
