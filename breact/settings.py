@@ -236,11 +236,16 @@ SPECTACULAR_SETTINGS = {
 }
 
 RATELIMIT_USE_CACHE = "default"
-# Behind a reverse proxy, the header that carries the client's address (e.g. HTTP_X_REAL_IP), so
-# per-IP limits count clients rather than the proxy. Unset: REMOTE_ADDR.
-if env_str("BREACT_CLIENT_IP_HEADER"):
-    RATELIMIT_IP_META_KEY = env_str("BREACT_CLIENT_IP_HEADER")
 RATELIMIT_VIEW = None
+# Behind reverse proxies, the header that carries the client's address (X-Forwarded-For,
+# X-Real-IP; either spelling, e.g. HTTP_X_REAL_IP), so per-IP limits and audit rows see clients
+# rather than the proxy. Unset: REMOTE_ADDR. breact.http.client_ip is the one place that reads
+# it: a comma list is read from the right, BREACT_TRUSTED_PROXY_COUNT entries in (the proxies
+# that append to it); a missing or invalid value falls back to REMOTE_ADDR.
+BREACT_CLIENT_IP_HEADER = env_str("BREACT_CLIENT_IP_HEADER")
+BREACT_TRUSTED_PROXY_COUNT = env_int("BREACT_TRUSTED_PROXY_COUNT", 1)
+if BREACT_TRUSTED_PROXY_COUNT < 1:
+    raise ImproperlyConfigured("BREACT_TRUSTED_PROXY_COUNT must be 1 or more.")
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -249,7 +254,10 @@ DEFAULT_FROM_EMAIL = env_str("BREACT_FROM_EMAIL", "BReact Console <no-reply@loca
 # Base URL of the console as users reach it (links in emails, Stripe return URLs).
 BREACT_PUBLIC_URL = env_str("BREACT_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 BREACT_SIGNUP_CREDITS = env_int("BREACT_SIGNUP_CREDITS", 100)
+# Wrong passwords per account (from anywhere), and per client IP (over all accounts, against
+# credential stuffing; higher, so one user's typos do not lock out a whole office).
 BREACT_LOGIN_RATE_LIMIT = env_str("BREACT_LOGIN_RATE_LIMIT", "5/5m")
+BREACT_LOGIN_IP_RATE_LIMIT = env_str("BREACT_LOGIN_IP_RATE_LIMIT", "30/5m")
 # Sign-ups per client IP: each new account gets BREACT_SIGNUP_CREDITS.
 BREACT_SIGNUP_RATE_LIMIT = env_str("BREACT_SIGNUP_RATE_LIMIT", "5/h")
 # Credit packs offered on the credits page: JSON list of {id, name, credits, price_cents, currency}.
