@@ -193,6 +193,8 @@ BREACT_API_KEY_HASH_SECRET = env_str("BREACT_API_KEY_HASH_SECRET", SECRET_KEY)
 BREACT_DEFAULT_RATE_LIMIT = env_str("BREACT_DEFAULT_RATE_LIMIT", "60/m")
 BREACT_POLL_RATE_LIMIT = env_str("BREACT_POLL_RATE_LIMIT", "600/m")
 BREACT_AUTH_FAILURE_RATE_LIMIT = env_str("BREACT_AUTH_FAILURE_RATE_LIMIT", "30/m")
+# Usable API keys an account may hold at once (console keys not counted).
+BREACT_MAX_KEYS_PER_ACCOUNT = env_int("BREACT_MAX_KEYS_PER_ACCOUNT", 20)
 BREACT_RESULT_TTL = env_int("BREACT_RESULT_TTL", 60)
 # A process still queued or running this many seconds after creation is failed and refunded.
 BREACT_PROCESS_DEADLINE = env_int("BREACT_PROCESS_DEADLINE", 600)
