@@ -1,4 +1,5 @@
 # BReact Console: `make run` starts everything locally, `make test` runs the suite.
+# `make run` is for one developer's machine: debug on, and free test-mode top-ups opted in.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -14,9 +15,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Local defaults: debug on (BREACT_DEBUG=0 make run for the production error pages) and cookies
-# over plain http on 127.0.0.1.
-RUN_ENV := BREACT_DEBUG=$${BREACT_DEBUG:-1} BREACT_SECURE_COOKIES=$${BREACT_SECURE_COOKIES:-0}
+# Local defaults: debug on (BREACT_DEBUG=0 make run for the production error pages), cookies
+# over plain http on 127.0.0.1, and labelled test-mode top-ups (no Stripe needed).
+RUN_ENV := BREACT_DEBUG=$${BREACT_DEBUG:-1} BREACT_SECURE_COOKIES=$${BREACT_SECURE_COOKIES:-0} \
+	BREACT_PAYMENTS_TEST_MODE=$${BREACT_PAYMENTS_TEST_MODE:-on}
 
 run: $(STAMP)
 	$(RUN_ENV) $(PY) manage.py migrate --noinput

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import Account, ApiKey, AuditEvent, LedgerEntry, Payment, User, WebhookEvent
 from accounts.rates import parse_rate
-from breact.errors import BadRequest, InsufficientCredits
+from breact.errors import BadRequest, Forbidden, InsufficientCredits
 
 if TYPE_CHECKING:
     from services.models import Process
@@ -65,13 +65,59 @@ def api_key_create(
     spend_cap: int | None = None,
     actor: User | None = None,
     ip: str | None = None,
+    counts_toward_cap: bool = True,
 ) -> tuple[ApiKey, str]:
     """Issue a key. Returns (row, raw key); the raw key is never stored, so it is shown once.
-    Records an "api_key.create" audit event in the same transaction (`actor`/`ip`: who asked)."""
+    Records an "api_key.create" audit event in the same transaction (`actor`/`ip`: who asked).
+
+    Raises BadRequest when the account already holds BREACT_MAX_KEYS_PER_ACCOUNT usable keys
+    (console keys not counted); the account row is locked while counting, so concurrent creates
+    cannot pass the cap together. `counts_toward_cap=False` skips the check for keys that
+    replace one (a roll) and the console key."""
     if rate_limit:
         validate_rate(rate_limit)
     if spend_cap is not None and spend_cap < 0:
         raise BadRequest("The spend cap cannot be negative.")
+    with transaction.atomic():
+        if counts_toward_cap:
+            api_key_room_check(account=account)
+        return _api_key_insert(
+            account=account,
+            name=name,
+            scopes=scopes,
+            expires_at=expires_at,
+            rate_limit=rate_limit,
+            spend_cap=spend_cap,
+            actor=actor,
+            ip=ip,
+        )
+
+
+def api_key_room_check(*, account: Account) -> None:
+    """Inside a transaction: lock the account row and raise BadRequest when it holds
+    BREACT_MAX_KEYS_PER_ACCOUNT usable keys (console keys not counted)."""
+    Account.objects.select_for_update().filter(pk=account.pk).first()
+    cap = settings.BREACT_MAX_KEYS_PER_ACCOUNT
+    usable = ApiKey.objects.usable().filter(account=account, is_console=False).count()
+    if usable >= cap:
+        raise BadRequest(
+            f"This account already has {usable} active API keys, the most allowed ({cap}). "
+            "Revoke a key you no longer use, then create the new one.",
+            details={"active_keys": usable, "max_keys": cap},
+        )
+
+
+def _api_key_insert(
+    *,
+    account: Account,
+    name: str,
+    scopes: list[str] | None,
+    expires_at: datetime | None,
+    rate_limit: str,
+    spend_cap: int | None,
+    actor: User | None,
+    ip: str | None,
+) -> tuple[ApiKey, str]:
     for _ in range(5):
         prefix = KEY_PREFIX + _random(PREFIX_RANDOM_CHARS)
         raw_key = prefix + _random(SECRET_CHARS)
@@ -278,7 +324,9 @@ def console_key_for(*, account: Account) -> ApiKey:
         Account.objects.select_for_update().filter(pk=account.pk).first()
         key = ApiKey.objects.filter(account=account, is_console=True).first()
         if key is None:
-            key, _discarded = api_key_create(account=account, name="Console")
+            key, _discarded = api_key_create(
+                account=account, name="Console", counts_toward_cap=False
+            )
             ApiKey.objects.filter(pk=key.pk).update(is_console=True)
             key.is_console = True
     return key
@@ -344,6 +392,7 @@ def api_key_roll(
         spend_cap=old.spend_cap,
         actor=actor,
         ip=ip,
+        counts_toward_cap=False,  # a replacement: the old key ends after its grace
     )
     if grace <= timedelta(0):
         api_key_revoke(api_key=old, actor=actor, ip=ip)
@@ -423,10 +472,13 @@ def payment_fail(*, payment: Payment) -> bool:
 
 @transaction.atomic
 def payment_test_topup(*, account: Account, pack_id: str) -> LedgerEntry:
-    """Test mode (Stripe not configured): record a Payment(provider=test) for the pack and
-    fulfil it at once; no money moves. Raises BadRequest for an unknown pack."""
-    from accounts.payments import credit_pack
+    """Test mode (Stripe not configured, BREACT_PAYMENTS_TEST_MODE in effect): record a
+    Payment(provider=test) for the pack and fulfil it at once; no money moves. Raises Forbidden
+    when test mode is not in effect and BadRequest for an unknown pack."""
+    from accounts.payments import TEST_MODE, credit_pack, topup_mode
 
+    if topup_mode() != TEST_MODE:
+        raise Forbidden("Test-mode top-ups are not enabled on this server.")
     pack = credit_pack(pack_id)
     if pack is None:
         raise BadRequest("There is no credit pack with this id.")

@@ -16,6 +16,7 @@ from django.http import HttpRequest
 
 from accounts.actions import audit_record
 from accounts.models import Account, ApiKey, AuditEvent, LedgerEntry, Payment, User, WebhookEvent
+from breact.http import client_ip
 
 # Fields whose values never go into an audit event, only that they changed (and any
 # "password…" field of the user forms).
@@ -81,7 +82,7 @@ def admin_audit(
         before=before,
         after=after,
         reason="Changed in the Django admin.",
-        ip=request.META.get("REMOTE_ADDR") or None,
+        ip=client_ip(request),
     )
 
 

@@ -6,4 +6,7 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from accounts import schema  # noqa: F401  (registers the OpenAPI auth scheme)
+        from accounts import (  # noqa: F401  (registers the billing checks, the OpenAPI auth scheme)
+            checks,
+            schema,
+        )

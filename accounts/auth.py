@@ -5,18 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django_ratelimit.core import get_usage
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
 from accounts.actions import api_key_touch
 from accounts.models import ApiKey
-from accounts.rates import parse_rate
 from accounts.selectors import api_key_verify
-from breact.errors import RateLimitExceeded, Unauthorized
+from breact import throttle
+from breact.access_log import API_KEY_QUERY_NAMES
+from breact.errors import Unauthorized
 
-AUTH_FAILURE_GROUP = "auth-failure"
-QUERY_KEY_NAMES = ("api_key", "apikey", "key", "x-api-key")
+AUTH_FAILURE_SCOPE = "auth-failure"
+QUERY_KEY_NAMES = API_KEY_QUERY_NAMES
+KEY_IN_URL = (
+    "API keys are not accepted in the URL, where logs and browser histories keep them. "
+    "Send the key in the x-api-key header (or Authorization: Bearer), and replace this one: "
+    "it may have been logged on the way."
+)
 
 
 def raw_key_from(request: Request) -> str | None:
@@ -31,50 +36,39 @@ def raw_key_from(request: Request) -> str | None:
     return None
 
 
-def _auth_failures(request: Request, *, increment: bool) -> dict[str, Any] | None:
-    return get_usage(
-        request._request,
-        group=AUTH_FAILURE_GROUP,
-        key="ip",
-        rate=settings.BREACT_AUTH_FAILURE_RATE_LIMIT,
-        increment=increment,
-    )
-
-
-def _too_many_failures(usage: dict[str, Any]) -> RateLimitExceeded:
-    reset = max(int(usage["time_left"]), 1)
-    window = parse_rate(settings.BREACT_AUTH_FAILURE_RATE_LIMIT)[1]
-    return RateLimitExceeded(
-        f"Too many failed authentication attempts from this address; retry in {reset} s.",
-        details={"limit": usage["limit"], "remaining": 0, "window": window, "reset": reset},
-        headers={
-            "Retry-After": str(reset),
-            "X-RateLimit-Limit": str(usage["limit"]),
-            "X-RateLimit-Remaining": "0",
-            "X-RateLimit-Reset": str(reset),
-        },
-    )
-
-
 class ApiKeyAuthentication(BaseAuthentication):
-    """Returns None when no key was sent (so the answer is MISSING_API_KEY), raises on a bad key."""
+    """Returns None when no key was sent (so the answer is MISSING_API_KEY), raises on a bad key.
+
+    Failed authentications are limited per client network (BREACT_AUTH_FAILURE_RATE_LIMIT):
+    each attempt is counted before its key is checked, atomically, and given back unless the
+    key turns out wrong; so of many parallel guesses at most the limit are checked. An
+    unreachable counter store answers 503 SERVICE_UNAVAILABLE (breact.throttle)."""
 
     def authenticate(self, request: Request) -> tuple[Any, ApiKey] | None:
         if any(name in request.query_params for name in QUERY_KEY_NAMES):
-            raise Unauthorized("API keys are not accepted in the URL; send the x-api-key header.")
+            raise Unauthorized(KEY_IN_URL)
         raw_key = raw_key_from(request)
         if raw_key is None:
             return None
-        usage = _auth_failures(request, increment=False)
-        if usage and usage["should_limit"]:
-            raise _too_many_failures(usage)
+        attempt = throttle.hit(
+            AUTH_FAILURE_SCOPE,
+            throttle.client_network(request._request),
+            settings.BREACT_AUTH_FAILURE_RATE_LIMIT,
+        )
+        if attempt.over:
+            throttle.undo(attempt)  # refused unchecked: not a failure
+            raise attempt.exceeded(
+                "Too many failed authentication attempts from this address; "
+                f"retry in {attempt.reset} s."
+            )
         try:
             key = api_key_verify(raw_key=raw_key)
         except Unauthorized:
-            usage = _auth_failures(request, increment=True)
-            if usage and usage["should_limit"]:
-                raise _too_many_failures(usage) from None
+            raise  # a wrong key: the attempt stays counted
+        except BaseException:
+            throttle.undo(attempt)
             raise
+        throttle.undo(attempt)
         api_key_touch(api_key=key)
         request._request.api_key = key  # type: ignore[attr-defined]
         return key.account.owner, key

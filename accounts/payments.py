@@ -102,6 +102,29 @@ def stripe_enabled() -> bool:
     return bool(settings.STRIPE_SECRET_KEY and settings.STRIPE_WEBHOOK_SECRET)
 
 
+STRIPE = "stripe"
+TEST_MODE = "test"
+OFF = "off"
+
+
+def is_test_mode_requested() -> bool:
+    """Whether the operator asked for test-mode top-ups (BREACT_PAYMENTS_TEST_MODE on or
+    force), whether or not they are in effect."""
+    return settings.BREACT_PAYMENTS_TEST_MODE in ("on", "force")
+
+
+def topup_mode() -> str:
+    """How this server sells credits: STRIPE when Stripe is configured; else TEST_MODE when the
+    operator opted in (BREACT_PAYMENTS_TEST_MODE=on with BREACT_DEBUG, or =force); else OFF
+    (no top-ups: a server that forgot its Stripe keys must not hand out free credits)."""
+    if stripe_enabled():
+        return STRIPE
+    mode = settings.BREACT_PAYMENTS_TEST_MODE
+    if mode == "force" or (mode == "on" and settings.DEBUG):
+        return TEST_MODE
+    return OFF
+
+
 def _client() -> stripe.StripeClient:
     # A client per call instead of the module-global stripe.api_key/api_base: no process-wide
     # state shared between threads. STRIPE_API_BASE points it at a loopback stub in tests.

@@ -1,25 +1,27 @@
-"""Rate strings such as 60/m or 10/5s, checked strictly before django-ratelimit reads them."""
+"""Rate strings such as 60/m, 1000/h or 10/5s: one strict parser for every limit."""
 
 from __future__ import annotations
 
 import re
 
 from django.core.exceptions import ValidationError
-from django_ratelimit.core import _split_rate
 
-# django-ratelimit only prefix-matches: "lots" crashes it and "60/M" or "60/x" silently mean
-# 60 per second, so the whole string must have the shape first.
-_RATE_SHAPE = re.compile(r"[0-9]+/[0-9]*[smhd]")
+# A count, a slash, an optional multiplier and a unit: the whole string, lower-case units only
+# (django-ratelimit's own parser prefix-matches, so "60/M" or "60/x" would mean 60 per second).
+_RATE_SHAPE = re.compile(r"([0-9]+)/([0-9]*)([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
     """(requests, seconds) of a rate string; ValueError when it is not one or allows nothing."""
-    if not isinstance(rate, str) or not _RATE_SHAPE.fullmatch(rate):
+    match = _RATE_SHAPE.fullmatch(rate) if isinstance(rate, str) else None
+    if match is None:
         raise ValueError(f"{rate!r} is not a rate such as 60/m, 1000/h or 10/5s.")
-    count, seconds = _split_rate(rate)
-    if count <= 0 or seconds <= 0:
+    count, multiplier, unit = match.groups()
+    seconds = _UNIT_SECONDS[unit] * int(multiplier or 1)
+    if int(count) <= 0 or seconds <= 0:
         raise ValueError(f"{rate!r} must allow at least one request per period.")
-    return int(count), int(seconds)
+    return int(count), seconds
 
 
 def validate_rate_field(value: str) -> None:

@@ -219,12 +219,15 @@ AUDIT_ACTIONS_CACHE_SECONDS = 300
 
 def audit_actions_recorded() -> list[str]:
     """The distinct action names in the audit log, sorted; cached for a few minutes (a walk of
-    the (action, created_at) index)."""
+    the (action, created_at) index), read straight from the database when the cache is down."""
     from django.core.cache import cache
 
     def read() -> list[str]:
         names = AuditEvent.objects.order_by().values_list("action", flat=True).distinct()
         return sorted(set(names))
 
-    names = cache.get_or_set("staff:audit-actions", read, AUDIT_ACTIONS_CACHE_SECONDS)
+    try:
+        names = cache.get_or_set("staff:audit-actions", read, AUDIT_ACTIONS_CACHE_SECONDS)
+    except Exception:  # the cache (Redis) is unreachable: the page still works
+        names = read()
     return list(names or [])

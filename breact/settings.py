@@ -215,6 +215,8 @@ BREACT_API_KEY_HASH_SECRET = env_str("BREACT_API_KEY_HASH_SECRET", SECRET_KEY)
 BREACT_DEFAULT_RATE_LIMIT = env_str("BREACT_DEFAULT_RATE_LIMIT", "60/m")
 BREACT_POLL_RATE_LIMIT = env_str("BREACT_POLL_RATE_LIMIT", "600/m")
 BREACT_AUTH_FAILURE_RATE_LIMIT = env_str("BREACT_AUTH_FAILURE_RATE_LIMIT", "30/m")
+# Usable API keys an account may hold at once (console keys not counted).
+BREACT_MAX_KEYS_PER_ACCOUNT = env_int("BREACT_MAX_KEYS_PER_ACCOUNT", 20)
 BREACT_RESULT_TTL = env_int("BREACT_RESULT_TTL", 60)
 # A process still queued or running this many seconds after creation is failed and refunded.
 BREACT_PROCESS_DEADLINE = env_int("BREACT_PROCESS_DEADLINE", 600)
@@ -258,11 +260,16 @@ SPECTACULAR_SETTINGS = {
 }
 
 RATELIMIT_USE_CACHE = "default"
-# Behind a reverse proxy, the header that carries the client's address (e.g. HTTP_X_REAL_IP), so
-# per-IP limits count clients rather than the proxy. Unset: REMOTE_ADDR.
-if env_str("BREACT_CLIENT_IP_HEADER"):
-    RATELIMIT_IP_META_KEY = env_str("BREACT_CLIENT_IP_HEADER")
 RATELIMIT_VIEW = None
+# Behind reverse proxies, the header that carries the client's address (X-Forwarded-For,
+# X-Real-IP; either spelling, e.g. HTTP_X_REAL_IP), so per-IP limits and audit rows see clients
+# rather than the proxy. Unset: REMOTE_ADDR. breact.http.client_ip is the one place that reads
+# it: a comma list is read from the right, BREACT_TRUSTED_PROXY_COUNT entries in (the proxies
+# that append to it); a missing or invalid value falls back to REMOTE_ADDR.
+BREACT_CLIENT_IP_HEADER = env_str("BREACT_CLIENT_IP_HEADER")
+BREACT_TRUSTED_PROXY_COUNT = env_int("BREACT_TRUSTED_PROXY_COUNT", 1)
+if BREACT_TRUSTED_PROXY_COUNT < 1:
+    raise ImproperlyConfigured("BREACT_TRUSTED_PROXY_COUNT must be 1 or more.")
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -271,7 +278,10 @@ DEFAULT_FROM_EMAIL = env_str("BREACT_FROM_EMAIL", "BReact Console <no-reply@loca
 # Base URL of the console as users reach it (links in emails, Stripe return URLs).
 BREACT_PUBLIC_URL = env_str("BREACT_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 BREACT_SIGNUP_CREDITS = env_int("BREACT_SIGNUP_CREDITS", 100)
+# Wrong passwords per account (from anywhere), and per client IP (over all accounts, against
+# credential stuffing; higher, so one user's typos do not lock out a whole office).
 BREACT_LOGIN_RATE_LIMIT = env_str("BREACT_LOGIN_RATE_LIMIT", "5/5m")
+BREACT_LOGIN_IP_RATE_LIMIT = env_str("BREACT_LOGIN_IP_RATE_LIMIT", "30/5m")
 # Sign-ups per client IP: each new account gets BREACT_SIGNUP_CREDITS.
 BREACT_SIGNUP_RATE_LIMIT = env_str("BREACT_SIGNUP_RATE_LIMIT", "5/h")
 # Credit packs offered on the credits page: JSON list of {id, name, credits, price_cents, currency}.
@@ -282,11 +292,30 @@ BREACT_CREDIT_PACKS = env_str(
     ' {"id": "growth", "name": "Growth", "credits": 5500, "price_cents": 5000, "currency": "eur"},'
     ' {"id": "scale", "name": "Scale", "credits": 12000, "price_cents": 10000, "currency": "eur"}]',
 )
-# Stripe Checkout: used when both keys are set; otherwise top-ups run in a labelled test mode.
+# Stripe Checkout: used when both keys are set.
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 # Only for tests against a loopback Stripe stub.
 STRIPE_API_BASE = env_str("STRIPE_API_BASE")
+# Test-mode top-ups (a pack is credited for free, labelled as such) when Stripe is not
+# configured: "off" (the default: no top-ups at all), "on" (only while BREACT_DEBUG is on) or
+# "force" (also without debug: staging and test stacks only).
+_TEST_MODE = env_str("BREACT_PAYMENTS_TEST_MODE", "off").strip().lower()
+_TEST_MODE_VALUES = {
+    "": "off",
+    "0": "off",
+    "off": "off",
+    "false": "off",
+    "no": "off",
+    "1": "on",
+    "on": "on",
+    "true": "on",
+    "yes": "on",
+    "force": "force",
+}
+if _TEST_MODE not in _TEST_MODE_VALUES:
+    raise ImproperlyConfigured("BREACT_PAYMENTS_TEST_MODE must be off, on or force.")
+BREACT_PAYMENTS_TEST_MODE = _TEST_MODE_VALUES[_TEST_MODE]
 
 SESSION_COOKIE_SECURE = env_bool("BREACT_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

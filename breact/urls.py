@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerView
 
+from accounts.views.auth import admin_login
+
 urlpatterns = [
     path("", include("services.urls")),
     path("", include("accounts.urls")),
@@ -17,6 +19,8 @@ urlpatterns = [
         ),
         name="api-docs",
     ),
+    # Before the admin's own URLs: its log-in page is the console's, behind the same throttles.
+    path("admin/login/", admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
 ]
 

@@ -81,6 +81,33 @@ def _clear_cache() -> Iterator[None]:
 
 
 @pytest.fixture
+def still_rate_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stop the throttle clock (breact.throttle) so a test's requests never straddle two
+    windows."""
+    from types import SimpleNamespace
+
+    import breact.throttle
+
+    frozen = 1_700_000_000.0
+    monkeypatch.setattr(breact.throttle, "time", SimpleNamespace(time=lambda: frozen))
+
+
+CLOSED_REDIS_PORT_URL = "redis://127.0.0.1:1/0"
+
+
+@pytest.fixture
+def cache_down(settings: Any) -> None:
+    """The cache is a Redis server that cannot be reached (a closed port): an outage."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": CLOSED_REDIS_PORT_URL,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+        }
+    }
+
+
+@pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
 

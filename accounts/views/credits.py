@@ -27,11 +27,14 @@ from accounts.actions import (
 )
 from accounts.models import Account, LedgerEntry, Payment, User
 from accounts.payments import (
+    OFF,
+    STRIPE,
+    TEST_MODE,
     PaymentProviderError,
     credit_pack,
     credit_packs,
-    stripe_enabled,
     stripe_event_verify,
+    topup_mode,
 )
 from accounts.selectors import account_balance, ledger_entries, payment_get
 from breact.http import HtmxHttpRequest
@@ -39,6 +42,7 @@ from breact.http import HtmxHttpRequest
 logger = logging.getLogger(__name__)
 
 LEDGER_PAGE_SIZE = 25
+TOPUPS_OFF = "Nothing was added: top-ups are not configured on this server."
 THRESHOLD_MAX = 2_147_483_647  # PositiveIntegerField's upper bound on every database
 KIND_BADGES = {
     "grant": "badge-ok",
@@ -97,11 +101,14 @@ def _page_context(
     alert_form: AlertForm | None = None,
     topup_error: str = "",
 ) -> dict[str, Any]:
+    mode = topup_mode()
     return {
         "balance": account_balance(account=account),
         "account": account,
         "packs": credit_packs(),
-        "stripe": stripe_enabled(),
+        "stripe": mode == STRIPE,
+        "test_mode": mode == TEST_MODE,
+        "topups_off": mode == OFF,
         "topup_error": topup_error,
         "alert_form": alert_form or AlertForm(initial={"threshold": account.low_balance_threshold}),
         "checkout_cancelled": request.GET.get("checkout") == "cancelled",
@@ -124,10 +131,14 @@ def credits_topup(request: HtmxHttpRequest) -> HttpResponse:
     account = _account(request)
     pack_id = request.POST.get("pack", "")
     pack = credit_pack(pack_id)
+    mode = topup_mode()
+    if mode == OFF:
+        context = _page_context(request, account, topup_error=TOPUPS_OFF)
+        return render(request, "accounts/credits.html", context, status=503)
     if pack is None:
         context = _page_context(request, account, topup_error="Choose one of the credit packs.")
         return render(request, "accounts/credits.html", context)
-    if stripe_enabled():
+    if mode == STRIPE:
         base = settings.BREACT_PUBLIC_URL
         try:
             _payment, url = payment_checkout_start(

@@ -22,7 +22,7 @@ from accounts.models import Account, ApiKey, User
 from accounts.rates import parse_rate
 from accounts.selectors import api_key_get, api_key_status, api_keys_listed
 from breact.errors import BadRequest
-from breact.http import HtmxHttpRequest
+from breact.http import HtmxHttpRequest, client_ip
 from services.selectors import calls_by_key, service_catalogue
 
 PAGE_SIZE = 20
@@ -231,17 +231,21 @@ def key_create(request: HtmxHttpRequest) -> HttpResponse:
         form = KeyCreateForm(request.POST, account=account)
         if form.is_valid():
             data = form.cleaned_data
-            key, raw_key = api_key_create(
-                account=account,
-                name=data["name"],
-                scopes=list(data["scopes"]),
-                expires_at=data["expires_at"],
-                rate_limit=data["rate_limit"],
-                spend_cap=data["spend_cap"],
-                actor=account.owner,
-                ip=request.META.get("REMOTE_ADDR"),
-            )
-            return _key_once(request, api_key=key, raw_key=raw_key)
+            try:
+                key, raw_key = api_key_create(
+                    account=account,
+                    name=data["name"],
+                    scopes=list(data["scopes"]),
+                    expires_at=data["expires_at"],
+                    rate_limit=data["rate_limit"],
+                    spend_cap=data["spend_cap"],
+                    actor=account.owner,
+                    ip=client_ip(request),
+                )
+            except BadRequest as exc:  # the account is at its key cap
+                form.add_error(None, exc.message)
+            else:
+                return _key_once(request, api_key=key, raw_key=raw_key)
     else:
         form = KeyCreateForm(account=account)
     template = "accounts/keys_new.html#key-form" if request.htmx else "accounts/keys_new.html"
@@ -255,7 +259,7 @@ def key_revoke(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     key = api_key_get(account=account, pk=pk)
     if request.method == "POST":
         already = key.revoked_at is not None
-        api_key_revoke(api_key=key, actor=account.owner, ip=request.META.get("REMOTE_ADDR"))
+        api_key_revoke(api_key=key, actor=account.owner, ip=client_ip(request))
         if already:
             messages.info(request, f"“{key.name}” was already revoked.")
         else:
@@ -287,7 +291,7 @@ def key_roll(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 api_key=key,
                 grace=GRACE_PERIODS[form.cleaned_data["grace"]],
                 actor=account.owner,
-                ip=request.META.get("REMOTE_ADDR"),
+                ip=client_ip(request),
             )
         except BadRequest as exc:  # revoked by a concurrent request meanwhile
             messages.error(request, exc.message)

@@ -41,7 +41,7 @@ from accounts.staff_forms import (
     nonce_new,
 )
 from breact.errors import BadRequest, InsufficientCredits
-from breact.http import HtmxHttpRequest
+from breact.http import HtmxHttpRequest, client_ip
 from services.charts import bar_chart
 from services.selectors import (
     account_usage_summary,
@@ -88,7 +88,7 @@ def _actor(request: HttpRequest) -> User:
 
 
 def _ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    return client_ip(request)
 
 
 def _page_number(request: HttpRequest, param: str) -> int:

@@ -1,79 +1,68 @@
-"""Per-key rate limits (django-ratelimit counters in the cache) and their response headers."""
+"""API rate limits (breact.throttle counters in the cache) and their response headers.
+
+Execute calls are counted per account, over all its keys (the account's rate_limit, else
+BREACT_DEFAULT_RATE_LIMIT), and also per key when the key has a limit of its own; polls and
+other reads per key (BREACT_POLL_RATE_LIMIT).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.http import HttpRequest
-from django_ratelimit.core import get_usage
 
-from accounts.models import ApiKey
-from accounts.rates import parse_rate
-from breact.errors import RateLimitExceeded, ServiceUnavailable
+from accounts.models import Account, ApiKey
+from breact import throttle
 
 EXECUTE = "execute"
 READ = "read"
 
 
-@dataclass(frozen=True)
-class RateState:
-    limit: int
-    remaining: int
-    reset: int
-    window: int
-
-    def headers(self) -> dict[str, str]:
-        return {
-            "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(self.remaining),
-            "X-RateLimit-Reset": str(self.reset),
-        }
+def account_rate(account: Account) -> str:
+    """The execute rate of the whole account: its own, else the platform default."""
+    return account.rate_limit or settings.BREACT_DEFAULT_RATE_LIMIT
 
 
 def execute_rate(api_key: ApiKey) -> str:
-    """The key's own limit, else its account's, else the platform default."""
-    return api_key.rate_limit or api_key.account.rate_limit or settings.BREACT_DEFAULT_RATE_LIMIT
+    """The key's own limit, else its account's (what /account shows as the key's limit)."""
+    return api_key.rate_limit or account_rate(api_key.account)
 
 
-def rate_for(api_key: ApiKey, group: str) -> str:
-    return execute_rate(api_key) if group == EXECUTE else settings.BREACT_POLL_RATE_LIMIT
+@dataclass(frozen=True)
+class _Counter:
+    scope: str
+    ident: str
+    rate: str
+    holder: str  # "key" or "account", for the message
 
 
-def _window_seconds(rate: str) -> int:
-    return parse_rate(rate)[1]
-
-
-def rate_limit_hit(request: HttpRequest, *, api_key: ApiKey, group: str) -> RateState:
-    """Count this request against the key's limit for `group`; raise RateLimitExceeded when
-    over it. The counter is shared by every server process through the cache (Redis)."""
-    rate = rate_for(api_key, group)
-    try:
-        usage = get_usage(
-            request,
-            group=f"key-{group}",
-            key=lambda _group, _request: str(api_key.pk),
-            rate=rate,
-            increment=True,
-        )
-    except Exception as exc:  # the cache (Redis) is down
-        raise ServiceUnavailable("The rate-limit store is unreachable; retry shortly.") from exc
-    if usage is None:  # RATELIMIT_ENABLE is off
-        return RateState(limit=0, remaining=0, reset=0, window=0)
-    if usage["time_left"] < 0:
-        raise ServiceUnavailable("The rate-limit store is unreachable; retry shortly.")
-    reset = max(int(usage["time_left"]), 1)
-    state = RateState(
-        limit=int(usage["limit"]),
-        remaining=max(int(usage["limit"]) - int(usage["count"]), 0),
-        reset=reset,
-        window=_window_seconds(rate),
+def _counters(api_key: ApiKey, group: str) -> list[_Counter]:
+    """The counters a request of `group` is held to, the key's first: a request its key
+    refuses never uses up the account's allowance for the account's other keys."""
+    if group != EXECUTE:
+        return [_Counter("key-read", str(api_key.pk), settings.BREACT_POLL_RATE_LIMIT, "key")]
+    counters = []
+    if api_key.rate_limit:
+        counters.append(_Counter("key-execute", str(api_key.pk), api_key.rate_limit, "key"))
+    account_counter = _Counter(
+        "account-execute", str(api_key.account_id), account_rate(api_key.account), "account"
     )
-    if usage["should_limit"]:
-        raise RateLimitExceeded(
-            f"Rate limit of {state.limit} requests per {state.window} s exceeded for this key; "
-            f"retry in {reset} s.",
-            details={"limit": state.limit, "remaining": 0, "window": state.window, "reset": reset},
-            headers={**state.headers(), "Retry-After": str(reset)},
-        )
-    return state
+    return [*counters, account_counter]
+
+
+def rate_limit_hit(*, api_key: ApiKey, group: str) -> throttle.Hit:
+    """Count this request against the limits of `group` (see the module docstring); raise
+    RateLimitExceeded when over one. Returns the hit that would refuse first (its headers go on
+    the response). The counters are shared by every server process through the cache (Redis);
+    an unreachable cache raises ServiceUnavailable (503)."""
+    hits: list[throttle.Hit] = []
+    for counter in _counters(api_key, group):
+        counted = throttle.hit(counter.scope, counter.ident, counter.rate)
+        if counted.over:
+            whose = "this key" if counter.holder == "key" else "this account (all its keys)"
+            raise counted.exceeded(
+                f"Rate limit of {counted.limit} requests per {counted.window} s exceeded for "
+                f"{whose}; retry in {counted.reset} s."
+            )
+        hits.append(counted)
+    return min(hits, key=lambda h: (h.remaining, h.limit))

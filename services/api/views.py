@@ -48,7 +48,7 @@ class KeyedApiView(APIView):
 
     def check_throttles(self, request: Request) -> None:
         _django(request).rate_state = rate_limit_hit(  # type: ignore[attr-defined]
-            _django(request), api_key=_key(request), group=self.rate_group
+            api_key=_key(request), group=self.rate_group
         )
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:

@@ -195,7 +195,7 @@ def _start(
     usage: dict[str, Any] = {"status_code": 202, "error_code": "", "process_id": "", "credits": 0}
     try:
         _check_size(params)
-        rate_limit_hit(request, api_key=console_key, group=EXECUTE)
+        rate_limit_hit(api_key=console_key, group=EXECUTE)
         outcome = call_start(api_key=console_key, resolved=resolved, params=params)
     except BReactError as exc:
         usage.update(status_code=exc.status, error_code=exc.code)

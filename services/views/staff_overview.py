@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from accounts.payments import topup_mode
 from accounts.permissions import staff_required
 from breact.csv_export import csv_lines
 from breact.forms import DateRangeFilterForm
@@ -139,7 +140,7 @@ def overview(request: HtmxHttpRequest) -> HttpResponse:
     today = _today()
     form = OverviewForm(request.GET, today=today)
     page_url = reverse("staff-overview")
-    context: dict[str, Any] = {"form": form, "page_url": page_url}
+    context: dict[str, Any] = {"form": form, "page_url": page_url, "topup_mode": topup_mode()}
     if form.is_valid():
         start, end, granularity = form.range
         data = staff_selectors.staff_overview(

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import AuditEvent
 from accounts.permissions import staff_required
-from breact.http import HtmxHttpRequest
+from breact.http import HtmxHttpRequest, client_ip
 from services import actions, selectors
 from services.models import LATENCY_BUCKETS_MS, Endpoint, ModelProvider
 from services.registry import all_services
@@ -24,7 +24,7 @@ PROVIDER_ACTIONS = ["model_provider.create", "model_provider.update", "model_pro
 
 
 def _ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    return client_ip(request)
 
 
 @dataclass

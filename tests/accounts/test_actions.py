@@ -59,7 +59,8 @@ def test_created_key_stores_only_an_hmac_and_the_raw_key_is_in_no_column():
         assert secret_part not in str(value), column
 
 
-def test_created_keys_have_distinct_prefixes_and_secrets():
+def test_created_keys_have_distinct_prefixes_and_secrets(settings):
+    settings.BREACT_MAX_KEYS_PER_ACCOUNT = 30
     account = AccountFactory()
     created = [api_key_create(account=account, name=f"k{i}") for i in range(30)]
 
@@ -501,3 +502,44 @@ def test_database_refuses_a_zero_ledger_amount():
 
     with pytest.raises(IntegrityError), transaction.atomic():
         LedgerEntry.objects.create(account=account, kind="adjustment", amount=0, balance_after=0)
+
+
+# --- the cap on keys per account ----------------------------------------------------------------
+
+
+def test_key_creation_at_the_cap_is_refused(settings):
+    settings.BREACT_MAX_KEYS_PER_ACCOUNT = 2
+    account = AccountFactory()
+    api_key_create(account=account, name="one")
+    api_key_create(account=account, name="two")
+
+    with pytest.raises(BadRequest) as refused:
+        api_key_create(account=account, name="three")
+
+    assert refused.value.details == {"active_keys": 2, "max_keys": 2}
+    assert ApiKey.objects.filter(account=account).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_key_creations_never_pass_the_cap(settings):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    settings.BREACT_MAX_KEYS_PER_ACCOUNT = 3
+    account = AccountFactory()
+
+    def create(n: int) -> str:
+        try:
+            api_key_create(account=account, name=f"parallel {n}")
+        except BadRequest:
+            return "refused"
+        finally:
+            connection.close()
+        return "created"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(create, range(12)))
+
+    assert sorted(outcomes) == ["created"] * 3 + ["refused"] * 9
+    assert ApiKey.objects.filter(account=account).count() == 3

@@ -149,7 +149,8 @@ def test_sign_up_grant_is_recorded_as_a_credit_grant(settings):
     assert event.after == {"balance": 25, "amount": 25, "reference": "signup"}
 
 
-def test_a_test_mode_top_up_records_the_top_up_and_the_paid_payment(account):
+def test_a_test_mode_top_up_records_the_top_up_and_the_paid_payment(account, settings):
+    settings.BREACT_PAYMENTS_TEST_MODE = "force"
     entry = payment_test_topup(account=account, pack_id=first_pack_id())
 
     payment = Payment.objects.get()
@@ -226,6 +227,7 @@ def test_console_key_pages_record_the_owner_and_ip_as_actor(page_client, account
 
 def test_console_test_top_up_records_the_top_up_and_payment(page_client, account, settings):
     settings.STRIPE_SECRET_KEY = ""  # test mode: the pack is credited at once
+    settings.BREACT_PAYMENTS_TEST_MODE = "force"
 
     response = page_client.post(reverse("credits-topup"), {"pack": first_pack_id()})
 

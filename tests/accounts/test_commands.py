@@ -123,6 +123,19 @@ def test_create_api_key_refuses_a_bad_rate_limit_and_grants_nothing():
     assert not User.objects.exists()
 
 
+def test_create_api_key_at_the_key_cap_is_refused_and_grants_nothing(settings):
+    settings.BREACT_MAX_KEYS_PER_ACCOUNT = 2
+    for _ in range(2):
+        _create_key("--email", "cap@example.com")
+
+    with pytest.raises(CommandError, match="already has 2 active API keys"):
+        _create_key("--email", "cap@example.com", "--credits", "50")
+
+    account = Account.objects.get(owner__email="cap@example.com")
+    assert ApiKey.objects.filter(account=account).count() == 2
+    assert ledger_total(account=account) == 0
+
+
 def test_create_api_key_refuses_a_non_positive_expiry():
     with pytest.raises(CommandError):
         _create_key("--email", "ada@example.com", "--expires-in-days", "0")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -103,12 +102,3 @@ def analyze_endpoint(db: Any) -> Endpoint:
     return Endpoint.objects.select_related("service").get(
         service__service_id="text_analyzer", name="analyze"
     )
-
-
-@pytest.fixture
-def still_rate_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Stop django-ratelimit's clock mid-window so a test's requests never straddle two windows."""
-    import django_ratelimit.core
-
-    frozen = 1_700_000_000.0
-    monkeypatch.setattr(django_ratelimit.core, "time", SimpleNamespace(time=lambda: frozen))

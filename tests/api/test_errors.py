@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.actions import api_key_revoke
-from accounts.models import LedgerEntry
+from accounts.models import Account, LedgerEntry
 from accounts.selectors import account_balance
 from services.actions import request_fingerprint, results_purge, services_sync
 from services.api import views
@@ -138,7 +139,7 @@ def test_key_in_the_query_string_is_refused(api_client, assert_error, key, name)
     response = api_client.get(f"{SERVICES_URL}?{name}={key.raw}")
 
     body = assert_error(response, 401, "UNAUTHORIZED")
-    assert "header" in body["message"]
+    assert "x-api-key header" in body["message"]
 
 
 def test_key_in_the_query_string_is_refused_even_beside_a_good_header(
@@ -571,6 +572,120 @@ def test_too_many_failed_authentications_from_one_address_is_429(
     # ...while another address is not affected.
     elsewhere = APIClient(REMOTE_ADDR="203.0.113.9")
     assert elsewhere.get(SERVICES_URL, HTTP_X_API_KEY=key.raw).status_code == 200
+
+
+def test_parallel_wrong_keys_beyond_the_limit_are_refused_unchecked(
+    api_client, key, settings, still_rate_clock
+):
+    """The attempt is counted before the key is checked: with the limit used up, even a good
+    key from that address is not looked at (and is not counted as a failure either)."""
+    settings.BREACT_AUTH_FAILURE_RATE_LIMIT = "3/m"
+    bad = "brk_" + "E" * 40
+    statuses = [api_client.get(SERVICES_URL, HTTP_X_API_KEY=bad).status_code for _ in range(6)]
+
+    with mock.patch("accounts.auth.api_key_verify") as verify:
+        blocked = api_client.get(SERVICES_URL, HTTP_X_API_KEY=key.raw)
+
+    assert statuses == [401] * 3 + [429] * 3
+    assert blocked.status_code == 429
+    verify.assert_not_called()
+
+
+def test_good_keys_do_not_use_up_the_failure_allowance(api_client, key, settings, still_rate_clock):
+    settings.BREACT_AUTH_FAILURE_RATE_LIMIT = "2/m"
+    for _ in range(5):
+        assert api_client.get(SERVICES_URL, HTTP_X_API_KEY=key.raw).status_code == 200
+    bad = "brk_" + "F" * 40
+
+    statuses = [api_client.get(SERVICES_URL, HTTP_X_API_KEY=bad).status_code for _ in range(3)]
+
+    assert statuses == [401, 401, 429]
+
+
+def test_the_account_limit_counts_all_its_keys_together(
+    make_key, client_for, execute, assert_error, still_rate_clock
+):
+    first = make_key(credits=100)
+    Account.objects.filter(pk=first.account.pk).update(rate_limit="2/m")
+    keys = [first, make_key(account=first.account), make_key(account=first.account)]
+
+    statuses = [execute(client_for(keys[n % 3])).status_code for n in range(6)]
+    refused = execute(client_for(keys[2]))
+
+    assert statuses == [202, 202, 429, 429, 429, 429]
+    body = assert_error(refused, 429, "RATE_LIMIT_EXCEEDED")
+    assert "this account" in body["message"]
+    assert body["details"]["limit"] == 2
+    assert account_balance(account=first.account) == 98
+
+
+def test_without_an_account_limit_the_default_is_per_account(
+    make_key, client_for, execute, settings, still_rate_clock
+):
+    settings.BREACT_DEFAULT_RATE_LIMIT = "3/m"
+    first = make_key(credits=100)
+    second = make_key(account=first.account)
+
+    statuses = [execute(client_for(k)).status_code for k in (first, second, first, second)]
+
+    assert statuses == [202, 202, 202, 429]
+
+
+def test_a_keys_own_limit_still_holds_under_the_accounts(
+    make_key, client_for, execute, still_rate_clock
+):
+    slow = make_key(credits=100, rate_limit="1/m")
+    Account.objects.filter(pk=slow.account.pk).update(rate_limit="10/m")
+    other = make_key(account=slow.account)
+
+    assert execute(client_for(slow)).status_code == 202
+    refused = execute(client_for(slow))
+    statuses = [execute(client_for(other)).status_code for _ in range(9)]
+
+    assert refused.status_code == 429
+    assert "this key" in refused.json()["message"]
+    # The refused call of the slow key did not use up the account's allowance.
+    assert statuses == [202] * 9
+    assert execute(client_for(other)).status_code == 429
+
+
+def test_rate_limit_headers_show_the_counter_that_refuses_first(
+    make_key, client_for, execute, still_rate_clock
+):
+    key = make_key(credits=100, rate_limit="5/m")
+    Account.objects.filter(pk=key.account.pk).update(rate_limit="3/m")
+
+    response = execute(client_for(key))
+
+    assert response.status_code == 202
+    assert response["X-RateLimit-Limit"] == "3"
+    assert response["X-RateLimit-Remaining"] == "2"
+
+
+# --- a cache (Redis) outage -------------------------------------------------------------------
+
+
+def test_a_cache_outage_answers_503_on_execute_and_charges_nothing(
+    keyed_client, key, execute, assert_error, cache_down
+):
+    response = execute(keyed_client)
+
+    body = assert_error(response, 503, "SERVICE_UNAVAILABLE")
+    assert int(response["Retry-After"]) >= 1
+    assert "nothing was charged" in body["message"]
+    assert account_balance(account=key.account) == 100
+    assert not Process.objects.exists()
+
+
+@pytest.mark.parametrize("raw_key", ["good", "brk_" + "G" * 40])
+def test_a_cache_outage_answers_503_on_reads_with_good_and_bad_keys(
+    api_client, key, assert_error, cache_down, raw_key
+):
+    sent = key.raw if raw_key == "good" else raw_key
+
+    response = api_client.get(SERVICES_URL, HTTP_X_API_KEY=sent)
+
+    assert_error(response, 503, "SERVICE_UNAVAILABLE")
 
 
 # --- routing ----------------------------------------------------------------------------------

@@ -375,6 +375,8 @@ class LiveEnv:
                 "BREACT_HEARTBEAT_SECONDS": "1",
                 # The catalogue tests scrape a page served on loopback by the test process.
                 "BREACT_WEBSCRAPER_ALLOW_LOOPBACK": "1",
+                # Free top-ups for the browser walkthrough; forced, as debug is off here.
+                "BREACT_PAYMENTS_TEST_MODE": "force",
             }
         )
         env.update(overrides)

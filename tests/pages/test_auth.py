@@ -14,6 +14,7 @@ from accounts.actions import account_get_or_create, account_sign_up
 from accounts.models import Account, LedgerEntry, User
 from accounts.views.auth import LOGIN_FAILED
 from tests.conftest import PASSWORD
+from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -202,8 +203,10 @@ def test_inactive_user_gets_the_same_message(client, account):
 
 
 def test_login_is_throttled_per_ip_after_the_allowed_failures(client, account, settings):
+    """Credential stuffing: many addresses guessed from one network lock the network."""
     settings.BREACT_LOGIN_RATE_LIMIT = "5/5m"
-    for n in range(5):
+    settings.BREACT_LOGIN_IP_RATE_LIMIT = "8/5m"
+    for n in range(8):
         response = _login(client, f"guess{n}@example.com", "wrong", ip="10.0.0.9")
         assert LOGIN_FAILED.encode() in response.content
 
@@ -211,7 +214,8 @@ def test_login_is_throttled_per_ip_after_the_allowed_failures(client, account, s
     other_ip = _login(Client(), account.owner.email, PASSWORD, ip="10.0.0.10")
 
     assert blocked.status_code == 429
-    assert b"Too many failed attempts to log in" in blocked.content
+    assert b"Too many failed log-ins from your network" in blocked.content
+    assert b"reset your password" not in blocked.content  # a reset would not help here
     assert LOGIN_FAILED.encode() not in blocked.content
     assert not _logged_in(client)
     assert other_ip.status_code == 302
@@ -226,9 +230,118 @@ def test_login_is_throttled_per_account_across_ips(client, account, settings):
     other_user = _login(Client(), "someone@example.com", "x", ip="10.0.2.1")
 
     assert blocked.status_code == 429
-    assert b"Too many failed attempts to log in" in blocked.content
+    assert b"Too many failed attempts to log in to this account" in blocked.content
     assert not _logged_in(client)
     assert other_user.status_code == 200  # a different address from a clean IP is still heard
+
+
+def test_one_accounts_wrong_passwords_do_not_lock_out_others_on_the_same_network(account, settings):
+    settings.BREACT_LOGIN_RATE_LIMIT = "5/5m"
+    settings.BREACT_LOGIN_IP_RATE_LIMIT = "30/5m"
+    office = "10.0.3.1"
+    colleague = AccountFactory()  # its owner's password is PASSWORD too
+    for _ in range(6):
+        _login(Client(), account.owner.email, "typo", ip=office)
+
+    locked = _login(Client(), account.owner.email, PASSWORD, ip=office)
+    client = Client()
+    other_user = _login(client, colleague.owner.email, PASSWORD, ip=office)
+
+    assert locked.status_code == 429
+    assert other_user.status_code == 302
+    assert _logged_in(client)
+
+
+def test_a_right_password_is_not_counted_as_a_failure(client, account, settings):
+    settings.BREACT_LOGIN_RATE_LIMIT = "2/5m"
+    settings.BREACT_LOGIN_IP_RATE_LIMIT = "2/5m"
+    for _ in range(5):
+        assert _login(Client(), account.owner.email, PASSWORD, ip="10.0.4.1").status_code == 302
+
+    _login(client, account.owner.email, "wrong", ip="10.0.4.1")
+    response = _login(client, account.owner.email, PASSWORD, ip="10.0.4.1")
+
+    assert response.status_code == 302
+
+
+def test_refused_attempts_do_not_use_up_the_networks_allowance(account, settings):
+    """Hammering a locked account is refused unheard and counts for nothing more, so the
+    network's allowance stays for other people."""
+    settings.BREACT_LOGIN_RATE_LIMIT = "3/5m"
+    settings.BREACT_LOGIN_IP_RATE_LIMIT = "6/5m"
+    colleague = AccountFactory()  # its owner's password is PASSWORD too
+    statuses = [
+        _login(Client(), account.owner.email, "x", ip="10.0.5.1").status_code for _ in range(20)
+    ]
+
+    other_user = _login(Client(), colleague.owner.email, PASSWORD, ip="10.0.5.1")
+
+    assert statuses == [200] * 3 + [429] * 17
+    assert other_user.status_code == 302
+
+
+def test_a_completed_password_reset_lifts_the_accounts_lock(client, account, mailoutbox, settings):
+    settings.BREACT_LOGIN_RATE_LIMIT = "3/5m"
+    for _ in range(3):
+        _login(Client(), account.owner.email, "wrong")
+    locked = _login(Client(), account.owner.email, PASSWORD)
+    assert locked.status_code == 429
+    assert b"reset your password" in locked.content
+
+    client.post("/password-reset/", {"email": account.owner.email})
+    form_page = client.get(_reset_link(mailoutbox[0].body), follow=True)
+    set_url = form_page.redirect_chain[-1][0]
+    client.post(set_url, {"new_password1": STRONG, "new_password2": STRONG})
+
+    assert _login(Client(), account.owner.email, STRONG).status_code == 302
+
+
+# --- the Django admin's log-in ---------------------------------------------------------------
+
+
+@pytest.fixture
+def staff_account(account):
+    User.objects.filter(pk=account.owner.pk).update(is_staff=True, is_superuser=True)
+    return account
+
+
+def test_admin_login_page_sends_people_to_the_console_login(client, db):
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/login/?next=/admin/"
+
+    response = client.get(response["Location"])
+
+    assert response.status_code == 302
+    assert response["Location"] == "/login/?next=%2Fadmin%2F"
+
+
+def test_admin_login_brute_force_is_throttled(client, staff_account, settings):
+    settings.BREACT_LOGIN_RATE_LIMIT = "5/5m"
+    email = staff_account.owner.email
+    form = {"username": email, "password": "wrong", "this_is_the_login_form": "1"}
+    for _ in range(20):  # the admin's own form checks no password at all
+        response = client.post("/admin/login/?next=/admin/", form)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/login/")
+    right = client.post("/admin/login/?next=/admin/", {**form, "password": PASSWORD})
+    assert right.status_code == 302 and not _logged_in(client)
+
+    for _ in range(5):  # where it sends them, the console's throttle counts
+        _login(client, email, "wrong", next="/admin/")
+    refused = _login(client, email, PASSWORD, next="/admin/")
+
+    assert refused.status_code == 429
+    assert not _logged_in(client)
+    assert client.get("/admin/").status_code == 302
+
+
+def test_staff_log_in_to_the_admin_through_the_console(client, staff_account):
+    response = _login(client, staff_account.owner.email, PASSWORD, next="/admin/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
 
 
 def test_login_under_the_limit_still_succeeds(client, account, settings):
@@ -406,3 +519,42 @@ def test_sign_ups_from_one_address_are_limited(settings):
     assert refused.status_code == 429
     assert "Too many accounts were created" in refused.content.decode()
     assert not User.objects.filter(email="ip-limit-3@example.com").exists()
+
+
+# --- a cache (Redis) outage --------------------------------------------------------------------
+
+
+def test_login_during_a_cache_outage_is_refused_with_a_clear_error(client, account, cache_down):
+    with mock.patch("accounts.views.auth.authenticate") as authenticate:
+        response = _login(client, account.owner.email, PASSWORD)
+
+    assert response.status_code == 503
+    assert b"unavailable for a moment" in response.content
+    assert b'id="login-error"' in response.content
+    assert not _logged_in(client)
+    authenticate.assert_not_called()  # no counter, no password checks
+
+
+def test_sign_up_during_a_cache_outage_is_refused_with_a_clear_error(client, cache_down):
+    response = _signup(client, "outage@example.com")
+
+    assert response.status_code == 503
+    assert b'id="signup-error"' in response.content
+    assert b"unavailable for a moment" in response.content
+    assert not User.objects.filter(email="outage@example.com").exists()
+
+
+def test_password_reset_during_a_cache_outage_is_refused_with_a_clear_error(
+    client, account, mailoutbox, cache_down
+):
+    response = client.post("/password-reset/", {"email": account.owner.email})
+
+    assert response.status_code == 503
+    assert b'id="password-reset-error"' in response.content
+    assert b"unavailable for a moment" in response.content
+    assert mailoutbox == []
+
+
+def test_pages_of_a_logged_in_user_work_during_a_cache_outage(page_client, cache_down):
+    for url in ("/", "/keys/", "/credits/", "/usage/", "/services/"):
+        assert page_client.get(url).status_code == 200, url

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import secrets
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.checks import run_checks
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -20,10 +23,18 @@ from accounts.actions import (
     low_balance_check,
 )
 from accounts.models import Account, LedgerEntry, Payment
+from breact.errors import Forbidden
 from services.models import Process
 from tests.factories import AccountFactory, ApiKeyFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def topups_in_test_mode(settings: Any) -> None:
+    """These tests top up without Stripe: test mode, opted in (forced, as tests run without
+    debug). The tests of what happens without it override this."""
+    settings.BREACT_PAYMENTS_TEST_MODE = "force"
 
 
 def _balance(account: Account) -> int:
@@ -103,6 +114,117 @@ def test_test_mode_top_up_credits_the_pack_once(page_client, account):
     assert _balance(account) == 1100
     page = page_client.get(reverse("credits")).content.decode()
     assert "Added 1000 credits" in page and "no payment was taken" in page
+
+
+# --- test mode is an explicit opt-in ------------------------------------------------------------
+
+
+@pytest.fixture
+def no_payment_provider(settings: Any) -> None:
+    """Neither Stripe nor test mode: a deployment that forgot its payment settings."""
+    settings.STRIPE_SECRET_KEY = settings.STRIPE_WEBHOOK_SECRET = ""
+    settings.BREACT_PAYMENTS_TEST_MODE = "off"
+
+
+def test_without_stripe_or_test_mode_the_page_says_top_ups_are_not_configured(
+    page_client, no_payment_provider
+):
+    response = page_client.get(reverse("credits"))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="topups-off"' in html and "Top-ups are not configured" in html
+    assert 'id="test-mode-banner"' not in html
+    assert 'id="buy-starter"' not in html
+
+
+def test_without_stripe_or_test_mode_a_top_up_adds_nothing(
+    page_client, account, no_payment_provider
+):
+    response = page_client.post(reverse("credits-topup"), {"pack": "starter"})
+
+    assert response.status_code == 503
+    assert 'id="topup-error"' in response.content.decode()
+    assert _balance(account) == 100
+    assert not Payment.objects.exists()
+    with pytest.raises(Forbidden):
+        actions.payment_test_topup(account=account, pack_id="starter")
+    assert _balance(account) == 100
+
+
+@pytest.mark.parametrize(
+    ("mode", "debug", "credited"),
+    [("on", True, True), ("on", False, False), ("force", False, True), ("off", True, False)],
+)
+def test_test_mode_needs_debug_unless_forced(page_client, account, settings, mode, debug, credited):
+    settings.BREACT_PAYMENTS_TEST_MODE = mode
+    settings.DEBUG = debug
+
+    page = page_client.get(reverse("credits")).content.decode()
+    page_client.post(reverse("credits-topup"), {"pack": "starter"})
+
+    assert ('id="test-mode-banner"' in page) is credited
+    assert _balance(account) == (1100 if credited else 100)
+
+
+def test_stripe_takes_precedence_over_test_mode(settings):
+    from accounts.payments import topup_mode
+
+    settings.STRIPE_SECRET_KEY, settings.STRIPE_WEBHOOK_SECRET = "sk_test_1", "whsec_1"
+    assert topup_mode() == "stripe"
+    settings.STRIPE_WEBHOOK_SECRET = ""
+    assert topup_mode() == "test"
+
+
+@pytest.mark.parametrize(
+    ("mode", "debug", "deploy_ids", "plain_ids"),
+    [
+        ("force", False, {"breact.W001"}, set()),
+        ("on", True, {"breact.W001"}, set()),
+        ("on", False, {"breact.W002"}, {"breact.W002"}),
+        ("off", False, set(), set()),
+    ],
+)
+def test_system_checks_warn_about_test_mode(settings, mode, debug, deploy_ids, plain_ids):
+    settings.BREACT_PAYMENTS_TEST_MODE = mode
+    settings.DEBUG = debug
+
+    deploy = {m.id for m in run_checks(include_deployment_checks=True)}
+    plain = {m.id for m in run_checks()}
+
+    assert deploy & {"breact.W001", "breact.W002"} == deploy_ids
+    assert plain & {"breact.W001", "breact.W002"} == plain_ids
+
+
+def test_check_deploy_command_shows_the_test_mode_warning(settings):
+    settings.BREACT_PAYMENTS_TEST_MODE = "force"
+    out, err = io.StringIO(), io.StringIO()
+
+    call_command("check", "--deploy", stdout=out, stderr=err)
+
+    assert "(breact.W001) Test-mode top-ups are on" in out.getvalue() + err.getvalue()
+
+
+def test_staff_overview_says_top_ups_run_in_test_mode(account, settings):
+    account.owner.is_staff = True
+    account.owner.save()
+    client = Client()
+    client.force_login(account.owner)
+
+    on = client.get(reverse("staff-overview")).content.decode()
+    settings.BREACT_PAYMENTS_TEST_MODE = "off"
+    off = client.get(reverse("staff-overview")).content.decode()
+
+    assert 'id="staff-test-mode-banner"' in on and "without paying" in on
+    assert 'id="staff-test-mode-banner"' not in off and 'id="staff-topups-off"' in off
+
+
+def test_a_test_mode_top_up_is_labelled_in_the_ledger(page_client, account):
+    page_client.post(reverse("credits-topup"), {"pack": "starter"})
+
+    entry = LedgerEntry.objects.get(account=account, kind=LedgerEntry.Kind.TOPUP)
+    assert entry.reason.startswith("Test mode top-up")
+    assert "Test mode top-up" in page_client.get(reverse("credits")).content.decode()
 
 
 @pytest.mark.parametrize("data", [{"pack": "platinum"}, {"pack": ""}, {}])

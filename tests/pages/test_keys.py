@@ -175,7 +175,8 @@ def test_keys_page_shows_a_status_badge_per_key(page_client, account):
     assert f'id="key-roll-{expired.pk}"' not in html
 
 
-def test_keys_page_paginates(page_client, account):
+def test_keys_page_paginates(page_client, account, settings):
+    settings.BREACT_MAX_KEYS_PER_ACCOUNT = 30
     for index in range(23):
         ApiKeyFactory(account=account, name=f"k{index:02d}")
     first = page_client.get(reverse("keys"))
@@ -436,3 +437,43 @@ def test_roll_of_another_accounts_key_leaves_my_keys_alone(page_client, account)
     assert ApiKey.objects.filter(account=account).count() == 1
     mine.refresh_from_db()
     assert mine.revoked_at is None
+
+
+# --- the cap on keys per account ----------------------------------------------------------------
+
+
+def test_create_at_the_key_cap_shows_a_clear_error_and_makes_no_key(page_client, account, settings):
+    settings.BREACT_MAX_KEYS_PER_ACCOUNT = 3
+    for _ in range(3):
+        assert RAW_KEY.search(_create(page_client).content.decode())
+
+    response = _create(page_client, name="one too many")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "already has 3 active API keys, the most allowed (3)" in html
+    assert "Revoke a key" in html
+    assert not RAW_KEY.search(html)
+    assert ApiKey.objects.filter(account=account, is_console=False).count() == 3
+
+
+def test_revoked_expired_and_console_keys_leave_room_under_the_cap(page_client, account, settings):
+    settings.BREACT_MAX_KEYS_PER_ACCOUNT = 2
+    console_key_for(account=account)
+    revoked = ApiKeyFactory(account=account)
+    page_client.post(reverse("key-revoke", args=[revoked.pk]))
+    expired = ApiKeyFactory(account=account)
+    ApiKey.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(days=1))
+
+    statuses = [bool(RAW_KEY.search(_create(page_client).content.decode())) for _ in range(3)]
+
+    assert statuses == [True, True, False]
+
+
+def test_a_roll_at_the_key_cap_still_replaces_the_key(page_client, account, settings):
+    settings.BREACT_MAX_KEYS_PER_ACCOUNT = 1
+    key = ApiKeyFactory(account=account)
+
+    response = page_client.post(reverse("key-roll", args=[key.pk]), {"grace": "1h"})
+
+    assert RAW_KEY.search(response.content.decode())

@@ -232,6 +232,9 @@ class Command(BaseCommand):
             "gthread",
             "--access-logfile",
             "-",
+            # Keys and access tokens in request URLs are logged as [REDACTED].
+            "--logger-class",
+            "breact.access_log.RedactingLogger",
         ]
         if gunicorn_version >= (27,):
             argv.append("--no-control-socket")  # several servers on one machine would share it

@@ -677,3 +677,25 @@ def test_quality_on_the_fixture_pages(site, loopback_allowed):
     assert scores["main_sentence_recall"] >= 0.9
     assert scores["boilerplate_leak_rate"] <= 0.1
     assert scores["field_accuracy"] >= 0.8
+
+
+def test_the_html_cleaner_trafilatura_needs_is_a_declared_dependency():
+    """lxml.html.clean lives in lxml_html_clean since lxml 5.2, and justext imports it: the
+    project names the package itself. justext's own `lxml[html_clean]` is not enough: pip
+    before 23.3 (as in a fresh venv of Python 3.11) does not match that extra to lxml's
+    "html-clean" and installs nothing."""
+    import tomllib
+
+    from django.conf import settings
+    from packaging.requirements import Requirement
+
+    pyproject = tomllib.loads((Path(settings.BASE_DIR) / "pyproject.toml").read_text())
+    requirements = [Requirement(line) for line in pyproject["project"]["dependencies"]]
+    assert any(r.name.replace("-", "_").lower() == "lxml_html_clean" for r in requirements)
+    import lxml.html.clean  # noqa: F401
+    import trafilatura.external  # imports justext, which imports lxml.html.clean
+
+    paragraph = "<p>The quarterly report shows steady growth in every region we serve.</p>"
+    html = f"<html><body><nav>Home | About</nav><article>{paragraph * 4}</article></body></html>"
+    text = trafilatura.extract(html, output_format="txt")
+    assert text and "steady growth" in text and "Home | About" not in text

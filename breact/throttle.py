@@ -1,0 +1,150 @@
+"""Fixed-window counters in the cache (Redis in production), shared by every server process:
+the API's rate limits, failed-authentication and log-in throttles, sign-up and reset limits.
+
+Each hit is one atomic increment that returns the new count, so the count decides on its own:
+of N parallel requests exactly `limit` see a count within the limit, however they interleave.
+A caller that must count only failures (wrong passwords) hits first, checks, and gives the hit
+back with `undo` when the attempt turns out fine or was refused unheard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+import time
+import zlib
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.http import HttpRequest
+
+from accounts.rates import parse_rate
+from breact.errors import RateLimitExceeded, ServiceUnavailable
+from breact.http import client_ip
+
+logger = logging.getLogger(__name__)
+
+# Counters outlive their window by this much, so a late read never finds a fresh zero.
+EXPIRY_FUDGE_SECONDS = 5
+# IPv6 clients usually hold a whole /64: count them as one.
+IPV6_PREFIX = 64
+
+
+class ThrottleUnavailable(ServiceUnavailable):
+    """The counter store (the cache) cannot be reached: nothing can be counted, so nothing is
+    let through."""
+
+    default_message = (
+        "The rate-limit store is unreachable, so the request was refused; nothing was charged. "
+        "Retry shortly."
+    )
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One counted request: the window's count including it, and the limit it is held to."""
+
+    cache_key: str
+    count: int
+    limit: int
+    window: int  # seconds per window
+    reset: int  # seconds until the window ends (>= 1)
+
+    @property
+    def over(self) -> bool:
+        return self.count > self.limit
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.count, 0)
+
+    def headers(self) -> dict[str, str]:
+        """The X-RateLimit-* response headers of this counter."""
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(self.reset),
+        }
+
+    def exceeded(self, message: str) -> RateLimitExceeded:
+        """The 429 for a hit over its limit: the contract's details, rate-limit headers and
+        Retry-After."""
+        return RateLimitExceeded(
+            message,
+            details={
+                "limit": self.limit,
+                "remaining": 0,
+                "window": self.window,
+                "reset": self.reset,
+            },
+            headers={**self.headers(), "Retry-After": str(self.reset)},
+        )
+
+
+def _cache_key(scope: str, ident: str, rate: str) -> tuple[str, int, int, int]:
+    """(cache key, limit, window seconds, seconds left) for the current window of `ident`.
+    Windows are aligned to the epoch plus a per-identity offset, so the counters of many
+    clients do not all restart in the same second."""
+    limit, period = parse_rate(rate)
+    digest = hashlib.sha256(f"{scope}\0{ident}".encode()).hexdigest()[:32]
+    offset = zlib.crc32(digest.encode()) % period
+    now = int(time.time())
+    index = (now - offset) // period
+    reset = max((index + 1) * period + offset - now, 1)
+    return f"throttle:{scope}:{limit}/{period}:{digest}:{index}", limit, period, reset
+
+
+def _increment(key: str, ttl: int) -> int:
+    """INCR with expiry: increment an existing counter, else create it at 1 with `ttl`. Both
+    steps are atomic on Redis (and locmem), so concurrent callers get distinct counts."""
+    for _ in range(3):
+        try:
+            return int(cache.incr(key))
+        except ValueError:  # no counter in this window yet (or it just expired)
+            if cache.add(key, 1, timeout=ttl):
+                return 1
+    raise RuntimeError(f"The counter {key} could neither be incremented nor created.")
+
+
+def hit(scope: str, ident: str, rate: str) -> Hit:
+    """Count one request of `ident` under `rate` (such as 60/m) in `scope`; the returned Hit
+    says whether it is over the limit. Raises ThrottleUnavailable when the cache is down."""
+    key, limit, period, reset = _cache_key(scope, ident, rate)
+    try:
+        count = _increment(key, reset + EXPIRY_FUDGE_SECONDS)
+    except Exception as exc:
+        raise ThrottleUnavailable() from exc
+    return Hit(cache_key=key, count=count, limit=limit, window=period, reset=reset)
+
+
+def undo(counted: Hit) -> None:
+    """Give back a counted hit. Best effort: a counter that expired meanwhile is left alone
+    (never re-created without an expiry), and an unreachable cache only costs one count."""
+    try:
+        cache.decr(counted.cache_key)
+    except ValueError:
+        pass
+    except Exception:
+        logger.warning("Could not give back a hit on %s", counted.cache_key, exc_info=True)
+
+
+def clear(scope: str, ident: str, rate: str) -> None:
+    """Forget the current window's count of `ident` (best effort, like `undo`)."""
+    key = _cache_key(scope, ident, rate)[0]
+    try:
+        cache.delete(key)
+    except Exception:
+        logger.warning("Could not clear %s", key, exc_info=True)
+
+
+def client_network(request: HttpRequest) -> str:
+    """The identity per-IP counters use: the client's address (see breact.http.client_ip),
+    its /64 for IPv6, or "unknown" (one shared counter) when there is no valid address."""
+    address = client_ip(request)
+    if address is None:
+        return "unknown"
+    if ":" in address:
+        network = ipaddress.ip_network(f"{address}/{IPV6_PREFIX}", strict=False)
+        return str(network.network_address)
+    return address
