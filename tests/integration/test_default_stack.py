@@ -56,7 +56,12 @@ def serve_lines(stack: DefaultStack) -> list[str]:
 def test_thousands_of_sdk_calls_from_eight_clients_all_complete(tmp_path, log_dir, monkeypatch):
     """Sustained use of the embedded default through the official SDK: every call completes,
     no child of serve ever exits, and the books reconcile."""
-    stack = DefaultStack.start(tmp_path / "var", log_dir, BREACT_POLL_RATE_LIMIT="1000000/m")
+    stack = DefaultStack.start(
+        tmp_path / "var",
+        log_dir,
+        BREACT_POLL_RATE_LIMIT="1000000/m",
+        BREACT_DEFAULT_RATE_LIMIT="1000000/m",
+    )
     try:
         key = stack.create_key(credits=ENDURANCE_CALLS + 5)
         pids_before = stack.pids()
