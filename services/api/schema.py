@@ -141,9 +141,7 @@ def _inline_meta_schema(schema: Any) -> Any:
     if not isinstance(schema, dict):
         return schema
     if schema.get("$ref") == META_SCHEMA_REF:
-        return {key: value for key, value in schema.items() if key != "$ref"} | {
-            "type": "object"
-        }
+        return {key: value for key, value in schema.items() if key != "$ref"} | {"type": "object"}
     return {key: _inline_meta_schema(value) for key, value in schema.items() if key != "$schema"}
 
 

@@ -30,7 +30,6 @@ from services.models import Endpoint, Process
 from services.registry import EndpointDefinition, ServiceDefinition
 
 
-
 def _django(request: Request) -> HttpRequest:
     return request._request
 

@@ -120,7 +120,8 @@ def test_the_api_key_scheme_is_declared_and_required(document):
 
 
 def test_request_schemas_say_what_the_code_accepts(document):
-    usage = {p["name"]: p["schema"] for p in document["paths"]["/api/v1/usage"]["get"]["parameters"]}
+    parameters = document["paths"]["/api/v1/usage"]["get"]["parameters"]
+    usage = {p["name"]: p["schema"] for p in parameters}
     assert usage["from"]["pattern"] == "^2[0-9]{3}-[0-9]{2}-[0-9]{2}$"
     assert usage["service"]["maxLength"] == 64
     bases = document["paths"]["/api/v1/knowledge-bases"]["get"]["parameters"]
