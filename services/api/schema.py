@@ -66,53 +66,37 @@ EXECUTE_STATUSES = ("402", "404", "409", "422")
 # "an object" so no tool has to fetch it.
 META_SCHEMA_REF = "https://json-schema.org/draft/2020-12/schema"
 
+
+def _links(parameters: dict[str, str], **operations: str) -> dict[str, dict[str, Any]]:
+    """{link name: {operationId, parameters}}: each operation fed the same `parameters`."""
+    return {
+        name: {"operationId": operation_id, "parameters": parameters}
+        for name, operation_id in operations.items()
+    }
+
+
 # OpenAPI links: what a response gives the next call (used by generated clients and by
 # schemathesis's stateful phase).
 LINKS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
-    (EXECUTE_PREFIX, "202"): {
-        "PollResult": {
-            "operationId": "process_result",
-            "parameters": {
-                "process_id": "$response.body#/process_id",
-                "access_token": "$response.body#/access_token",
-            },
-            "description": "Poll the process with its id and access token.",
-        }
-    },
-    ("knowledge_bases_create", "201"): {
-        "GetKnowledgeBase": {
-            "operationId": "knowledge_bases_retrieve",
-            "parameters": {"kb_id": "$response.body#/id"},
+    (EXECUTE_PREFIX, "202"): _links(
+        {
+            "process_id": "$response.body#/process_id",
+            "access_token": "$response.body#/access_token",
         },
-        "ListDocuments": {
-            "operationId": "knowledge_documents_list",
-            "parameters": {"kb_id": "$response.body#/id"},
-        },
-        "AddDocument": {
-            "operationId": "knowledge_documents_create",
-            "parameters": {"kb_id": "$response.body#/id"},
-        },
-        "DeleteKnowledgeBase": {
-            "operationId": "knowledge_bases_delete",
-            "parameters": {"kb_id": "$response.body#/id"},
-        },
-    },
-    ("knowledge_documents_create", "201"): {
-        "GetDocument": {
-            "operationId": "knowledge_documents_retrieve",
-            "parameters": {
-                "kb_id": "$response.body#/knowledge_base",
-                "doc_id": "$response.body#/id",
-            },
-        },
-        "DeleteDocument": {
-            "operationId": "knowledge_documents_delete",
-            "parameters": {
-                "kb_id": "$response.body#/knowledge_base",
-                "doc_id": "$response.body#/id",
-            },
-        },
-    },
+        PollResult="process_result",
+    ),
+    ("knowledge_bases_create", "201"): _links(
+        {"kb_id": "$response.body#/id"},
+        GetKnowledgeBase="knowledge_bases_retrieve",
+        ListDocuments="knowledge_documents_list",
+        AddDocument="knowledge_documents_create",
+        DeleteKnowledgeBase="knowledge_bases_delete",
+    ),
+    ("knowledge_documents_create", "201"): _links(
+        {"kb_id": "$response.body#/knowledge_base", "doc_id": "$response.body#/id"},
+        GetDocument="knowledge_documents_retrieve",
+        DeleteDocument="knowledge_documents_delete",
+    ),
 }
 
 

@@ -62,17 +62,17 @@ schema = schemathesis.openapi.from_dict(
 
 
 @pytest.fixture
-def call_kwargs(fuzzed_stack: LiveStack, make_key: Any) -> dict[str, Any]:
-    """Where the calls go, with the key of an account that never runs short. Passed to every
-    call and every validation, so the `ignored_auth` check knows the key is the run's own (and
-    probes the operation without it and with a wrong one)."""
-    key = make_key(credits=10_000_000, rate_limit="100000/m")
-    return {
-        "base_url": fuzzed_stack.url,
-        "headers": {"x-api-key": key.raw},
-        "timeout": 30,
-        "account": key.account,
-    }
+def fuzz_key(make_key: Any) -> Any:
+    """The key of an account that never runs short."""
+    return make_key(credits=10_000_000, rate_limit="100000/m")
+
+
+@pytest.fixture
+def call_kwargs(fuzzed_stack: LiveStack, fuzz_key: Any) -> dict[str, Any]:
+    """Where the calls go, with the key. Passed to every call and every validation, so the
+    `ignored_auth` check knows the key is the run's own (and probes each operation without it
+    and with a wrong one)."""
+    return {"base_url": fuzzed_stack.url, "headers": {"x-api-key": fuzz_key.raw}, "timeout": 30}
 
 
 def test_the_live_server_serves_this_document(fuzzed_stack: LiveStack) -> None:
@@ -90,26 +90,25 @@ def test_the_live_server_serves_this_document(fuzzed_stack: LiveStack) -> None:
     suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
 )
 def test_every_operation_conforms_to_the_document(case: Any, call_kwargs: dict[str, Any]) -> None:
-    case.call_and_validate(**{k: v for k, v in call_kwargs.items() if k != "account"})
+    case.call_and_validate(**call_kwargs)
 
 
-def test_linked_calls_conform_to_the_document(call_kwargs: dict[str, Any]) -> None:
+def test_linked_calls_conform_to_the_document(call_kwargs: dict[str, Any], fuzz_key: Any) -> None:
     """Execute → poll, knowledge base → documents → document, create → delete → gone. Each
     scenario's steps depend on the server's answers (the links): failures are collected as found
     and reported together rather than shrunk."""
-    kwargs = {k: v for k, v in call_kwargs.items() if k != "account"}
     headers = call_kwargs["headers"]
     failures: list[str] = []
     called: list[tuple[str, int]] = []
 
     class LinkedCalls(schema.as_state_machine()):  # type: ignore[misc]
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
-            return kwargs
+            return call_kwargs
 
         def teardown(self) -> None:
             # Every scenario starts from the same state (no knowledge bases), so the same
             # choices meet the same answers: hypothesis requires it of its data generation.
-            KnowledgeBase.objects.filter(account=call_kwargs["account"]).delete()
+            KnowledgeBase.objects.filter(account=fuzz_key.account).delete()
 
         def validate_response(
             self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any

@@ -15,6 +15,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
+from accounts.actions import credits_add
 from tests.factories import AccountFactory, ApiKeyFactory, UserFactory
 from tests.routes import Route, all_routes
 
@@ -80,6 +81,13 @@ def world(settings: Any) -> dict[str, Any]:
     document = api.post(
         f"/api/v1/knowledge-bases/{base['id']}/documents", {"content": "Notes."}, format="json"
     ).json()
+    # More rows than one page of every list, so each pager renders its links (and so its
+    # parameter is discovered below).
+    for n in range(26):
+        credits_add(account=account, amount=1, reference=f"battery-{n}")
+    for _ in range(21):
+        ApiKeyFactory(account=account)
+        api.post("/api/v1/services/text_analyzer/analyze", {"text": "More words."}, format="json")
     page = Client()
     page.force_login(user)
     valid = {
@@ -95,7 +103,21 @@ def world(settings: Any) -> dict[str, Any]:
         "object_id": str(account.pk),
         "app_label": "accounts",
     }
-    return {"api": api, "page": page, "valid": valid, "token": executed["access_token"]}
+    return {
+        "api": api,
+        "page": page,
+        "valid": valid,
+        "token": executed["access_token"],
+        "account_pk": str(account.pk),
+    }
+
+
+def _valid_values(route: Route, valid: dict[str, str], account_pk: str) -> dict[str, str]:
+    """Real values for the route's parameters (a staff account page takes an account's pk)."""
+    values = {name: valid.get(name, "1") for name in route.params}
+    if "accounts/<int:pk>" in route.route:
+        values["pk"] = account_pk
+    return values
 
 
 def _routes() -> list[Route]:
@@ -130,7 +152,7 @@ def _methods(route: Route) -> list[str]:
     ("route", "param"), _path_cases(), ids=lambda value: getattr(value, "label", value)
 )
 def test_hostile_path_parameters_never_give_a_server_error(world, route, param):
-    values = {name: world["valid"].get(name, "1") for name in route.params}
+    values = _valid_values(route, world["valid"], world["account_pk"])
     api = route.is_api
     client = world["api"] if api else world["page"]
     for label, hostile in HOSTILE.items():
@@ -166,8 +188,7 @@ def test_hostile_query_parameters_of_the_api_never_give_a_server_error(world):
             _assert_no_server_error(response, f"{method.upper()} {url}?{query} ({label})", api=True)
 
 
-def _page_query_names(client: Client, route: Route, valid: dict[str, str]) -> set[str]:
-    url = route.url(**{p: valid.get(p, "1") for p in route.params})
+def _page_query_names(client: Client, url: str) -> set[str]:
     response = client.get(url)
     if response.status_code != 200 or "html" not in response.get("Content-Type", ""):
         return set()
@@ -181,9 +202,9 @@ def test_hostile_query_parameters_of_the_pages_never_give_a_server_error(world):
     pages = [r for r in _routes() if not r.is_api and not r.route.startswith("admin/")]
     found: dict[str, set[str]] = {}
     for route in pages:
-        names = _page_query_names(client, route, valid) | {"page"}
+        url = route.url(**_valid_values(route, valid, world["account_pk"]))
+        names = _page_query_names(client, url) | {"page"}
         found[route.label] = names
-        url = route.url(**{p: valid.get(p, "1") for p in route.params})
         for name in sorted(names):
             for label, hostile in HOSTILE.items():
                 response = client.get(f"{url}?{name}={hostile}")
@@ -192,3 +213,4 @@ def test_hostile_query_parameters_of_the_pages_never_give_a_server_error(world):
     assert {"from", "to", "key", "service", "status"} <= found["usage"]
     assert {"q"} <= found["staff-accounts"]
     assert {"account", "actor", "target"} <= found["staff-audit"]
+    assert {"ledger_page", "processes_page", "keys_page"} <= found["staff-account"]
