@@ -13,6 +13,11 @@ import httpx
 import hypothesis
 import pytest
 import schemathesis
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from services.models import KnowledgeBase
 from tests.integration.live import LiveEnv, LiveFactory, LiveStack
@@ -20,6 +25,7 @@ from tests.integration.live import LiveEnv, LiveFactory, LiveStack
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
+DOCUMENT_CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
 # The stateful phase: how many scenarios, and how many calls each may chain.
 STATEFUL_SCENARIOS = 25
 STATEFUL_STEPS = 6
@@ -91,6 +97,25 @@ def test_the_live_server_serves_this_document(fuzzed_stack: LiveStack) -> None:
 )
 def test_every_operation_conforms_to_the_document(case: Any, call_kwargs: dict[str, Any]) -> None:
     case.call_and_validate(**call_kwargs)
+
+
+def test_calls_without_a_valid_key_get_a_documented_401(call_kwargs: dict[str, Any]) -> None:
+    """Every operation but health, without a key and with a wrong one: 401 in the envelope, as
+    the document says. (The `ignored_auth` check sends such probes but only reads the status.)"""
+    probed = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if operation.label == "GET /api/v1/health":
+            continue
+        # Any id will do: authentication comes before the lookup.
+        path_parameters = {p.name: "x" for p in operation.path_parameters}
+        for headers in ({}, {"x-api-key": "brk_" + "0" * 40}):
+            case = operation.Case(path_parameters=path_parameters)
+            response = case.call(base_url=call_kwargs["base_url"], headers=headers, timeout=30)
+            assert response.status_code == 401, case.as_curl_command()
+            case.validate_response(response, checks=DOCUMENT_CHECKS)
+            probed += 1
+    assert probed >= 2 * 25
 
 
 def test_linked_calls_conform_to_the_document(call_kwargs: dict[str, Any], fuzz_key: Any) -> None:
