@@ -42,8 +42,8 @@ NOT_OBJECT_ROUTES = {
     "service-detail": "a service id of the public catalogue, the same for every account",
     "service-execute": "service and endpoint ids of the catalogue; what it creates is the "
     "caller's own process",
-    "staff-endpoint-edit": "service and endpoint ids of the catalogue (staff only; covered by "
-    "the staff-page rule through tests/staff/test_services.py)",
+    "staff-endpoint-edit": "service and endpoint ids of the catalogue, staff only (non-staff "
+    "users get 403: tests/staff/test_services.py)",
     "password_reset_confirm": "a signed, expiring reset token, checked by Django's token "
     "generator, not an object id",
 }
