@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts.actions import KEY_LENGTH, KEY_PREFIX, PREFIX_LENGTH, api_key_hash
 from accounts.models import Account, ApiKey, AuditEvent, LedgerEntry, Payment
 from breact.errors import Forbidden, Unauthorized
+from breact.params import ascii_int
 
 _KEY_SHAPE = re.compile(rf"^{KEY_PREFIX}[A-Za-z0-9]{{{KEY_LENGTH - len(KEY_PREFIX)}}}$")
 
@@ -126,8 +127,9 @@ def accounts_search(*, query: str = "") -> QuerySet[Account]:
         ).values("account_id")
         return rows.filter(pk__in=holders)
     match = Q(owner__email__icontains=query)
-    if query.isdigit() and len(query) < 19:
-        match |= Q(pk=int(query))
+    account_id = ascii_int(query)
+    if account_id is not None:
+        match |= Q(pk=account_id)
     return rows.filter(match)
 
 
@@ -197,8 +199,9 @@ def audit_events_filtered(
     if action:
         events = events.filter(action=action)
     if account:
-        if account.isdigit() and len(account) <= 18:  # an id that fits a bigint
-            events = events.filter(account_id=int(account))
+        account_id = ascii_int(account)  # an id that fits a bigint
+        if account_id is not None:
+            events = events.filter(account_id=account_id)
         else:
             events = events.filter(account__owner__email__icontains=account)
     if target:

@@ -55,6 +55,12 @@ class PayloadTooLarge(BReactError):
     default_message = "The request body is too large."
 
 
+class UnsupportedMediaType(BReactError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
+    default_message = "The body must be JSON sent as Content-Type: application/json."
+
+
 class NotFound(BReactError):
     code = "NOT_FOUND"
     status = 404

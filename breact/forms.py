@@ -7,7 +7,29 @@ from datetime import date, timedelta
 from typing import Any
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.http import QueryDict
+
+# Every date a filter accepts, here and in the API: far enough from date.min and date.max that
+# "a day before" and "the day after" never overflow.
+DATE_MIN = date(2000, 1, 1)
+DATE_MAX = date(2999, 12, 31)
+DATE_RANGE_MESSAGE = f"Enter a date from {DATE_MIN.isoformat()} to {DATE_MAX.isoformat()}."
+
+
+class BoundedDateField(forms.DateField):
+    """A YYYY-MM-DD date between DATE_MIN and DATE_MAX (a field error otherwise)."""
+
+    widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("input_formats", ["%Y-%m-%d"])
+        super().__init__(**kwargs)
+        self.widget.attrs.update(min=DATE_MIN.isoformat(), max=DATE_MAX.isoformat())
+        self.validators += [
+            MinValueValidator(DATE_MIN, message=DATE_RANGE_MESSAGE),
+            MaxValueValidator(DATE_MAX, message=DATE_RANGE_MESSAGE),
+        ]
 
 
 class FilterForm(forms.Form):
@@ -39,15 +61,10 @@ class DateRangeFilterForm(FilterForm):
     def __init__(self, data: QueryDict | dict[str, Any] | None, *, today: date) -> None:
         super().__init__(data)
         self.today = today
-        self.fields["from"] = forms.DateField(
-            required=False,
-            label="From",
-            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        )
-        self.fields["to"] = forms.DateField(
+        self.fields["from"] = BoundedDateField(required=False, label="From")
+        self.fields["to"] = BoundedDateField(
             required=False,
             label="To",
-            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             help_text=f"Whole days in UTC; at most {self.max_days} days.",
         )
 
@@ -56,7 +73,8 @@ class DateRangeFilterForm(FilterForm):
         if "from" not in cleaned or "to" not in cleaned:
             return cleaned  # a date did not parse; its own error says so
         end: date = cleaned["to"] or self.today
-        start: date = cleaned["from"] or end - timedelta(days=self.default_days - 1)
+        # The default start never goes before DATE_MIN (to=2000-01-05 starts on DATE_MIN).
+        start: date = cleaned["from"] or max(end - timedelta(days=self.default_days - 1), DATE_MIN)
         cleaned["from"], cleaned["to"] = start, end
         span = (end - start).days + 1
         if start > end:

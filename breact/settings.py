@@ -76,6 +76,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Before any view: refuses NUL, lone surrogates and overlong path and query values.
+    "breact.params.InputGuardMiddleware",
     "services.middleware.UsageLogMiddleware",
 ]
 
@@ -253,10 +255,22 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "BReact Console API",
     "DESCRIPTION": "REST API v1: list services, execute an endpoint, poll its result.",
     "VERSION": "1.0.0",
+    # 3.1: its schemas are JSON Schema 2020-12, the dialect of the services' input schemas.
+    "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Swagger UI keeps the key entered under "Authorize" across reloads.
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    "ENUM_NAME_OVERRIDES": {
+        "DocumentContentTypeEnum": "services.providers.local_knowledge.CONTENT_TYPES",
+        "DocumentContentTypeInputEnum": "services.api.kb_views.CONTENT_TYPE_INPUTS",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "services.api.schema.document_errors_and_links",
+    ],
 }
 
 RATELIMIT_USE_CACHE = "default"

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Account, ApiKey
 from breact.forms import DateRangeFilterForm
+from breact.params import ascii_int
 from services.registry import all_services
 from services.selectors import USAGE_STATUS_GROUPS
 
@@ -64,9 +65,9 @@ class UsageFilterForm(DateRangeFilterForm):
         status_field = self.fields["status"]
         assert isinstance(status_field, forms.ChoiceField)
         statuses = list(COMMON_STATUSES)
-        asked = str(self.data.get("status", ""))
-        if asked.isdigit() and 100 <= int(asked) <= 599 and int(asked) not in statuses:
-            statuses = sorted([*statuses, int(asked)])
+        asked = ascii_int(str(self.data.get("status", "")))
+        if asked is not None and 100 <= asked <= 599 and asked not in statuses:
+            statuses = sorted([*statuses, asked])
         status_field.choices = [
             ("", "Any status"),
             ("Groups", [(name, STATUS_GROUP_LABELS[name]) for name in USAGE_STATUS_GROUPS]),

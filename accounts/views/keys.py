@@ -22,10 +22,13 @@ from accounts.models import Account, ApiKey, User
 from accounts.rates import parse_rate
 from accounts.selectors import api_key_get, api_key_status, api_keys_listed
 from breact.errors import BadRequest
+from breact.forms import BoundedDateField
 from breact.http import HtmxHttpRequest, client_ip
 from services.selectors import calls_by_key, service_catalogue
 
 PAGE_SIZE = 20
+# The largest spend cap a form accepts (far below the column's bigint bound).
+SPEND_CAP_MAX = 1_000_000_000_000
 CALLS_WINDOW = timedelta(days=7)
 
 EXPIRY_CHOICES = [
@@ -73,10 +76,9 @@ class KeyCreateForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
     expires_in = forms.ChoiceField(choices=EXPIRY_CHOICES, required=False, label="Expires")
-    expires_on = forms.DateField(
+    expires_on = BoundedDateField(
         required=False,
         label="Expiry date",
-        widget=forms.DateInput(attrs={"type": "date"}),
         help_text="With “On a date”: the key stops working at the end of this day (UTC).",
     )
     scopes = forms.MultipleChoiceField(
@@ -94,6 +96,7 @@ class KeyCreateForm(forms.Form):
     spend_cap = forms.IntegerField(
         required=False,
         min_value=1,
+        max_value=SPEND_CAP_MAX,
         label="Spend cap (credits)",
         help_text="The most credits this key may ever spend. Blank = no cap.",
     )

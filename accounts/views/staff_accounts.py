@@ -42,6 +42,7 @@ from accounts.staff_forms import (
 )
 from breact.errors import BadRequest, InsufficientCredits
 from breact.http import HtmxHttpRequest, client_ip
+from breact.params import ascii_int
 from services.charts import bar_chart
 from services.selectors import (
     account_usage_summary,
@@ -91,11 +92,13 @@ def _ip(request: HttpRequest) -> str | None:
     return client_ip(request)
 
 
+# Past this page number a link is stale or forged: the list shows its first page.
+MAX_PAGE_NUMBER = 1_000_000
+
+
 def _page_number(request: HttpRequest, param: str) -> int:
-    try:
-        return max(int(request.GET.get(param, "1")), 1)
-    except ValueError:
-        return 1
+    number = ascii_int(request.GET.get(param, "1")) or 1
+    return number if number <= MAX_PAGE_NUMBER else 1
 
 
 def _page_url(request: HttpRequest, param: str, number: int) -> str:

@@ -21,6 +21,7 @@ from accounts.permissions import staff_required
 from accounts.reconciliation import KIND_LABELS, reconcile
 from accounts.selectors import audit_actions_recorded, audit_events_filtered
 from breact.csv_export import csv_lines, iso_utc
+from breact.forms import BoundedDateField
 from breact.http import HtmxHttpRequest
 
 PAGE_SIZE = 50
@@ -91,16 +92,9 @@ class AuditFilterForm(forms.Form):
     def __init__(self, data: QueryDict) -> None:
         super().__init__(data)
         # "from" is a Python keyword: the date fields are added under their GET names.
-        self.fields["from"] = forms.DateField(
-            required=False,
-            label="From",
-            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        )
-        self.fields["to"] = forms.DateField(
-            required=False,
-            label="To",
-            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-            help_text="Whole days in UTC, both included.",
+        self.fields["from"] = BoundedDateField(required=False, label="From")
+        self.fields["to"] = BoundedDateField(
+            required=False, label="To", help_text="Whole days in UTC, both included."
         )
         self.order_fields(list(FILTER_NAMES))
         action_field = self.fields["action"]

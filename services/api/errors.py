@@ -22,6 +22,7 @@ from breact.errors import (
     PayloadTooLarge,
     RateLimitExceeded,
     Unauthorized,
+    UnsupportedMediaType,
 )
 from breact.middleware import request_id_for
 
@@ -81,7 +82,9 @@ def as_breact_error(exc: Exception) -> BReactError:
         return MethodNotAllowed(str(exc.detail))
     if isinstance(exc, drf.ValidationError):
         return BadRequest(details={"errors": _flatten(exc.detail)})
-    if isinstance(exc, (drf.ParseError, drf.UnsupportedMediaType, drf.NotAcceptable)):
+    if isinstance(exc, drf.UnsupportedMediaType):
+        return UnsupportedMediaType(str(exc.detail))
+    if isinstance(exc, (drf.ParseError, drf.NotAcceptable)):
         return BadRequest(str(exc.detail))
     if isinstance(exc, drf.Throttled):
         return RateLimitExceeded(str(exc.detail))

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import ApiKey
 from breact.errors import BadRequest, Forbidden
+from breact.params import NOT_BLANK_PATTERN, ascii_int
 from services import kb_actions, kb_selectors
 from services.actions import iso
 from services.api import serializers as out
@@ -21,35 +24,53 @@ from services.models import KnowledgeBase, KnowledgeDocument
 from services.providers.local_knowledge import CONTENT_TYPE_ALIASES, CONTENT_TYPES
 
 KNOWLEDGE_SERVICE = "knowledge_service"
+# What `content_type` may be when adding a document: the names, and their MIME and short forms.
+CONTENT_TYPE_INPUTS = (*CONTENT_TYPES, *CONTENT_TYPE_ALIASES)
 
 
 # --- input ---------------------------------------------------------------------------------------
 
 
+class StrictCharField(serializers.CharField):
+    """A string and nothing else: DRF's CharField would turn 0 or true into "0" or "True"."""
+
+    default_error_messages = {"not_a_string": "Must be a string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return str(super().to_internal_value(data))
+
+
+NOT_BLANK = RegexValidator(NOT_BLANK_PATTERN, message="This field may not be blank.")
+
+
 class KnowledgeBaseCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=kb_actions.MAX_NAME_CHARS)
-    description = serializers.CharField(
+    name = StrictCharField(
+        max_length=kb_actions.MAX_NAME_CHARS, min_length=1, validators=[NOT_BLANK]
+    )
+    description = StrictCharField(
         max_length=kb_actions.MAX_DESCRIPTION_CHARS, allow_blank=True, required=False, default=""
     )
 
 
 class KnowledgeDocumentAddSerializer(serializers.Serializer):
-    title = serializers.CharField(
+    title = StrictCharField(
         max_length=kb_actions.MAX_TITLE_CHARS,
         allow_blank=True,
         required=False,
         default="",
         help_text="Defaults to the HTML <title>, the first heading, or the first line.",
     )
-    content = serializers.CharField(
+    content = StrictCharField(
         trim_whitespace=False,
         help_text=f"The document, at most {kb_actions.MAX_DOCUMENT_BYTES} bytes of UTF-8.",
     )
-    content_type = serializers.CharField(
-        max_length=32,
+    content_type = serializers.ChoiceField(
+        choices=CONTENT_TYPE_INPUTS,
         default="text",
-        help_text=f"One of {', '.join(CONTENT_TYPES)}; MIME names are accepted too "
-        f"({', '.join(k for k in CONTENT_TYPE_ALIASES if '/' in k)}).",
+        help_text=f"One of {', '.join(CONTENT_TYPES)}; MIME names and short forms are accepted "
+        f"too ({', '.join(CONTENT_TYPE_ALIASES)}).",
     )
 
 
@@ -149,19 +170,60 @@ def document_body(document: KnowledgeDocument, *, full: bool = False) -> dict[st
 # --- views ---------------------------------------------------------------------------------------
 
 
+MAX_CURSOR_CHARS = 200
+
+
 class NewestFirst(CursorPagination):
-    """Cursor pages, newest first: `limit` (1–100, default 20) and the opaque `cursor`."""
+    """Cursor pages, newest first: `limit` (1–100, default 20) and the opaque `cursor`. A
+    `limit` that is not such a number, or a cursor this API did not hand out, is BAD_REQUEST."""
 
     ordering = ("-created_at", "-id")
     page_size = 20
     page_size_query_param = "limit"
     max_page_size = 100
 
+    def get_page_size(self, request: Any) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        size = ascii_int(raw)
+        if size is None or not 1 <= size <= self.max_page_size:
+            raise BadRequest(
+                f"limit must be a whole number from 1 to {self.max_page_size}.",
+                details={"errors": [{"path": "limit", "message": "expected 1 to 100"}]},
+            )
+        return size
+
+    def decode_cursor(self, request: Any) -> Any:
+        raw = request.query_params.get(self.cursor_query_param) or ""
+        if len(raw) > MAX_CURSOR_CHARS:
+            raise BadRequest(
+                f"cursor is longer than {MAX_CURSOR_CHARS} characters; use a page's next or "
+                "previous link.",
+                details={"errors": [{"path": "cursor", "message": "too long"}]},
+            )
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise BadRequest(
+                "cursor is not one this API handed out; use a page's next or previous link.",
+                details={"errors": [{"path": "cursor", "message": "invalid cursor"}]},
+            ) from None
+
 
 PAGE_PARAMETERS = [
-    OpenApiParameter("limit", int, OpenApiParameter.QUERY, description="Items per page, ≤ 100."),
     OpenApiParameter(
-        "cursor", str, OpenApiParameter.QUERY, description="From a previous page's next/previous."
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": NewestFirst.max_page_size},
+        OpenApiParameter.QUERY,
+        description=f"Items per page, 1 to {NewestFirst.max_page_size} (default "
+        f"{NewestFirst.page_size}).",
+    ),
+    OpenApiParameter(
+        "cursor",
+        {"type": "string", "maxLength": MAX_CURSOR_CHARS},
+        OpenApiParameter.QUERY,
+        description="From a previous page's next/previous link.",
     ),
 ]
 ERRORS = {

@@ -1,4 +1,5 @@
-"""Reading an execute body: size limit, strict JSON, bounded depth, an object at the top."""
+"""Reading a JSON body: media type, size limit, strict UTF-8 JSON, bounded depth, an object at
+the top."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 
-from breact.errors import BadRequest, PayloadTooLarge
+from breact.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 
 def _refuse_constant(name: str) -> Any:
@@ -42,8 +43,33 @@ def json_problem(value: Any, limit: int) -> str | None:
     return None
 
 
+JSON_MEDIA_TYPE = "application/json"
+
+
+def check_json_media_type(request: HttpRequest) -> None:
+    """Refuse a body that is not declared as UTF-8 JSON: UnsupportedMediaType (415) for another
+    media type or charset. A request without a body needs no Content-Type."""
+    declared = request.META.get("CONTENT_TYPE", "")
+    media_type = request.content_type or ""
+    if media_type.lower() != JSON_MEDIA_TYPE:
+        shown = f"Content-Type {declared!r}" if declared else "no Content-Type"
+        raise UnsupportedMediaType(
+            f"The body must be JSON sent as Content-Type: {JSON_MEDIA_TYPE}; the request had "
+            f"{shown}.",
+            details={"supported": [JSON_MEDIA_TYPE]},
+        )
+    charset = (request.content_params or {}).get("charset")
+    if charset is not None and charset.strip().strip('"').lower() not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(
+            f"JSON bodies must be UTF-8; the request declared charset={charset!r}. Send "
+            f"Content-Type: {JSON_MEDIA_TYPE} (UTF-8 is the default).",
+            details={"supported": [JSON_MEDIA_TYPE]},
+        )
+
+
 def json_object_from(request: HttpRequest) -> dict[str, Any]:
-    """The body as a JSON object, or PayloadTooLarge / BadRequest with a reason."""
+    """The body as a JSON object, or PayloadTooLarge / UnsupportedMediaType / BadRequest with a
+    reason. An empty body is an empty object."""
     limit = settings.BREACT_MAX_BODY_BYTES
     too_large = PayloadTooLarge(
         f"The request body is over the limit of {limit} bytes.", details={"limit": limit}
@@ -62,14 +88,27 @@ def json_object_from(request: HttpRequest) -> dict[str, Any]:
         raise too_large
     if not raw.strip():
         return {}
+    check_json_media_type(request)
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise BadRequest(
+            "The body starts with a byte order mark; send UTF-8 JSON without one.",
+            details={"errors": [{"path": "$", "message": "byte order mark"}]},
+        )
     try:
-        data = json.loads(raw, parse_constant=_refuse_constant)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(
+            f"The body is not UTF-8 (byte {exc.start}); JSON bodies must be UTF-8.",
+            details={"errors": [{"path": "$", "message": "not UTF-8"}]},
+        ) from None
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant)
     except RecursionError:
         raise BadRequest(
             "The JSON body is nested too deeply.",
             details={"errors": [{"path": "$", "message": "nested too deeply"}]},
         ) from None
-    except (ValueError, UnicodeDecodeError) as exc:
+    except ValueError as exc:
         raise BadRequest(
             f"The body is not valid JSON: {exc}.",
             details={"errors": [{"path": "$", "message": str(exc)}]},

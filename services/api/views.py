@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest
@@ -20,15 +20,15 @@ from rest_framework.views import APIView
 from accounts.models import ApiKey
 from accounts.selectors import account_balance
 from breact.errors import BadRequest, Forbidden, ServiceNotFound, ServiceUnavailable
+from breact.forms import DATE_MAX, DATE_MIN, DateRangeFilterForm
 from services import actions, selectors
 from services.api import serializers as out
 from services.api.parsing import json_object_from
 from services.api.ratelimit import EXECUTE, READ, execute_rate, rate_limit_hit
+from services.api.schema import DATE_PARAMETER, SERVICE_ID_PARAMETER
 from services.models import Endpoint, Process
 from services.registry import EndpointDefinition, ServiceDefinition
 from services.workers import describe_age, runner_status
-
-MAX_USAGE_DAYS = 366
 
 
 def _django(request: Request) -> HttpRequest:
@@ -229,7 +229,15 @@ class ProcessResultApi(KeyedApiView):
         summary="Poll a process",
         description="Pending, completed (the service's result) or error. Results are deleted "
         f"{settings.BREACT_RESULT_TTL} s after they are ready; afterwards this answers 404.",
-        parameters=[OpenApiParameter("access_token", str, OpenApiParameter.QUERY, required=True)],
+        parameters=[
+            OpenApiParameter(
+                "access_token",
+                {"type": "string", "minLength": 1, "maxLength": 128},
+                OpenApiParameter.QUERY,
+                required=True,
+                description="The access_token of the execute response.",
+            )
+        ],
         responses={200: out.PollSerializer, 404: out.ErrorSerializer},
     )
     def get(self, request: Request, process_id: str) -> Response:
@@ -280,43 +288,57 @@ class AccountApi(KeyedApiView):
         )
 
 
-def _date_param(request: Request, name: str, default: date) -> date:
-    value = request.query_params.get(name)
-    if not value:
-        return default
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise BadRequest(
-            f"{name} must be a date as YYYY-MM-DD.",
-            details={"errors": [{"path": name, "message": "expected YYYY-MM-DD"}]},
-        ) from None
+class UsageQueryForm(DateRangeFilterForm):
+    """The usage endpoint's query: the console's date range (same bounds, default and limit)
+    and an optional service id."""
+
+    service = forms.CharField(required=False, max_length=64)
+
+
+def form_errors(form: forms.Form) -> BadRequest:
+    """The form's errors as BAD_REQUEST, one {path, message} per error."""
+    errors = [
+        {"path": name if name != "__all__" else "$", "message": str(message)}
+        for name, messages in form.errors.items()
+        for message in messages
+    ]
+    return BadRequest(
+        "The query is not valid: " + "; ".join(f"{e['path']}: {e['message']}" for e in errors),
+        details={"errors": errors},
+    )
 
 
 class UsageApi(KeyedApiView):
     @extend_schema(
         operation_id="usage_retrieve",
         summary="The account's usage by day and service",
+        description="Calls, errors and credits per day and service, from `from` to `to` (whole "
+        f"UTC days, both included; dates from {DATE_MIN} to {DATE_MAX}). Without `to`: today; "
+        f"without `from`: {UsageQueryForm.default_days} days up to `to`. At most "
+        f"{UsageQueryForm.max_days} days.",
         parameters=[
-            OpenApiParameter("from", OpenApiTypes.DATE, OpenApiParameter.QUERY),
-            OpenApiParameter("to", OpenApiTypes.DATE, OpenApiParameter.QUERY),
-            OpenApiParameter("service", str, OpenApiParameter.QUERY),
+            OpenApiParameter("from", DATE_PARAMETER, OpenApiParameter.QUERY),
+            OpenApiParameter("to", DATE_PARAMETER, OpenApiParameter.QUERY),
+            OpenApiParameter("service", SERVICE_ID_PARAMETER, OpenApiParameter.QUERY),
         ],
-        responses={200: out.UsageSerializer, 400: out.ErrorSerializer},
+        responses={200: out.UsageSerializer},
     )
     def get(self, request: Request) -> Response:
-        today = timezone.now().date()
-        end = _date_param(request, "to", today)
-        start = _date_param(request, "from", end - timedelta(days=29))
-        if start > end:
-            raise BadRequest("from must not be after to.")
-        if (end - start).days >= MAX_USAGE_DAYS:
-            raise BadRequest(f"The range may span at most {MAX_USAGE_DAYS} days.")
+        empty = [name for name in ("from", "to", "service") if request.query_params.get(name) == ""]
+        if empty:  # the console's forms send empty fields; an API client leaves them out
+            raise BadRequest(
+                f"{', '.join(empty)} must not be empty; leave a parameter out to use its default.",
+                details={"errors": [{"path": name, "message": "empty"} for name in empty]},
+            )
+        form = UsageQueryForm(request.query_params, today=timezone.now().date())
+        if not form.is_valid():
+            raise form_errors(form)
+        start, end = form.cleaned_data["from"], form.cleaned_data["to"]
         rows = selectors.usage_by_day_and_service(
             account=_key(request).account,
             start=start,
             end=end,
-            service_id=request.query_params.get("service") or None,
+            service_id=form.cleaned_data["service"] or None,
         )
         return Response(
             {

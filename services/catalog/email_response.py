@@ -19,9 +19,12 @@ ANALYSIS_TYPES = ("sentiment", "key_points", "action_items", "response_urgency")
 LEVELS = ("low", "medium", "high")
 SENTIMENTS = ("positive", "neutral", "negative")
 
-# One address, "Name <address>", or several separated by commas or semicolons.
+# One address, "Name <address>", or several separated by commas or semicolons. Whitespace is
+# spelled out (_WS): Python's \s also matches \x1c-\x1f, ECMA's (OpenAPI clients') does not.
+_WS = r" \t\n\r\f\v"
 _ADDRESS_ITEM = (
-    r"\s*(?:(?:\"[^\"]*\"|[^<>@,;\"])*<\s*[^\s<>@]+@[^\s<>@]+\s*>|[^\s<>@,;\"]+@[^\s<>@,;\"]+)\s*"
+    rf"[{_WS}]*(?:(?:\"[^\"]*\"|[^<>@,;\"])*<[{_WS}]*[^{_WS}<>@]+@[^{_WS}<>@]+[{_WS}]*>"
+    rf"|[^{_WS}<>@,;\"]+@[^{_WS}<>@,;\"]+)[{_WS}]*"
 )
 ADDRESS_PATTERN = rf"^{_ADDRESS_ITEM}(?:[,;]{_ADDRESS_ITEM})*$"
 

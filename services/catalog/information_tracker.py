@@ -61,7 +61,7 @@ _UPDATE_TYPE = {
 _REFERENCE_DATE = {
     "type": "string",
     "format": "date",
-    "pattern": r"^\d{4}-\d{2}-\d{2}$",
+    "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
     "description": 'The day relative dates are resolved against ("yesterday", "since '
     'Monday", "3 days ago"), as YYYY-MM-DD. Default: today (UTC).',
 }

@@ -266,7 +266,7 @@ SERVICE = ServiceDefinition(
                         "description": "The question or message to answer.",
                         "minLength": 1,
                         "maxLength": MAX_QUERY_CHARS,
-                        "pattern": r"\S",
+                        "pattern": r"[^ \t\n\r\f\v]",
                     },
                     "context": {
                         "type": "object",
@@ -294,7 +294,7 @@ SERVICE = ServiceDefinition(
                         # Without custom knowledge, at least one knowledge base is needed.
                         "if": {
                             "required": ["knowledge"],
-                            "properties": {"knowledge": {"pattern": r"\S"}},
+                            "properties": {"knowledge": {"pattern": r"[^ \t\n\r\f\v]"}},
                         },
                         "else": {
                             "required": ["knowledgeBases"],

@@ -17,7 +17,11 @@ DEFAULT_TIMEOUT = 30
 MAX_TIMEOUT = 60
 MAX_PROMPT_CHARS = 24_000
 # http(s), a host, no user name or password; everything else is checked when fetching.
-URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@:][^\s/?#@]*(?:[/?#]\S*)?$"
+# Whitespace spelled out: Python's \s also matches \x1c-\x1f, ECMA's (OpenAPI clients') not.
+URL_PATTERN = (
+    r"^[Hh][Tt][Tt][Pp][Ss]?://[^ \t\n\r\f\v/?#@:][^ \t\n\r\f\v/?#@]*"
+    r"(?:[/?#][^ \t\n\r\f\v]*)?$"
+)
 
 
 def allow_loopback() -> bool:

@@ -145,10 +145,11 @@ def test_list_pages_with_limit_and_cursor_without_gaps_or_repeats(keyed_client):
     assert seen == list(reversed(created))
 
 
-def test_list_with_a_forged_cursor_is_not_found_in_the_envelope(keyed_client, assert_error):
+def test_list_with_a_forged_cursor_is_a_bad_request_in_the_envelope(keyed_client, assert_error):
     create_base(keyed_client)
 
-    assert_error(keyed_client.get(f"{BASES}?cursor=bm9wZQ"), 404, "NOT_FOUND")
+    body = assert_error(keyed_client.get(f"{BASES}?cursor=bm9wZQ"), 400, "BAD_REQUEST")
+    assert body["details"]["errors"][0]["path"] == "cursor"
 
 
 def test_another_accounts_base_is_not_found_for_every_method(

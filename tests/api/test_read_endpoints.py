@@ -314,7 +314,7 @@ def test_schema_is_an_openapi_3_document_without_auth(api_client):
     assert document["info"]["title"] == "BReact Console API"
     paths = document["paths"]
     assert "/api/v1/services" in paths
-    assert "post" in paths["/api/v1/services/{service_id}/{endpoint}"]
+    assert "post" in paths["/api/v1/services/text_analyzer/analyze"]
     assert "/api/v1/services/result/{process_id}" in paths
     assert "/api/v1/health" in paths
 
