@@ -35,13 +35,15 @@ STATEFUL_STEPS = 6
 def fuzzed_stack(
     live_factory: LiveFactory, live_env: LiveEnv, tmp_path_factory: pytest.TempPathFactory
 ) -> LiveStack:
-    """A server of its own, on a filesystem broker, so the hundreds of processes the run queues
+    """A server of its own, on an embedded broker, so the hundreds of processes the run queues
     never reach the worker the other integration tests share. Fuzzed URLs must not reach
     loopback services; failed authentications are tested, not throttled."""
     var_dir = tmp_path_factory.mktemp("schemathesis-var")
     env = live_env.child_env(
         var_dir,
-        CELERY_BROKER_URL="filesystem://",
+        CELERY_BROKER_URL="embedded://",
+        # Executes are accepted without a live worker: the run follows execute → poll links.
+        BREACT_REQUIRE_WORKER="0",
         BREACT_EXTRA_SERVICE_MODULES="",
         BREACT_WEBSCRAPER_ALLOW_LOOPBACK="0",
         BREACT_AUTH_FAILURE_RATE_LIMIT="100000/m",
