@@ -69,6 +69,7 @@ def world(settings: Any) -> dict[str, Any]:
     """A staff user (sees every page) whose account owns one object of each kind."""
     settings.BREACT_POLL_RATE_LIMIT = "100000/m"
     settings.BREACT_DEFAULT_RATE_LIMIT = "100000/m"
+    settings.BREACT_MAX_KEYS_PER_ACCOUNT = 100  # more keys than one page of the keys list
     user = UserFactory(is_staff=True, is_superuser=True)
     account = AccountFactory(owner=user, credits=1000)
     key = ApiKeyFactory(account=account)
