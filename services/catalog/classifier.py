@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from services.providers import run_metadata
-from services.providers.label_lexicon import CATCH_ALL_LABELS, CONCEPTS, GENERIC_LABEL_WORDS
-from services.providers.llm import chat_json, route_for
-from services.providers.text import STOPWORDS, WORD, stem
+from services.engines import run_metadata
+from services.engines.label_lexicon import CATCH_ALL_LABELS, CONCEPTS, GENERIC_LABEL_WORDS
+from services.engines.llm import chat_json, route_for
+from services.engines.text import STOPWORDS, WORD, stem
 from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
 
 MAX_CONTENT_CHARS = 100_000

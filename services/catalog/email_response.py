@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from services.providers import local_email as engine
-from services.providers import run_metadata
-from services.providers.llm import ChatResult, chat_json, route_for
+from services.engines import local_email as engine
+from services.engines import run_metadata
+from services.engines.llm import ChatResult, chat_json, route_for
 from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition, ServiceFailure
 
 LOCAL_ANALYSIS_MODEL = "local/email-analysis"

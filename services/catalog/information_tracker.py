@@ -12,9 +12,9 @@ from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
 
 from services.catalog._schema import DOCUMENTED_DEFAULT_MODEL, MAX_TOKENS, MODEL_ID, TEMPERATURE
-from services.providers import run_metadata
-from services.providers.llm import chat_json, route_for
-from services.providers.local_extraction import (
+from services.engines import run_metadata
+from services.engines.llm import chat_json, route_for
+from services.engines.local_extraction import (
     ExtractionError,
     SchemaView,
     extract,

@@ -9,10 +9,9 @@ from django.utils import timezone
 
 from accounts.models import Account
 from breact.errors import BadRequest
-from services.kb_selectors import knowledge_base_ids_missing, knowledge_passages
-from services.providers import run_metadata
-from services.providers.llm import ProviderRoute, chat_json, route_for
-from services.providers.local_knowledge import (
+from services.engines import run_metadata
+from services.engines.llm import ProviderRoute, chat_json, route_for
+from services.engines.local_knowledge import (
     Hit,
     KnowledgeIndex,
     Passage,
@@ -24,6 +23,7 @@ from services.providers.local_knowledge import (
     select_passages,
     trim_text,
 )
+from services.kb_selectors import knowledge_base_ids_missing, knowledge_passages
 from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition, ServiceFailure
 
 DEFAULT_MODEL = "mistral-large-2411"

@@ -10,9 +10,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.providers import run_metadata
-from services.providers.llm import chat_json, route_for
-from services.providers.text import PARAGRAPH_BREAK, idf, sentences, stems, words
+from services.engines import run_metadata
+from services.engines.llm import chat_json, route_for
+from services.engines.text import PARAGRAPH_BREAK, idf, sentences, stems, words
 from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
 
 MAX_TEXT_CHARS = 200_000

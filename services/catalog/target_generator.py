@@ -8,9 +8,9 @@ import time
 from typing import Any
 
 from services.catalog._schema import DOCUMENTED_DEFAULT_MODEL, MAX_TOKENS, MODEL_ID, TEMPERATURE
-from services.providers import run_metadata
-from services.providers.llm import chat_json, route_for
-from services.providers.local_targets import (
+from services.engines import run_metadata
+from services.engines.llm import chat_json, route_for
+from services.engines.local_targets import (
     check_unique,
     key,
     next_free_id,

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from services.providers.text import STOPWORDS
+from services.engines.text import STOPWORDS
 
 # Words and the punctuation that bounds a clause, in order.
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|[.,;:!?()\[\]]|—|–")

@@ -13,7 +13,7 @@ import snowballstemmer
 from bs4 import BeautifulSoup
 from markdown_it import MarkdownIt
 
-from services.providers.text import sentences, terms, words
+from services.engines.text import sentences, terms, words
 
 CONTENT_TYPES = ("text", "markdown", "html")
 CONTENT_TYPE_ALIASES = {

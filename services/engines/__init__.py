@@ -1,4 +1,4 @@
-"""Model providers: the local engines (offline, deterministic) and OpenAI-compatible endpoints."""
+"""Engines: the local engines (offline, deterministic) and OpenAI-compatible endpoints."""
 
 from __future__ import annotations
 

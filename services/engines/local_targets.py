@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.providers.local_language import (
+from services.engines.local_language import (
     ACTION_VERBS,
     IRREGULAR,
     NEGATORS,
@@ -25,7 +25,7 @@ from services.providers.local_language import (
     stems_match,
     tokenize,
 )
-from services.providers.text import STOPWORDS, sentences
+from services.engines.text import STOPWORDS, sentences
 from services.registry import ServiceFailure
 
 MAX_TODO = 200

@@ -16,7 +16,7 @@ from typing import Any
 
 from jsonschema.validators import validator_for
 
-from services.providers.local_language import (
+from services.engines.local_language import (
     StemBag,
     Token,
     content_stems,
@@ -26,7 +26,7 @@ from services.providers.local_language import (
     stems_match,
     tokenize,
 )
-from services.providers.local_vocabulary import (
+from services.engines.local_vocabulary import (
     ALLERGENS,
     CUE_SYNONYMS,
     ENUM_SYNONYMS,
@@ -35,13 +35,13 @@ from services.providers.local_vocabulary import (
     SYMPTOMS,
     UNIT_FAMILIES,
 )
-from services.providers.local_when import (
+from services.engines.local_when import (
     DateHit,
     date_to_iso,
     find_dates,
     find_durations,
 )
-from services.providers.text import STOPWORDS, sentences
+from services.engines.text import STOPWORDS, sentences
 
 EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-zA-Z]{2,}\b")
 URL = re.compile(r"\bhttps?://[^\s<>\"')\]]+|\bwww\.[^\s<>\"')\]]+", re.IGNORECASE)
