@@ -13,7 +13,7 @@ from typing import Any
 from services.engines import run_metadata
 from services.engines.label_lexicon import CATCH_ALL_LABELS, CONCEPTS, GENERIC_LABEL_WORDS
 from services.engines.llm import chat_json, route_for
-from services.engines.text import STOPWORDS, WORD, stem
+from services.engines.nlp import STOPWORDS, WORD, stem
 from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
 
 MAX_CONTENT_CHARS = 100_000

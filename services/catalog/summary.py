@@ -12,7 +12,7 @@ from typing import Any
 
 from services.engines import run_metadata
 from services.engines.llm import chat_json, route_for
-from services.engines.text import PARAGRAPH_BREAK, idf, sentences, stems, words
+from services.engines.nlp import PARAGRAPH_BREAK, idf, sentences, stems, words
 from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
 
 MAX_TEXT_CHARS = 200_000

@@ -14,7 +14,7 @@ from typing import Any
 
 from bs4 import BeautifulSoup
 
-from services.engines.text import sentences, terms
+from services.engines.nlp import sentences, terms
 
 # --- cleaning ---------------------------------------------------------------------------------
 

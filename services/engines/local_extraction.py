@@ -22,7 +22,6 @@ from services.engines.local_language import (
     content_stems,
     negated_positions,
     number_from_word,
-    stem,
     stems_match,
     tokenize,
 )
@@ -41,7 +40,7 @@ from services.engines.local_when import (
     find_dates,
     find_durations,
 )
-from services.engines.text import STOPWORDS, sentences
+from services.engines.nlp import STOPWORDS, sentences, stem
 
 EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-zA-Z]{2,}\b")
 URL = re.compile(r"\bhttps?://[^\s<>\"')\]]+|\bwww\.[^\s<>\"')\]]+", re.IGNORECASE)

@@ -7,13 +7,11 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
-import snowballstemmer
 from bs4 import BeautifulSoup
 from markdown_it import MarkdownIt
 
-from services.engines.text import sentences, terms, words
+from services.engines.nlp import sentences, stem, terms, words
 
 CONTENT_TYPES = ("text", "markdown", "html")
 CONTENT_TYPE_ALIASES = {
@@ -91,7 +89,6 @@ _CELL_END = re.compile(r"[ |]*\|[ ]*(?=\n|$)")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 _markdown = MarkdownIt("commonmark", {"html": True}).enable("table")
-_stemmer = snowballstemmer.stemmer("english")
 
 
 def normalise_content_type(value: str) -> str:
@@ -261,11 +258,8 @@ def chunk_text(
 # --- ranking ---------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=200_000)
 def _stem(term: str) -> str:
-    if not term.isascii() or term.isdigit():
-        return term
-    return str(_stemmer.stemWord(term))
+    return term if term.isdigit() else stem(term)
 
 
 def index_terms(text: str) -> list[str]:

@@ -13,7 +13,6 @@ from typing import Any
 
 from services.engines.local_language import (
     ACTION_VERBS,
-    IRREGULAR,
     NEGATORS,
     PARTICIPLES,
     StemBag,
@@ -21,11 +20,10 @@ from services.engines.local_language import (
     content_stems,
     negated_positions,
     participle,
-    stem,
     stems_match,
     tokenize,
 )
-from services.engines.text import STOPWORDS, sentences
+from services.engines.nlp import IRREGULAR, STOPWORDS, sentences, stem
 from services.registry import ServiceFailure
 
 MAX_TODO = 200

@@ -16,7 +16,7 @@ from urllib.parse import urljoin
 import httpx
 from bs4 import BeautifulSoup, NavigableString, Tag
 
-from services.engines.text import sentences
+from services.engines.nlp import sentences
 from services.registry import ServiceFailure
 
 MAX_BYTES = 2 * 1024 * 1024

@@ -1,4 +1,5 @@
-"""Text utilities shared by the local engines: words, sentences, stopwords, term weights."""
+"""The NLP base of every local engine: words, sentences, stopwords, the one stemmer, term
+weights, language detection, fuzzy matching and HTML to text."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable
+from functools import lru_cache
+
+import snowballstemmer
 
 WORD = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
 SENTENCE_END = re.compile(r"[.!?。！？…]+(?=\s|$)|[。！？]+")
@@ -16,6 +20,8 @@ _ABBREVIATION = re.compile(
     r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|vs|etc|e\.g|i\.e|Inc|Ltd|Co|No|Fig|approx|z\.B|bzw)|\b[A-Z])\.$"
 )
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+_SNOWBALL = snowballstemmer.stemmer("english")
 
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before
@@ -68,34 +74,42 @@ def idf(documents: list[list[str]]) -> dict[str, float]:
     return {term: math.log(1 + (n - count + 0.5) / (count + 0.5)) for term, count in df.items()}
 
 
-_DOUBLE_CONSONANT = re.compile(r"([b-df-hj-km-np-rtv-xz])\1$")
+# Irregular forms the Snowball stemmer leaves apart ("went" / "go"), mapped to their base.
+IRREGULAR = {
+    "began": "begin", "begun": "begin", "bought": "buy", "broke": "break", "broken": "break",
+    "brought": "bring", "built": "build", "caught": "catch", "chose": "choose",
+    "chosen": "choose", "did": "do", "done": "do", "drawn": "draw", "drew": "draw",
+    "driven": "drive", "drove": "drive", "fed": "feed", "fell": "fall", "felt": "feel",
+    "flew": "fly", "flown": "fly", "forgot": "forget", "forgotten": "forget", "found": "find",
+    "froze": "freeze", "frozen": "freeze", "gave": "give", "given": "give", "gone": "go",
+    "got": "get", "gotten": "get", "grew": "grow", "grown": "grow", "held": "hold",
+    "hidden": "hide", "hung": "hang", "kept": "keep", "knew": "know", "known": "know",
+    "laid": "lay", "led": "lead", "left": "leave", "lent": "lend", "lost": "lose", "made": "make",
+    "meant": "mean", "met": "meet", "outlined": "outline", "overseen": "oversee", "paid": "pay",
+    "put": "put", "ran": "run", "read": "read", "rebuilt": "rebuild", "rewritten": "rewrite",
+    "rewrote": "rewrite", "risen": "rise", "rose": "rise", "run": "run", "sat": "sit",
+    "saw": "see", "seen": "see", "sent": "send", "set": "set", "shipped": "ship", "shown": "show",
+    "sold": "sell", "spent": "spend", "spoke": "speak", "spoken": "speak", "stood": "stand",
+    "struck": "strike", "sung": "sing", "taken": "take", "taught": "teach", "thought": "think",
+    "thrown": "throw", "told": "tell", "took": "take", "understood": "understand",
+    "undone": "undo", "went": "go", "won": "win", "wore": "wear", "written": "write",
+    "wrote": "write",
+}  # fmt: skip
 
 
+@lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
-    """A light English stemmer for matching, not display: "charged", "charges" and "charging"
-    all become "charg", "shipping" becomes "ship", "deliveries" becomes "deliveri"."""
+    """The one stemmer of every engine: Snowball English (Porter 2) on the lower-cased word,
+    irregular verbs mapped to their base first; "charged", "charges" and "charging" all become
+    "charg", "deliveries" becomes "deliveri". Words with digits or non-Latin letters are kept
+    as they are (lower-cased)."""
     w = word.lower().replace("’", "'")
     if w.endswith("'s"):
         w = w[:-2]
-    if len(w) <= 3:
+    w = IRREGULAR.get(w, w)
+    if len(w) <= 2 or not w.isascii() or not w.replace("'", "").replace("-", "").isalpha():
         return w
-    if w.endswith("sses"):
-        w = w[:-2]
-    elif w.endswith("ies") and len(w) > 4:
-        w = w[:-3] + "i"
-    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
-        w = w[:-1]
-    for suffix in ("ingly", "edly", "ing", "ed"):
-        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
-            w = w[: -len(suffix)]
-            if _DOUBLE_CONSONANT.search(w) and not w.endswith(("ll", "ss", "zz")):
-                w = w[:-1]
-            break
-    if w.endswith("y") and len(w) > 3:
-        w = w[:-1] + "i"
-    if w.endswith("e") and len(w) > 3:
-        w = w[:-1]
-    return w
+    return str(_SNOWBALL.stemWord(w))
 
 
 def stems(text: str) -> list[str]:
