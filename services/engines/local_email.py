@@ -348,14 +348,52 @@ def detect_language(text: str) -> str:
 
 # --- sentiment --------------------------------------------------------------------------------
 
-# Words VADER (English, social-media tuned) lacks or mis-weights for work email, and a few
-# common German, French and Spanish ones, so it is not blind to them.
+# Words VADER (English, social-media tuned) lacks or mis-weights for work email and customer
+# complaints, and a few common German, French and Spanish ones, so it is not blind to them.
 _EXTRA_LEXICON = {
     **dict.fromkeys(
-        """overdue outage outages downtime breach compromised crashes crashed delays
-            regression bug bugs errors complaints escalation""".split(),  # noqa: SIM905
+        """overdue outage outages downtime breach compromised crashes crashed regression bug
+            bugs errors complaints escalation""".split(),  # noqa: SIM905
         -1.5,
     ),
+    # Complaint language about a service: delays, cancellations, lost bags, waiting.
+    **dict.fromkeys(
+        """delayed delay delays delaying cancelled canceled cancellation cancellations
+            stranded stuck lost misplaced missing damaged broken unhelpful unacceptable
+            useless incompetent clueless terrible horrible awful worst nightmare disgrace
+            ridiculous pathetic rude joke overbooked rebooked diverted tarmac waited
+            complaint complain complaining ignored ignoring refund reimburse compensation
+            unreachable unanswered disconnected timed screwed sucks fail failed fails strand
+            bull""".split(),  # noqa: SIM905
+        -1.8,
+    ),
+    **dict.fromkeys(
+        """issue issues snag snags dropped invalid lack towed""".split(),  # noqa: SIM905
+        -1.0,
+    ),
+    **dict.fromkeys(
+        """sitting nothing supervisor tried trying told telling stuck""".split(),  # noqa: SIM905
+        -0.7,
+    ),
+    **dict.fromkeys(
+        """can't cannot won't never didn't couldn't wouldn't hasn't haven't isn't wasn't
+            minutes mins min hr hour days another even""".split(),  # noqa: SIM905
+        -0.4,
+    ),
+    "late": -1.2,
+    "waiting": -0.8,
+    "wait": -0.6,
+    "hours": -0.4,
+    "hrs": -0.4,
+    "again": -0.3,
+    "still": -0.4,
+    "why": -0.6,
+    "seriously": -1.2,
+    "kidding": -1.0,
+    # Names and requests, not moods.
+    "united": 0.0,
+    "help": 0.0,
+    "please": 0.0,
     "urgent": 0.0,  # urgency, not mood (VADER has it at +0.8)
     **dict.fromkeys(
         """danke super toll großartig prima freue zufrieden ausgezeichnet perfekt
@@ -375,6 +413,67 @@ _EXTRA_LEXICON = {
     ),
 }
 
+# Phrases of complaint (one token each for VADER, with its weight) and sarcasm markers.
+_COMPLAINT_PHRASES = [
+    (re.compile(p, re.IGNORECASE), token, weight)
+    for p, token, weight in (
+        (r"\bon hold\b", "onhold", -2.0),
+        (r"\bstill (?:waiting|sitting|no\b|not\b|haven'?t|hasn'?t|nothing)", "stillwaiting", -2.2),
+        (
+            r"\b(?:no|zero|without any|not (?:had|got|received) an?|never (?:got|received) an?) "
+            r"(?:one|response|reply|answer|help|info\w*|communication|update|call ?back)",
+            "noresponse",
+            -2.0,
+        ),
+        (
+            r"\b(?:never|won'?t|not) (?:fly(?:ing)?|book(?:ing)?|use|using)\b(?: \w+){0,3} again",
+            "neveragain",
+            -3.0,
+        ),
+        (r"\bcan'?t (?:get through|reach|find|get a hold|talk)", "cantreach", -2.0),
+        (r"\b(?:can'?t|cannot|could ?n'?t) believe\b", "cantbelieve", -2.0),
+        (
+            r"\b(?:lost|missing|delayed|damaged) (?:my |our |the )?"
+            r"(?:bags?|luggage|baggage|suitcases?)",
+            "lostbag",
+            -2.5,
+        ),
+        (r"\bcustomer service\b", "customerservice", -0.3),
+        (
+            r"\bthanks? (?:for|a lot for) "
+            r"(?:nothing|wasting|ruining|the delay|losing|making)",
+            "thanksfornothing",
+            -3.0,
+        ),
+        (
+            r"\b(?:great|just great|awesome|nice|love (?:it|how|that)|thanks a lot)\b[.!]* *"
+            r"(?:just great|not\b|\(not\)|#sarcasm|/s\b)",
+            "sarcasm",
+            -3.0,
+        ),
+        (r"\(not\)|#sarcasm|\byeah right\b", "sarcasm", -3.0),
+        (r"\?{2,}|\?!|!\?", "exasperated", -1.2),
+        (r"\b\d+(?:\.\d+)?\s*(?:hours?|hrs?|mins?|minutes)\b", "longwait", -0.8),
+    )
+]
+_MENTION_OR_LINK = re.compile(r"(?:^|(?<=\s))[@＠]\w+|https?://\S+|\bRT\b")
+_HASHTAG = re.compile(r"#(\w+)")
+
+
+def mood_text(unit: str) -> str:
+    """The words of `unit` that carry mood: @handles and links dropped (a handle such as
+    @united is a name, not praise), hashtags kept as words, and one weighted token put in
+    front for each complaint phrase found ("on hold", "still waiting", "lost my bag", "thanks
+    for nothing", "(not)"), in front so that no negation before it turns it around."""
+    text = _MENTION_OR_LINK.sub(" ", unit)
+    text = _HASHTAG.sub(lambda m: " " + _CAMEL_SPLIT.sub(" ", m.group(1)) + " ", text)
+    text = " ".join(text.split())
+    found = [token for pattern, token, _ in _COMPLAINT_PHRASES for _ in pattern.finditer(text)]
+    return " ".join([*found, text])
+
+
+_CAMEL_SPLIT = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
 
 @cache
 def _vader() -> Any:
@@ -382,26 +481,40 @@ def _vader() -> Any:
 
     analyzer = SentimentIntensityAnalyzer()
     analyzer.lexicon.update(_EXTRA_LEXICON)
+    analyzer.lexicon.update({token: weight for _, token, weight in _COMPLAINT_PHRASES})
     return analyzer
+
+
+def unit_sentiment(unit: str) -> float:
+    """VADER's compound score of one sentence, read through mood_text(); a question's
+    friendly words ("could you please…?") count half: asking is not praising."""
+    score = float(_vader().polarity_scores(mood_text(unit))["compound"])
+    return score / 2 if score > 0 and unit.rstrip().endswith("?") else score
 
 
 # Thresholds on the mean sentence score: wider than VADER's ±0.05 for one sentence, as an
 # email averages many sentences and one mildly negative word should not make it negative.
 POSITIVE_AT = 0.2
 NEGATIVE_AT = -0.1
+CLEARLY_NEGATIVE = -0.35
 
 
 def message_sentiment(message: Message) -> float:
-    """Mean VADER compound score of the message's sentences (greeting and sign-off left out,
-    so "Thanks," and "Best regards" do not make every email positive)."""
-    scored = [_vader().polarity_scores(unit)["compound"] for unit in message.units]
-    return sum(scored) / len(scored) if scored else 0.0
+    """Compound score of the message's sentences (greeting and sign-off left out, so "Thanks,"
+    and "Best regards" do not make every email positive): their mean, pulled halfway to the
+    most negative sentence when there is one."""
+    scored = [unit_sentiment(unit) for unit in message.units]
+    if not scored:
+        return 0.0
+    mean, worst = sum(scored) / len(scored), min(scored)
+    # One clearly negative sentence is a complaint even among neutral ones.
+    return (mean + worst) / 2 if worst <= CLEARLY_NEGATIVE else mean
 
 
 def is_negative(message: Message) -> bool:
     """A negative message on the whole, or one with a clearly negative sentence (a complaint
     wrapped in pleasantries)."""
-    scored = [_vader().polarity_scores(unit)["compound"] for unit in message.units]
+    scored = [unit_sentiment(unit) for unit in message.units]
     return bool(scored) and (sum(scored) / len(scored) <= NEGATIVE_AT or min(scored) <= -0.5)
 
 
