@@ -221,7 +221,10 @@ def _sentences(text: str) -> list[str]:
 
 
 def lead3(text: str) -> str:
-    return " ".join(_sentences(text)[:3])
+    """The first three sentences, bylines and time stamps left out (as the engine reads them)."""
+    from services.catalog.summary import _split
+
+    return " ".join(s.text for s in _split(text)[:3])
 
 
 def textrank3(text: str) -> str:
