@@ -29,9 +29,9 @@ _SENTENCE_BUDGET = {
 }
 # Above this many sentences the similarity graph (quadratic) gives way to centroid similarity.
 _GRAPH_LIMIT = 300
-_REDUNDANT = 0.5
-_W = [0.35, 0.25, 0.2, 0.2]  # centrality, keyphrase coverage, position, specificity
-_FRAGMENT_WORDS = 6  # a shorter "sentence" (a caption, a heading) is not summary material  # cosine above which a candidate repeats a sentence already chosen
+_REDUNDANT = 0.5  # cosine above which a candidate repeats a sentence already chosen
+_W = (0.35, 0.25, 0.2, 0.2)  # weights of centrality, keyphrase coverage, position, specificity
+_FRAGMENT_WORDS = 6  # a shorter "sentence" (a caption, a heading) is not summary material
 _HEADLINE_WORDS = 20
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•–]|\d{1,3}[.)])\s+")
 _NUMBER = re.compile(r"\d")
