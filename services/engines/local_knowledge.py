@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from bs4 import BeautifulSoup
@@ -335,6 +336,10 @@ class Bm25:
         return out
 
 
+_PAIR_CANDIDATES = 50
+_PAIR_WEIGHT = 1.0
+
+
 class KnowledgeIndex:
     """BM25 over passages, the title's terms counted with each passage of its document."""
 
@@ -348,10 +353,30 @@ class KnowledgeIndex:
             documents.append(title_terms[passage.title] + index_terms(passage.text))
         self.terms = documents
         self.bm25 = Bm25(documents)
+        self._pair_cache: dict[int, set[tuple[str, str]]] = {}
+
+    def _pairs(self, slot: int) -> set[tuple[str, str]]:
+        if slot not in self._pair_cache:
+            t = self.terms[slot]
+            self._pair_cache[slot] = set(itertools.pairwise(t))
+        return self._pair_cache[slot]
 
     def search(self, query: str) -> list[Hit]:
-        """Passages with a positive score, best first (ties: original order)."""
-        scores = self.bm25.scores(index_terms(query))
+        """Passages with a positive score, best first (ties: original order). The best BM25
+        candidates gain for each pair of query terms they hold side by side ("space probe",
+        "prime minister"), weighted by the pair's rarer term."""
+        query_terms = index_terms(query)
+        scores = self.bm25.scores(query_terms)
+        pairs = {(a, b) for a, b in itertools.pairwise(query_terms) if a != b}
+        if pairs:
+            top = sorted(range(len(scores)), key=lambda i: -scores[i])[:_PAIR_CANDIDATES]
+            for i in top:
+                if scores[i] <= 0:
+                    continue
+                held = self._pairs(i)
+                scores[i] += _PAIR_WEIGHT * sum(
+                    min(self.bm25.idf(a), self.bm25.idf(b)) for a, b in pairs if (a, b) in held
+                )
         order = sorted((i for i, s in enumerate(scores) if s > 0), key=lambda i: (-scores[i], i))
         return [Hit(self.passages[i], scores[i], rank, i) for rank, i in enumerate(order)]
 
@@ -408,6 +433,45 @@ def select_passages(hits: Sequence[Hit], *, max_chars: int, limit: int = 3) -> l
     return chosen
 
 
+# A sentence holding the kind of answer the question asks for (a year, a quantity, a name)
+# weighs more; a sentence without it, less.
+_ANSWER_BONUS = 1.3
+_ANSWER_MISSING = 0.85
+_YEAR_OR_DATE = re.compile(
+    r"\b(?:1\d{3}|20\d{2})\b|\b(?:january|february|march|april|may|june|july|august|"
+    r"september|october|november|december)\b|\b\d{1,2}(?:st|nd|rd|th) century\b|\bcentury\b",
+    re.IGNORECASE,
+)
+_QUANTITY = re.compile(
+    r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"twenty|thirty|forty|fifty|hundred|hundreds|thousand|thousands|million|millions|billion|"
+    r"dozen|half|quarter|percent)\b",
+    re.IGNORECASE,
+)
+_NAME_IN_TEXT = re.compile(r"(?<=[a-z,;:] )[A-Z][\w'’.-]+(?: [A-Z][\w'’.-]+)*")
+
+
+def _new_match(pattern: re.Pattern[str], sentence: str, query: str) -> bool:
+    lowered = query.lower()
+    return any(m.group(0).lower() not in lowered for m in pattern.finditer(sentence))
+
+
+def answer_type(query: str) -> Callable[[str, str], bool] | None:
+    """What kind of answer the question asks for, as a test of a sentence: a year or date
+    ("when", "what year"), a quantity ("how many", "how much"), a name ("who") — each one
+    the question does not already contain. None for other questions."""
+    q = query.strip().lower()
+    if re.search(r"\b(?:when|what (?:year|date|century|decade)|which (?:year|century))\b", q):
+        return lambda sentence, query: _new_match(_YEAR_OR_DATE, sentence, query)
+    if re.search(
+        r"\bhow (?:many|much|long|old|far|large|big|tall|high)\b|\bwhat (?:percent|number)", q
+    ):
+        return lambda sentence, query: _new_match(_QUANTITY, sentence, query)
+    if re.match(r"(?:who|whom|whose)\b", q) or re.search(r"\bwho (?:was|is|were|did)\b", q):
+        return lambda sentence, query: _new_match(_NAME_IN_TEXT, sentence, query)
+    return None
+
+
 def extractive_answer(
     index: KnowledgeIndex, query: str, passages: Sequence[Hit], *, max_chars: int
 ) -> str:
@@ -416,6 +480,7 @@ def extractive_answer(
     if not passages:
         return ""
     query_terms = set(index_terms(query))
+    wanted = answer_type(query)
     best_score = passages[0].score
     scored: list[tuple[float, int, int, str]] = []
     seen: set[str] = set()
@@ -425,8 +490,11 @@ def extractive_answer(
             if key in seen or key == " ".join(hit.passage.title.lower().split()):
                 continue  # passages overlap: a sentence counts once; the title says nothing new
             seen.add(key)
-            matched = query_terms & set(index_terms(sentence))
+            sentence_terms = set(index_terms(sentence))
+            matched = query_terms & sentence_terms
             weight = sum(index.bm25.idf(term) for term in matched)
+            if wanted is not None and matched:
+                weight *= _ANSWER_BONUS if wanted(sentence, query) else _ANSWER_MISSING
             if not _SENTENCE_CLOSE.search(sentence) and len(words(sentence)) <= 8:
                 weight *= 0.5  # a heading or label, rarely an answer by itself
             scored.append((weight * hit.score / best_score, p_rank, s_rank, sentence))
