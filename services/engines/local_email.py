@@ -1365,11 +1365,18 @@ def signature_block(
 _SENTENCE_BOUNDARY = re.compile(r"(?<=[.!?…:。！？»”])(?=\s)|\n")
 
 
+def _size(paragraphs: list[tuple[str, str | None]], separator: str) -> int:
+    return sum(len(text) for text, _ in paragraphs) + len(separator) * max(len(paragraphs) - 1, 0)
+
+
 def fit(draft: Draft, max_length: int | None) -> tuple[str, set[str]]:
-    """The reply text within `max_length` characters, closing block included: whole
-    paragraphs first, then the last one cut at a sentence (or word) boundary. Returns the text
-    and the key points that made it in. Raises ValueError when even the closing block does not
-    fit."""
+    """The reply text within `max_length` characters (Unicode characters of the whole
+    content, closing block included). When a draft carries key points and does not fit, the
+    other paragraphs give way first (the closing line, the priority line, the introductions,
+    the acknowledgement, then the greeting), so the key points come first; then whole
+    paragraphs in order, the last one cut at a sentence (or word) boundary. Returns the text
+    and the key points that made it in whole. Raises ValueError when even the closing block
+    does not fit."""
     separator = "\n\n"
     closing = draft.closing_block
     tail = f"{separator}{closing}" if closing else ""
@@ -1381,8 +1388,19 @@ def fit(draft: Draft, max_length: int | None) -> tuple[str, set[str]]:
             f"the signature block ({len(closing)} characters) does not fit in "
             f"style_guide.max_length ({max_length})"
         )
+    paragraphs = list(draft.paragraphs)
+    if budget is not None and any(point is not None for _, point in paragraphs):
+        optional = [i for i, (_, point) in enumerate(paragraphs) if point is None]
+        greeting = optional[:1] if optional and optional[0] == 0 else []
+        dropped: set[int] = set()
+        for index in [i for i in reversed(optional) if i not in greeting] + greeting:
+            remaining = [p for i, p in enumerate(paragraphs) if i not in dropped]
+            if _size(remaining, separator) <= budget:
+                break
+            dropped.add(index)
+        paragraphs = [p for i, p in enumerate(paragraphs) if i not in dropped]
     used = 0
-    for text, point in draft.paragraphs:
+    for text, point in paragraphs:
         extra = len(text) + (len(separator) if kept else 0)
         if budget is None or used + extra <= budget:
             kept.append(text)
@@ -1397,7 +1415,7 @@ def fit(draft: Draft, max_length: int | None) -> tuple[str, set[str]]:
         break
     body = separator.join(kept).rstrip()
     if not body:
-        body = _cut(draft.paragraphs[0][0], budget or 0) if draft.paragraphs else ""
+        body = _cut(paragraphs[0][0], budget or 0) if paragraphs else ""
     return (f"{body}{tail}" if body else closing), points
 
 
