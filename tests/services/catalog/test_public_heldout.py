@@ -163,7 +163,8 @@ def test_a_brief_summary_leaves_bylines_out():
 
 
 def test_the_paragraph_holding_the_question_s_phrase_ranks_first():
-    passages = [json.loads(line) for line in open(FIXTURES / "squad" / "passages.jsonl")]
+    with open(FIXTURES / "squad" / "passages.jsonl", encoding="utf-8") as f:
+        passages = [json.loads(line) for line in f]
     index = KnowledgeIndex(
         [Passage(text=p["text"], title=p["title"], kb_id="kb", doc_id=p["id"]) for p in passages]
     )
