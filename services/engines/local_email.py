@@ -12,37 +12,12 @@ from email.utils import parsedate_to_datetime
 from functools import cache
 from typing import Any
 
-from bs4 import BeautifulSoup
-
+from services.engines import nlp
 from services.engines.nlp import sentences, terms
 
 # --- cleaning ---------------------------------------------------------------------------------
 
 _TAG = re.compile(r"<\s*/?\s*[a-zA-Z][a-zA-Z0-9:-]*(?:\s[^<>]*)?/?\s*>|<!--")
-_DROP_TAGS = ("script", "style", "head", "title", "noscript", "template", "svg", "blockquote")
-_BLOCK_TAGS = (
-    "p",
-    "div",
-    "br",
-    "li",
-    "tr",
-    "table",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "ul",
-    "ol",
-    "section",
-    "article",
-    "header",
-    "footer",
-    "hr",
-    "pre",
-)
-# Where a reply's quoted history starts: everything from that line on is dropped.
 _QUOTE_HEADER = re.compile(
     r"^\s*(?:On\s.{4,200}\swrote:|Am\s.{4,200}\sschrieb.{0,80}:|Le\s.{4,200}\sa\s+écrit\s*:"
     r"|El\s.{4,200}\sescribió\s*:|-{2,}\s*(?:Original Message|Ursprüngliche Nachricht"
@@ -60,22 +35,15 @@ def looks_like_html(content: str) -> bool:
 
 
 def html_to_text(content: str) -> str:
-    """Visible text of an HTML email body: scripts, styles and quoted history dropped, block
-    elements on lines of their own. Parsed by html.parser (no markup is ever executed)."""
-    soup = BeautifulSoup(content, "html.parser")
-    for tag in soup.find_all(_DROP_TAGS):
-        tag.decompose()
-    for tag in soup.find_all(
-        class_=re.compile(r"gmail_quote|moz-cite-prefix|OutlookMessageHeader")
-    ):
-        tag.decompose()
-    for tag in soup.find_all(_BLOCK_TAGS):
-        if tag.name == "li":
-            tag.insert_before("\n- ")
-        else:
-            tag.insert_before("\n")
-        tag.insert_after("\n")
-    return soup.get_text()
+    """Visible text of an HTML email body (nlp.html_to_text): scripts, styles and quoted
+    history (blockquotes, Gmail / Thunderbird / Outlook quote blocks) dropped, list items as
+    "- " lines."""
+    return nlp.html_to_text(
+        content, drop=("blockquote",), drop_classes=_QUOTE_CLASSES, bullets=True
+    )[0]
+
+
+_QUOTE_CLASSES = re.compile(r"gmail_quote|moz-cite-prefix|OutlookMessageHeader")
 
 
 def clean_body(content: str) -> str:

@@ -9,10 +9,20 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from bs4 import BeautifulSoup
 from markdown_it import MarkdownIt
 
-from services.engines.nlp import sentences, stem, terms, words
+from services.engines.nlp import (
+    BLANK_LINES,
+    CJK,
+    CONTROL_CHARS,
+    SENTENCE_CLOSE,
+    html_to_text,
+    paragraphs,
+    sentences,
+    stem,
+    terms,
+    words,
+)
 
 CONTENT_TYPES = ("text", "markdown", "html")
 CONTENT_TYPE_ALIASES = {
@@ -29,66 +39,6 @@ PASSAGE_TARGET_WORDS = 150
 PASSAGE_MAX_WORDS = 200
 PASSAGE_OVERLAP_WORDS = 40
 
-# Elements whose text is never content.
-_DROPPED_TAGS = (
-    "script",
-    "style",
-    "noscript",
-    "template",
-    "iframe",
-    "object",
-    "embed",
-    "svg",
-    "canvas",
-    "head",
-    "button",
-    "select",
-)
-_BLOCK_TAGS = (
-    "address",
-    "article",
-    "aside",
-    "blockquote",
-    "caption",
-    "dd",
-    "div",
-    "dl",
-    "dt",
-    "fieldset",
-    "figcaption",
-    "figure",
-    "footer",
-    "form",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "header",
-    "hr",
-    "li",
-    "main",
-    "nav",
-    "ol",
-    "p",
-    "pre",
-    "section",
-    "summary",
-    "table",
-    "tr",
-    "ul",
-)
-# Private-use markers for paragraph and line breaks, so that collapsing HTML whitespace keeps them.
-_PARA = "\ue000"
-_LINE = "\ue001"
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ue000\ue001]")
-_SPACES = re.compile(r"[^\S\n]+")
-_BLANK_LINES = re.compile(r"\n\s*\n")
-_SENTENCE_CLOSE = re.compile(r"[.!?。！？…:;][\"'”’)\]]*$")
-_CELL_END = re.compile(r"[ |]*\|[ ]*(?=\n|$)")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-
 _markdown = MarkdownIt("commonmark", {"html": True}).enable("table")
 
 
@@ -100,46 +50,10 @@ def normalise_content_type(value: str) -> str:
 # --- extraction --------------------------------------------------------------------------------
 
 
-def _paragraphs(text: str) -> str:
-    """Paragraphs separated by one blank line, spaces collapsed, control characters dropped."""
-    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    out = []
-    for block in _BLANK_LINES.split(text):
-        lines = [_SPACES.sub(" ", line).strip() for line in block.split("\n")]
-        joined = "\n".join(line for line in lines if line)
-        if joined:
-            out.append(joined)
-    return "\n\n".join(out)
-
-
-def html_to_text(html: str) -> tuple[str, str]:
-    """(plain text, title) of an HTML document. Uses the standard-library parser (no network, no
-    entity expansion); scripts, styles, forms' controls and other non-content are dropped."""
-    soup = BeautifulSoup(_CONTROL.sub("", html), "html.parser")
-    title_tag = soup.find("title")
-    title = _SPACES.sub(" ", title_tag.get_text(" ")).strip() if title_tag else ""
-    if not title:
-        heading = soup.find(["h1", "h2"])
-        title = _SPACES.sub(" ", heading.get_text(" ")).strip() if heading else ""
-    for tag in soup.find_all(_DROPPED_TAGS):
-        tag.decompose()
-    for tag in soup.find_all("br"):
-        tag.replace_with(_LINE)
-    for tag in soup.find_all(["td", "th"]):
-        tag.insert_after(" | ")
-    for tag in soup.find_all(_BLOCK_TAGS):
-        tag.insert_before(_PARA)
-        tag.insert_after(_PARA)
-    raw = re.sub(r"\s+", " ", soup.get_text())
-    text = raw.replace(_LINE, "\n").replace(_PARA, "\n\n")
-    text = _CELL_END.sub("", text)
-    return _paragraphs(text), title
-
-
 def markdown_to_text(source: str) -> tuple[str, str]:
     """(plain text, title) of a CommonMark document (tables too); raw HTML in it is cleaned as
     HTML is."""
-    return html_to_text(_markdown.render(_CONTROL.sub("", source)))
+    return html_to_text(_markdown.render(CONTROL_CHARS.sub("", source)))
 
 
 def extract_text(content: str, content_type: str) -> tuple[str, str]:
@@ -148,7 +62,7 @@ def extract_text(content: str, content_type: str) -> tuple[str, str]:
         return html_to_text(content)
     if content_type == "markdown":
         return markdown_to_text(content)
-    text = _paragraphs(content)
+    text = paragraphs(content)
     return text, ""
 
 
@@ -184,7 +98,7 @@ def _pieces(text: str, max_words: int) -> list[tuple[str, bool]]:
     """(sentence, whether it ends its paragraph) of `text`, in order; a sentence longer than a
     passage is cut into windows."""
     out: list[tuple[str, bool]] = []
-    for paragraph in _BLANK_LINES.split(text):
+    for paragraph in BLANK_LINES.split(text):
         parts: list[str] = []
         for sentence in sentences(paragraph):
             sentence = " ".join(sentence.split())
@@ -268,7 +182,7 @@ def index_terms(text: str) -> list[str]:
     become overlapping character pairs (those scripts are written without spaces)."""
     out: list[str] = []
     for term in terms(text):
-        if _CJK.search(term):
+        if CJK.search(term):
             out.extend(term[i : i + 2] for i in range(max(len(term) - 1, 1)))
         else:
             out.append(_stem(term))
@@ -495,7 +409,7 @@ def extractive_answer(
             weight = sum(index.bm25.idf(term) for term in matched)
             if wanted is not None and matched:
                 weight *= _ANSWER_BONUS if wanted(sentence, query) else _ANSWER_MISSING
-            if not _SENTENCE_CLOSE.search(sentence) and len(words(sentence)) <= 8:
+            if not SENTENCE_CLOSE.search(sentence) and len(words(sentence)) <= 8:
                 weight *= 0.5  # a heading or label, rarely an answer by itself
             scored.append((weight * hit.score / best_score, p_rank, s_rank, sentence))
     scored.sort(key=lambda item: (-item[0], item[1], item[2]))

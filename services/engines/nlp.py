@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 import snowballstemmer
+from bs4 import BeautifulSoup
 
 WORD = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
 SENTENCE_END = re.compile(r"[.!?。！？…]+(?=\s|$)|[。！？]+")
@@ -115,3 +116,118 @@ def stem(word: str) -> str:
 def stems(text: str) -> list[str]:
     """Stems of the content words of `text`, in order (see terms())."""
     return [stem(t) for t in terms(text)]
+
+
+# --- HTML to text -------------------------------------------------------------------------
+
+# Elements whose text is never content.
+_DROPPED_TAGS = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "iframe",
+    "object",
+    "embed",
+    "svg",
+    "canvas",
+    "head",
+    "button",
+    "select",
+)
+_BLOCK_TAGS = (
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "caption",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hr",
+    "li",
+    "main",
+    "nav",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "summary",
+    "table",
+    "tr",
+    "ul",
+)
+# Private-use markers for paragraph and line breaks, so that collapsing HTML whitespace keeps them.
+_PARA = "\ue000"
+_LINE = "\ue001"
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ue000\ue001]")
+_SPACES = re.compile(r"[^\S\n]+")
+BLANK_LINES = re.compile(r"\n\s*\n")
+SENTENCE_CLOSE = re.compile(r"[.!?。！？…:;][\"'”’)\]]*$")
+_CELL_END = re.compile(r"[ |]*\|[ ]*(?=\n|$)")
+CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+def paragraphs(text: str) -> str:
+    """Paragraphs separated by one blank line, spaces collapsed, control characters dropped."""
+    text = CONTROL_CHARS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    out = []
+    for block in BLANK_LINES.split(text):
+        lines = [_SPACES.sub(" ", line).strip() for line in block.split("\n")]
+        joined = "\n".join(line for line in lines if line)
+        if joined:
+            out.append(joined)
+    return "\n\n".join(out)
+
+
+def html_to_text(
+    html: str,
+    *,
+    drop: tuple[str, ...] = (),
+    drop_classes: re.Pattern[str] | None = None,
+    bullets: bool = False,
+) -> tuple[str, str]:
+    """(plain text, title) of an HTML document: the one HTML-to-text path of the engines.
+    Uses the standard-library parser (no network, no entity expansion, no markup executed);
+    scripts, styles, forms' controls and other non-content are dropped, and so are the `drop`
+    tags and the elements whose class matches `drop_classes` (an email's quoted history).
+    Block elements become paragraphs, <br> a line break, table cells are joined by " | " and
+    list items start with "- " when `bullets`."""
+    soup = BeautifulSoup(CONTROL_CHARS.sub("", html), "html.parser")
+    title_tag = soup.find("title")
+    title = _SPACES.sub(" ", title_tag.get_text(" ")).strip() if title_tag else ""
+    if not title:
+        heading = soup.find(["h1", "h2"])
+        title = _SPACES.sub(" ", heading.get_text(" ")).strip() if heading else ""
+    for tag in soup.find_all([*_DROPPED_TAGS, *drop]):
+        tag.decompose()
+    if drop_classes is not None:
+        for tag in soup.find_all(class_=drop_classes):
+            tag.decompose()
+    if bullets:
+        for tag in soup.find_all("li"):
+            tag.insert(0, "- ")
+    for tag in soup.find_all("br"):
+        tag.replace_with(_LINE)
+    for tag in soup.find_all(["td", "th"]):
+        tag.insert_after(" | ")
+    for tag in soup.find_all(_BLOCK_TAGS):
+        tag.insert_before(_PARA)
+        tag.insert_after(_PARA)
+    raw = re.sub(r"\s+", " ", soup.get_text())
+    text = raw.replace(_LINE, "\n").replace(_PARA, "\n\n")
+    text = _CELL_END.sub("", text)
+    return paragraphs(text), title
