@@ -8,7 +8,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from email.utils import getaddresses, parsedate_to_datetime
 from functools import cache
 from typing import Any
 
@@ -90,7 +90,6 @@ def units(text: str) -> list[str]:
 
 # --- people -----------------------------------------------------------------------------------
 
-_ADDRESS = re.compile(r"<\s*([^<>\s]+@[^<>\s]+)\s*>")
 _BARE_ADDRESS = re.compile(r"[^\s<>@,;\"]+@[^\s<>@,;\"]+")
 _ROLE_ACCOUNTS = frozenset(
     """info support noreply no-reply donotreply admin sales contact hello team office
@@ -113,18 +112,22 @@ SIGNOFF = re.compile(
 _NAME_LINE = re.compile(r"^[^\W\d_][\w'’.-]*(?: [^\W\d_][\w'’.-]*){0,3}$")
 
 
-def _first_item(field_value: str) -> str:
-    """The first of several addresses ("a@x.org, Bo <b@y.org>" → "a@x.org")."""
-    head, bracket, _ = field_value.partition("<")
-    if bracket and "@" not in head and ">" in field_value:
-        return field_value[: field_value.index(">") + 1]
-    return re.split(r"[,;]", field_value, maxsplit=1)[0]
+def _first_address(field_value: str) -> tuple[str, str]:
+    """(display name, address) of the first of several addresses in a header field ("a@x.org,
+    Bo <b@y.org>" → ("", "a@x.org")), parsed by email.utils.getaddresses; a value it cannot
+    read is taken as the address itself."""
+    for name, address in getaddresses([field_value]):
+        if address or name:
+            return name.strip(), address.strip()
+    return "", field_value.strip()
 
 
 def address_of(field_value: str) -> str:
-    item = _first_item(field_value)
-    match = _ADDRESS.search(item) or _BARE_ADDRESS.search(item)
-    return (match.group(1 if match.re is _ADDRESS else 0) if match else item).strip().lower()
+    name, address = _first_address(field_value)
+    if "@" not in address:
+        match = _BARE_ADDRESS.search(field_value)
+        address = match.group(0) if match else address or name
+    return address.lower()
 
 
 def _title_case(part: str) -> str:
@@ -134,9 +137,7 @@ def _title_case(part: str) -> str:
 def name_from_field(field_value: str) -> str | None:
     """A person's name from "Jane Doe <jane@x.org>" or from an address like jane.doe@x.org;
     None for role accounts (info@, support@...) and parts that are not names."""
-    field_value = _first_item(field_value)
-    match = _ADDRESS.search(field_value)
-    display = field_value[: match.start()].strip().strip('"').strip() if match else ""
+    display, _ = _first_address(field_value)
     if display and "@" not in display:
         if "," in display:  # "Doe, Jane"
             last, _, first = display.partition(",")

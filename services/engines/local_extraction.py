@@ -10,11 +10,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from difflib import SequenceMatcher
 from functools import lru_cache
 from typing import Any
 
 from jsonschema.validators import validator_for
+from rapidfuzz import fuzz
 
 from services.engines.local_language import (
     StemBag,
@@ -612,7 +612,7 @@ def _close_spelling(a: str, b: str) -> bool:
     """A typo of each other ("sever" for "severe"): both 5+ letters, 85% alike."""
     if len(a) < 5 or len(b) < 5 or 2 * min(len(a), len(b)) / (len(a) + len(b)) < 0.85:
         return False
-    return SequenceMatcher(None, a, b).ratio() >= 0.85
+    return fuzz.ratio(a, b) >= 85
 
 
 def match_enum(raw: str, options: list[Any]) -> Any:
@@ -629,7 +629,7 @@ def match_enum(raw: str, options: list[Any]) -> Any:
             if phrase == raw_stems or (len(phrase) == 1 and phrase[0] in raw_stems):
                 score = weight + (0.1 if phrase == raw_stems else 0)
             else:
-                ratio = SequenceMatcher(None, " ".join(phrase), " ".join(raw_stems)).ratio()
+                ratio = fuzz.ratio(" ".join(phrase), " ".join(raw_stems)) / 100
                 score = ratio * weight * 0.9 if ratio >= 0.8 else 0.0
             if score > best[0]:
                 best = (score, option)
