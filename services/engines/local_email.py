@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.utils import getaddresses, parsedate_to_datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from services.engines import nlp
@@ -454,6 +454,7 @@ def _vader() -> Any:
     return analyzer
 
 
+@lru_cache(maxsize=8192)
 def unit_sentiment(unit: str) -> float:
     """VADER's compound score of one sentence, read through mood_text(); a question's
     friendly words ("could you please…?") count half: asking is not praising."""
