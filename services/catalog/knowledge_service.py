@@ -19,6 +19,7 @@ from services.engines.local_knowledge import (
     confidence_of,
     extract_text,
     extractive_answer,
+    index_for,
     ranked_documents,
     select_passages,
     trim_text,
@@ -206,7 +207,7 @@ def process(params: dict[str, Any]) -> HandlerOutput:
     config = _config(params)
     requested = SERVICE.endpoints["process"].requested_model(params)
     kb_ids, passages = _gather(params)
-    index = KnowledgeIndex(passages)
+    index = index_for(passages)
     hits = index.search(query)
     route = route_for(requested or DEFAULT_MODEL)
     if route is None:

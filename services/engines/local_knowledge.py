@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -214,39 +216,42 @@ class Hit:
 
 
 class Bm25:
-    """Okapi BM25 (k1=1.5, b=0.75) over tokenised passages; idf as in Robertson–Spärck Jones
-    with +1 inside the log so it never goes negative."""
+    """Okapi BM25 (k1=1.5, b=0.75) over tokenised passages, scored through an inverted index
+    (term → postings), so a query costs the postings of its terms, not a pass over every
+    passage; idf as in Robertson–Spärck Jones with +1 inside the log so it never goes
+    negative."""
 
     def __init__(self, documents: Sequence[Sequence[str]], k1: float = 1.5, b: float = 0.75):
         self.k1 = k1
         self.b = b
-        self.frequencies = [Counter(doc) for doc in documents]
         self.lengths = [len(doc) for doc in documents]
         self.count = len(documents)
         self.average_length = (sum(self.lengths) / self.count) if self.count else 0.0
-        self.document_frequency: Counter[str] = Counter()
-        for frequencies in self.frequencies:
-            self.document_frequency.update(frequencies.keys())
+        self.postings: dict[str, list[tuple[int, int]]] = {}
+        for i, doc in enumerate(documents):
+            for term, tf in Counter(doc).items():
+                self.postings.setdefault(term, []).append((i, tf))
+        self.document_frequency = {term: len(p) for term, p in self.postings.items()}
+        avg = self.average_length or 1.0
+        self._norms = [k1 * (1 - b + b * length / avg) for length in self.lengths]
 
     def idf(self, term: str) -> float:
         df = self.document_frequency.get(term, 0)
         return math.log(1 + (self.count - df + 0.5) / (df + 0.5))
 
     def scores(self, query: Iterable[str]) -> list[float]:
-        unique = list(dict.fromkeys(query))
-        weights = {term: self.idf(term) for term in unique if term in self.document_frequency}
         out = [0.0] * self.count
-        if not weights or not self.average_length:
+        if not self.average_length:
             return out
-        k1, b, avg = self.k1, self.b, self.average_length
-        for i, frequencies in enumerate(self.frequencies):
-            norm = k1 * (1 - b + b * self.lengths[i] / avg)
-            total = 0.0
-            for term, weight in weights.items():
-                tf = frequencies.get(term)
-                if tf:
-                    total += weight * tf * (k1 + 1) / (tf + norm)
-            out[i] = total
+        k1 = self.k1
+        norms = self._norms
+        for term in dict.fromkeys(query):
+            postings = self.postings.get(term)
+            if not postings:
+                continue
+            weight = self.idf(term) * (k1 + 1)
+            for i, tf in postings:
+                out[i] += weight * tf / (tf + norms[i])
         return out
 
 
@@ -305,6 +310,36 @@ class KnowledgeIndex:
         total = sum(weights.values())
         matched = sum(weight for term, weight in weights.items() if term in present)
         return matched / total if total else 0.0
+
+
+_INDEXES: OrderedDict[bytes, KnowledgeIndex] = OrderedDict()
+_INDEXES_KEPT = 8
+_INDEXES_LOCK = threading.Lock()
+
+
+def index_for(passages: Sequence[Passage]) -> KnowledgeIndex:
+    """The BM25 index of `passages`, kept per process for the last few passage sets (one per
+    combination of knowledge bases and custom knowledge) and rebuilt when any passage changes:
+    the key is a digest of every passage's source, position, title and text, so adding,
+    editing or deleting a document gives a new index while repeated questions to the same
+    knowledge bases skip the tokenising."""
+    digest = hashlib.blake2b(digest_size=20)
+    for p in passages:
+        digest.update(f"{p.kb_id}\x1f{p.doc_id}\x1f{p.position}\x1f{p.title}\x1f".encode())
+        digest.update(p.text.encode())
+        digest.update(b"\x1e")
+    key = digest.digest()
+    with _INDEXES_LOCK:
+        index = _INDEXES.get(key)
+        if index is not None:
+            _INDEXES.move_to_end(key)
+            return index
+    index = KnowledgeIndex(passages)
+    with _INDEXES_LOCK:
+        _INDEXES[key] = index
+        while len(_INDEXES) > _INDEXES_KEPT:
+            _INDEXES.popitem(last=False)
+    return index
 
 
 def ranked_documents(hits: Sequence[Hit]) -> list[Hit]:

@@ -629,3 +629,24 @@ def test_stemming_matches_other_forms_of_a_word():
     from services.engines.local_knowledge import index_terms
 
     assert index_terms("Resetting passwords") == index_terms("reset password")
+
+
+def test_the_index_is_kept_per_passage_set_and_rebuilt_when_a_document_changes():
+    from services.engines.local_knowledge import Passage, index_for
+
+    passages = [
+        Passage(text="Refunds take five days.", title="Refunds", kb_id="kb_a", doc_id="doc_1"),
+        Passage(
+            text="Shipping is free over 50 euros.", title="Shipping", kb_id="kb_a", doc_id="doc_2"
+        ),
+    ]
+    first = index_for(passages)
+    assert index_for(list(passages)) is first  # same documents: the same index, no rebuild
+    edited = [
+        passages[0],
+        Passage(text="Shipping costs 5 euros.", title="Shipping", kb_id="kb_a", doc_id="doc_2"),
+    ]
+    rebuilt = index_for(edited)
+    assert rebuilt is not first
+    assert rebuilt.search("shipping costs")[0].passage.text == "Shipping costs 5 euros."
+    assert index_for(passages[:1]) is not first  # a deleted document: a new index too
