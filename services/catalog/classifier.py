@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from services.engines import run_metadata
+from services.engines import local_or_model, run_metadata
 from services.engines.label_lexicon import (
     CATCH_ALL_LABELS,
     CONCEPTS,
@@ -388,13 +388,14 @@ def process(params: dict[str, Any]) -> HandlerOutput:
     classification_type = context.get("classificationType") or None
     requested = config.get("modelId") or DEFAULT_MODEL
 
-    route = route_for(requested)
-    if route is None:
-        result = classify_locally(content, labels, multi, classification_type)
-        model = LOCAL_ENGINE
-        usage: dict[str, Any] = {"input_chars": len(content)}
-    else:
-        result, usage = classify_with_model(
+    result, model, usage = local_or_model(
+        route_for(requested),
+        engine=LOCAL_ENGINE,
+        local=lambda: (
+            classify_locally(content, labels, multi, classification_type),
+            {"input_chars": len(content)},
+        ),
+        model=lambda route: classify_with_model(
             route,
             content,
             labels,
@@ -402,8 +403,8 @@ def process(params: dict[str, Any]) -> HandlerOutput:
             classification_type,
             float(config.get("temperature", 0.1)),
             config.get("maxTokens"),
-        )
-        model = route.model_id
+        ),
+    )
     return HandlerOutput(
         result=result,
         metadata=run_metadata(

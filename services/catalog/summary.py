@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.engines import run_metadata
+from services.engines import local_or_model, run_metadata
 from services.engines.llm import chat_json, route_for
 from services.engines.nlp import PARAGRAPH_BREAK, idf, sentences, stems, words
 from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
@@ -399,14 +399,15 @@ def summarize(params: dict[str, Any]) -> HandlerOutput:
     options = params.get("options") or {}
     requested = params.get("model_id") or None
 
-    route = route_for(requested)
-    if route is None:
-        draft = summarize_locally(text, summary_type, max_words)
-        model = LOCAL_ENGINE
-        usage: dict[str, Any] = {"input_chars": len(text)}
-    else:
-        draft, usage = summarize_with_model(route, text, summary_type, max_words, options)
-        model = route.model_id
+    draft, model, usage = local_or_model(
+        route_for(requested),
+        engine=LOCAL_ENGINE,
+        local=lambda: (
+            summarize_locally(text, summary_type, max_words),
+            {"input_chars": len(text)},
+        ),
+        model=lambda route: summarize_with_model(route, text, summary_type, max_words, options),
+    )
     summary, result, length = render(_fit(draft, max_words), output_format)
     return HandlerOutput(
         result={**result, "summary_type": summary_type, "output_format": output_format},

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from services.engines.llm import ProviderRoute
+
+T = TypeVar("T")
 
 
 def run_metadata(
@@ -23,3 +29,24 @@ def run_metadata(
         "usage": usage or {},
         **extra,
     }
+
+
+def text_usage(content: str) -> dict[str, int]:
+    """The usage a local engine reports for a text: characters and words read."""
+    return {"input_chars": len(content), "input_words": len(content.split())}
+
+
+def local_or_model(
+    route: ProviderRoute | None,
+    *,
+    engine: str,
+    local: Callable[[], tuple[T, dict[str, Any]]],
+    model: Callable[[ProviderRoute], tuple[T, dict[str, Any]]],
+) -> tuple[T, str, dict[str, Any]]:
+    """Run the configured model when a provider serves the requested id (`route`), else the
+    local engine: (result, what ran for metadata.model, usage)."""
+    if route is None:
+        result, usage = local()
+        return result, engine, usage
+    result, usage = model(route)
+    return result, route.model_id, usage
