@@ -1,12 +1,16 @@
 """Quality of the local engines on held-out samples of public data sets, next to simple baselines.
 
-Usage: .venv/bin/python bench/quality.py [--split heldout|tune] [--only classifier,summary,...]
+Usage: .venv/bin/python bench/quality.py [--data DIR] [--split heldout|tune]
+                                         [--only classifier_ag,summary_cnn,...]
        (or `make eval`)
 
+The samples are not part of the repository: they are read from DIR (`--data`, else the
+environment variable BREACT_EVAL_DATA, else var/eval-data/ in the project), one folder per
+set as described in bench/EVAL_DATA.md (sources, licences, format and how to rebuild them).
+
 Each row runs one service's handler exactly as a worker does (same params as an API call, no
-model provider configured) on the `heldout.jsonl` part of a sample under tests/fixtures/
-(sources and licences in each SOURCES.md; the engines were tuned on `tune.jsonl` only), and
-computes a simple baseline on the same examples in the same run:
+model provider configured) on the `heldout.jsonl` part of a sample (the engines were tuned on
+`tune.jsonl` only), and computes a simple baseline on the same examples in the same run:
 
 - classifier, AG News (4 topics, zero-shot by label name): accuracy; baseline: the label's
   own words only (the best-matching label, ties to the first). Also the share of texts where
@@ -45,7 +49,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests" / "fixtures"
+DEFAULT_DATA = ROOT / "var" / "eval-data"
+DATA = DEFAULT_DATA  # set by main() from --data / BREACT_EVAL_DATA
 sys.path.insert(0, str(ROOT))
 
 AG_LABELS = ["World", "Sports", "Business", "Sci/Tech"]
@@ -82,8 +87,44 @@ BOOKING_SCHEMA: dict[str, Any] = {
 
 
 def load(name: str, split: str) -> list[dict[str, Any]]:
-    with open(FIXTURES / name / f"{split}.jsonl", encoding="utf-8") as f:
+    with open(DATA / name / f"{split}.jsonl", encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+# The folders each row reads, and the fields of one line of their files (bench/EVAL_DATA.md).
+LAYOUT: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "ag_news": ("classifier_ag", ("heldout", "tune"), '{"id", "text", "label"}'),
+    "bbc_news": (
+        "classifier_bbc,summary_bbc",
+        ("heldout", "tune"),
+        '{"id", "title", "text", "summary", "label"}',
+    ),
+    "cnn_dailymail": ("summary_cnn", ("heldout", "tune"), '{"id", "text", "highlights"}'),
+    "squad": (
+        "knowledge",
+        ("passages", "heldout", "tune"),
+        'passages: {"id", "title", "text"}; questions: {"id", "question", "passage", "answers"}',
+    ),
+    "airline_sentiment": ("sentiment", ("heldout", "tune"), '{"id", "text", "label"}'),
+    "snips_restaurant": ("slots", ("heldout", "tune"), '{"id", "text", "slots"}'),
+}
+
+
+def missing_data(data: Path, keys: list[str], split: str) -> list[str]:
+    """One line per folder or file that the rows `keys` need and `data` lacks."""
+    problems = []
+    for folder, (rows, files, fields) in LAYOUT.items():
+        if not set(rows.split(",")) & set(keys):
+            continue
+        needed = [f for f in files if f in (split, "passages")]
+        absent = [f"{f}.jsonl" for f in needed if not (data / folder / f"{f}.jsonl").is_file()]
+        if absent:
+            what = "folder missing" if not (data / folder).is_dir() else "missing"
+            problems.append(
+                f"  {data / folder}/: {what}, needs {', '.join(absent)} "
+                f"(JSON Lines, one object a line: {fields})"
+            )
+    return problems
 
 
 # --- metrics ---------------------------------------------------------------------------------
@@ -628,6 +669,13 @@ ROWS: dict[str, tuple[str, str, Callable[[str], dict[str, Any]]]] = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="folder holding the samples (default: $BREACT_EVAL_DATA, else var/eval-data/); "
+        "layout in bench/EVAL_DATA.md",
+    )
     parser.add_argument("--split", choices=["heldout", "tune"], default="heldout")
     parser.add_argument("--only", default="", help="comma-separated row keys: " + ", ".join(ROWS))
     parser.add_argument(
@@ -645,6 +693,20 @@ def main() -> None:
             title, _, run = ROWS[key]
             ROWS[key] = (title, "MiniLM zero-shot", run)
     only = [key for key in args.only.split(",") if key]
+    unknown = [key for key in only if key not in ROWS]
+    if unknown:
+        raise SystemExit(f"unknown row {', '.join(unknown)}; rows: {', '.join(ROWS)}")
+    global DATA
+    DATA = (args.data or Path(os.environ.get("BREACT_EVAL_DATA") or DEFAULT_DATA)).resolve()
+    problems = missing_data(DATA, only or list(ROWS), args.split)
+    if problems:
+        raise SystemExit(
+            f"The evaluation samples are not in {DATA}:\n"
+            + "\n".join(problems)
+            + "\nThey are not part of the repository. Rebuild them from the public sources as "
+            "bench/EVAL_DATA.md describes, then pass --data DIR or set BREACT_EVAL_DATA "
+            "(default var/eval-data/)."
+        )
 
     for name in list(os.environ):
         if name.startswith(("BREACT_", "CELERY_")) or name in {"DATABASE_URL", "REDIS_URL"}:
@@ -658,7 +720,7 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
 
-    print(f"Local engines on the {args.split} samples (tests/fixtures/*/SOURCES.md)")
+    print(f"Local engines on the {args.split} samples in {DATA} (bench/EVAL_DATA.md)")
     print(f"{'service · set, measure':68} {'n':>4} {'engine':>13} {'baseline':>9}  baseline")
     for key, (title, baseline_name, run) in ROWS.items():
         if only and key not in only:
