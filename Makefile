@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck check install clean bench
+.PHONY: run test lint typecheck check install clean bench eval
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ check: lint typecheck
 
 bench: $(STAMP)
 	$(PY) bench/api_benchmark.py
+
+eval: $(STAMP)
+	$(PY) bench/quality.py
 
 clean:
 	rm -rf var staticfiles .pytest_cache .mypy_cache .ruff_cache

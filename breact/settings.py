@@ -264,7 +264,7 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI keeps the key entered under "Authorize" across reloads.
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
     "ENUM_NAME_OVERRIDES": {
-        "DocumentContentTypeEnum": "services.providers.local_knowledge.CONTENT_TYPES",
+        "DocumentContentTypeEnum": "services.engines.local_knowledge.CONTENT_TYPES",
         "DocumentContentTypeInputEnum": "services.api.kb_views.CONTENT_TYPE_INPUTS",
     },
     "POSTPROCESSING_HOOKS": [

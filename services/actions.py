@@ -24,6 +24,7 @@ from breact.errors import (
     IdempotencyMismatch,
     ServiceUnavailable,
 )
+from services.engines.llm import available_models, model_is_unavailable
 from services.models import (
     Endpoint,
     IdempotencyRecord,
@@ -32,7 +33,6 @@ from services.models import (
     Service,
     UsageLog,
 )
-from services.providers.llm import available_models, model_is_unavailable
 from services.registry import ServiceFailure, all_services, find_service
 from services.selectors import ResolvedEndpoint, process_token_hash
 from services.workers import workers_available

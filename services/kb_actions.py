@@ -10,8 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from breact.errors import BadRequest, PayloadTooLarge
-from services.models import KnowledgeBase, KnowledgeDocument
-from services.providers.local_knowledge import (
+from services.engines.local_knowledge import (
     CONTENT_TYPES,
     chunk_text,
     extract_text,
@@ -19,6 +18,7 @@ from services.providers.local_knowledge import (
     normalise_content_type,
     trim_text,
 )
+from services.models import KnowledgeBase, KnowledgeDocument
 
 MAX_BASES_PER_ACCOUNT = 20
 MAX_DOCUMENTS_PER_BASE = 100

@@ -8,8 +8,8 @@ from django.db.models import Count, QuerySet
 
 from accounts.models import Account
 from breact.errors import NotFound
+from services.engines.local_knowledge import Passage
 from services.models import KnowledgeBase, KnowledgeDocument
-from services.providers.local_knowledge import Passage
 
 _LIST_FIELDS = (
     "id",

@@ -10,8 +10,8 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from breact.forms import DateRangeFilterForm
+from services.engines.llm import LOCAL_MODEL
 from services.models import ModelProvider
-from services.providers.llm import LOCAL_MODEL
 
 MAX_PRICE = 1_000_000
 MAX_TIMEOUT_SECONDS = 600

@@ -20,8 +20,8 @@ from services.actions import iso
 from services.api import serializers as out
 from services.api.parsing import json_object_from
 from services.api.views import KeyedApiView
+from services.engines.local_knowledge import CONTENT_TYPE_ALIASES, CONTENT_TYPES
 from services.models import KnowledgeBase, KnowledgeDocument
-from services.providers.local_knowledge import CONTENT_TYPE_ALIASES, CONTENT_TYPES
 
 KNOWLEDGE_SERVICE = "knowledge_service"
 # What `content_type` may be when adding a document: the names, and their MIME and short forms.

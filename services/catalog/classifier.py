@@ -10,10 +10,15 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from services.providers import run_metadata
-from services.providers.label_lexicon import CATCH_ALL_LABELS, CONCEPTS, GENERIC_LABEL_WORDS
-from services.providers.llm import chat_json, route_for
-from services.providers.text import STOPWORDS, WORD, stem
+from services.engines import local_or_model, run_metadata
+from services.engines.label_lexicon import (
+    CATCH_ALL_LABELS,
+    CONCEPTS,
+    GENERIC_LABEL_WORDS,
+    TOPIC_FIRST,
+)
+from services.engines.llm import chat_json, route_for
+from services.engines.nlp import STOPWORDS, WORD, stem
 from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
 
 MAX_CONTENT_CHARS = 100_000
@@ -25,9 +30,17 @@ LOCAL_ENGINE = "local/lexical-classifier"
 _LABEL_WEIGHT = 3.0
 _CONCEPT_NAME_WEIGHT = 2.0
 _RELATED_WEIGHT = 1.0
+_WEAK_WEIGHT = 0.7
+# Label words common in texts of any topic ("world record", "world cup"): weigh as related.
+_BROAD_LABEL_WORDS = frozenset({"world", "global", "general", "life", "people"})
+_BROAD_LABEL_WEIGHT = 1.0
 _PHRASE_BONUS = 1.5  # a multi-word match ("credit card") is more specific than one word
 _FUZZY_FACTOR = 0.7  # "cancelled" for "cancel": a shared stem prefix, not an exact stem
-_CATCH_ALL_PRIOR = 0.75  # score of an "other" class: it wins only when little else matches
+_CATCH_ALL_PRIOR = 0.75
+# A class with many related words matches some of any text: past the reference size its
+# score is divided by its relative size to this power.
+_SIZE_POWER = 0.15
+_SIZE_REFERENCE = 100  # score of an "other" class: it wins only when little else matches
 # Calibration: softmax sharpness and the evidence at which the softmax is trusted halfway
 # (chosen on the labelled test texts for a low Brier score; held-out tickets stay slightly
 # under-confident, which suits texts less tidy than the fixtures).
@@ -57,15 +70,16 @@ def _entries(listing: str) -> set[str]:
 
 
 @cache
-def _concept_index() -> tuple[dict[str, list[int]], list[tuple[set[str], set[str]]]]:
-    """Stemmed concept names → concept numbers, and each concept's (names, related terms)."""
+def _concept_index() -> tuple[dict[str, list[int]], list[tuple[set[str], set[str], set[str]]]]:
+    """Stemmed concept names → concept numbers, and each concept's (names, related terms,
+    weak terms)."""
     by_name: dict[str, list[int]] = {}
-    concepts: list[tuple[set[str], set[str]]] = []
-    for number, (names, related) in enumerate(CONCEPTS):
+    concepts: list[tuple[set[str], set[str], set[str]]] = []
+    for number, (names, related, *weak) in enumerate(CONCEPTS):
         stemmed_names = _entries(names)
         for name in stemmed_names:
             by_name.setdefault(name, []).append(number)
-        concepts.append((stemmed_names, _entries(related)))
+        concepts.append((stemmed_names, _entries(related), _entries(weak[0]) if weak else set()))
     return by_name, concepts
 
 
@@ -78,9 +92,21 @@ class ClassProfile:
     catch_all: bool = False
 
 
-def class_profile(label: str) -> ClassProfile:
+_TOPICAL = re.compile(
+    r"news|article|topic|story|stories|headline|blog|post|content|press|media|genre", re.I
+)
+
+
+def is_topical(classification_type: str | None) -> bool:
+    """A classification of texts by topic (news, articles, posts), not of support requests."""
+    return bool(classification_type and _TOPICAL.search(classification_type))
+
+
+@cache
+def class_profile(label: str, topical: bool = False) -> ClassProfile:
     """A class's terms: its own label words, the names and related words of every concept a
-    label word (or the whole label) names."""
+    label word (or the whole label) names. For a topical classification a word that names a
+    news topic ("tech", "business") brings that topic, not the support concept of the name."""
     profile = ClassProfile(label=label)
     if label.strip().lower().replace(" ", "_") in CATCH_ALL_LABELS:
         profile.catch_all = True
@@ -100,17 +126,21 @@ def class_profile(label: str) -> ClassProfile:
         if word in GENERIC_LABEL_WORDS:
             continue
         s = stem(word)
-        add(s, _LABEL_WEIGHT)
+        add(s, _BROAD_LABEL_WEIGHT if word in _BROAD_LABEL_WORDS else _LABEL_WEIGHT)
         matched.update(by_name.get(s, []))
     if not profile.terms and lowered:  # a label made only of generic words still matches them
         for word in lowered:
             add(stem(word), _LABEL_WEIGHT)
+    if topical and any(number >= TOPIC_FIRST for number in matched):
+        matched = {number for number in matched if number >= TOPIC_FIRST}
     for number in matched:
-        names, related = concepts[number]
+        names, related, weak = concepts[number]
         for name in names:
             add(name, _CONCEPT_NAME_WEIGHT * (_PHRASE_BONUS if " " in name else 1.0))
         for term in related:
             add(term, _RELATED_WEIGHT * (_PHRASE_BONUS if " " in term else 1.0))
+        for term in weak:
+            add(term, _WEAK_WEIGHT)
     return profile
 
 
@@ -142,11 +172,14 @@ def _fuzzy(a: str, b: str) -> bool:
     return len(short) >= 5 and len(long_) - len(short) <= 3 and long_.startswith(short)
 
 
-def score_classes(content: str, labels: list[str]) -> Evidence:
+def score_classes(
+    content: str, labels: list[str], classification_type: str | None = None
+) -> Evidence:
     """Each class's score: the weights of its terms found in the content (1 + log of the count),
     each term's weight divided by the number of classes sharing it, so that shared words do
     not decide."""
-    profiles = [class_profile(label) for label in labels]
+    topical = is_topical(classification_type)
+    profiles = [class_profile(label, topical) for label in labels]
     sharing = Counter(t for p in profiles for t in p.terms)
     grams, surface = _content_grams(content)
     singles_by_prefix: dict[str, list[str]] = {}
@@ -172,6 +205,8 @@ def score_classes(content: str, labels: list[str]) -> Evidence:
             if count:
                 total += weight * factor * (1 + math.log(count)) / sharing[term]
                 found.append(surface.get(hit, hit))
+        if len(profile.terms) > _SIZE_REFERENCE:
+            total /= (len(profile.terms) / _SIZE_REFERENCE) ** _SIZE_POWER
         if profile.catch_all:
             total = _CATCH_ALL_PRIOR
         scores[profile.label] = total
@@ -194,7 +229,7 @@ def single_confidences(scores: dict[str, float]) -> dict[str, float]:
 def classify_locally(
     content: str, labels: list[str], multi: bool, classification_type: str | None
 ) -> dict[str, Any]:
-    evidence = score_classes(content, labels)
+    evidence = score_classes(content, labels, classification_type)
     order = {label: i for i, label in enumerate(labels)}
     ranked = sorted(labels, key=lambda c: (-evidence.scores[c], order[c]))
     domain = f" ({classification_type})" if classification_type else ""
@@ -353,13 +388,14 @@ def process(params: dict[str, Any]) -> HandlerOutput:
     classification_type = context.get("classificationType") or None
     requested = config.get("modelId") or DEFAULT_MODEL
 
-    route = route_for(requested)
-    if route is None:
-        result = classify_locally(content, labels, multi, classification_type)
-        model = LOCAL_ENGINE
-        usage: dict[str, Any] = {"input_chars": len(content)}
-    else:
-        result, usage = classify_with_model(
+    result, model, usage = local_or_model(
+        route_for(requested),
+        engine=LOCAL_ENGINE,
+        local=lambda: (
+            classify_locally(content, labels, multi, classification_type),
+            {"input_chars": len(content)},
+        ),
+        model=lambda route: classify_with_model(
             route,
             content,
             labels,
@@ -367,8 +403,8 @@ def process(params: dict[str, Any]) -> HandlerOutput:
             classification_type,
             float(config.get("temperature", 0.1)),
             config.get("maxTokens"),
-        )
-        model = route.model_id
+        ),
+    )
     return HandlerOutput(
         result=result,
         metadata=run_metadata(

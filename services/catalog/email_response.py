@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from services.providers import local_email as engine
-from services.providers import run_metadata
-from services.providers.llm import ChatResult, chat_json, route_for
+from services.engines import local_email as engine
+from services.engines import run_metadata
+from services.engines.llm import ChatResult, chat_json, route_for
 from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition, ServiceFailure
 
 LOCAL_ANALYSIS_MODEL = "local/email-analysis"
@@ -501,9 +501,16 @@ SERVICE = ServiceDefinition(
                             },
                             "max_length": {
                                 "type": "integer",
-                                "description": "Most characters of response.content, "
-                                "sign-off and signature included: the body is cut at a "
-                                "sentence (else word) boundary to make room for them.",
+                                "description": "Most characters (Unicode characters, not "
+                                "words or bytes) of response.content, sign-off and signature "
+                                "included. Key points come first: when the reply is too long, "
+                                "the closing line, the introductions, the acknowledgement and "
+                                "then the greeting are left out before any key point; key "
+                                "points are kept whole in the order given, the first one that "
+                                "does not fit is cut at a sentence (else word) boundary and "
+                                "left out of key_points_addressed, and the ones after it are "
+                                "dropped. key_points_addressed lists exactly the points "
+                                "written in full.",
                                 "minimum": 20,
                                 "maximum": 20_000,
                             },

@@ -12,9 +12,9 @@ from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
 
 from services.catalog._schema import DOCUMENTED_DEFAULT_MODEL, MAX_TOKENS, MODEL_ID, TEMPERATURE
-from services.providers import run_metadata
-from services.providers.llm import chat_json, route_for
-from services.providers.local_extraction import (
+from services.engines import run_metadata, text_usage
+from services.engines.llm import chat_json, route_for
+from services.engines.local_extraction import (
     ExtractionError,
     SchemaView,
     extract,
@@ -204,7 +204,7 @@ def track(
             extracted = extract_free(content, reference)
             found = sorted(extracted)
         model = ENGINE
-        usage = {"input_chars": len(content), "input_words": len(content.split())}
+        usage = text_usage(content)
 
     result = merge(current, extracted)
     filled: list[str] = []

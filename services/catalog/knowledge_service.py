@@ -9,10 +9,9 @@ from django.utils import timezone
 
 from accounts.models import Account
 from breact.errors import BadRequest
-from services.kb_selectors import knowledge_base_ids_missing, knowledge_passages
-from services.providers import run_metadata
-from services.providers.llm import ProviderRoute, chat_json, route_for
-from services.providers.local_knowledge import (
+from services.engines import run_metadata
+from services.engines.llm import ProviderRoute, chat_json, route_for
+from services.engines.local_knowledge import (
     Hit,
     KnowledgeIndex,
     Passage,
@@ -20,10 +19,12 @@ from services.providers.local_knowledge import (
     confidence_of,
     extract_text,
     extractive_answer,
+    index_for,
     ranked_documents,
     select_passages,
     trim_text,
 )
+from services.kb_selectors import knowledge_base_ids_missing, knowledge_passages
 from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition, ServiceFailure
 
 DEFAULT_MODEL = "mistral-large-2411"
@@ -206,7 +207,7 @@ def process(params: dict[str, Any]) -> HandlerOutput:
     config = _config(params)
     requested = SERVICE.endpoints["process"].requested_model(params)
     kb_ids, passages = _gather(params)
-    index = KnowledgeIndex(passages)
+    index = index_for(passages)
     hits = index.search(query)
     route = route_for(requested or DEFAULT_MODEL)
     if route is None:

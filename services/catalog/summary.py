@@ -10,9 +10,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.providers import run_metadata
-from services.providers.llm import chat_json, route_for
-from services.providers.text import PARAGRAPH_BREAK, idf, sentences, stems, words
+from services.engines import local_or_model, run_metadata
+from services.engines.llm import chat_json, route_for
+from services.engines.nlp import PARAGRAPH_BREAK, idf, sentences, stems, words
 from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
 
 MAX_TEXT_CHARS = 200_000
@@ -22,7 +22,7 @@ OUTPUT_FORMATS = ("paragraph", "bullets", "json")
 
 # Sentences kept per summary type: (share of the text's sentences, fewest, most).
 _SENTENCE_BUDGET = {
-    "brief": (0.15, 1, 3),
+    "brief": (0.15, 3, 3),
     "detailed": (0.35, 2, 10),
     "bullet_points": (0.3, 3, 7),
     "executive": (0.25, 2, 5),  # key points, after the headline
@@ -30,6 +30,8 @@ _SENTENCE_BUDGET = {
 # Above this many sentences the similarity graph (quadratic) gives way to centroid similarity.
 _GRAPH_LIMIT = 300
 _REDUNDANT = 0.5  # cosine above which a candidate repeats a sentence already chosen
+_W = (0.35, 0.25, 0.2, 0.2)  # weights of centrality, keyphrase coverage, position, specificity
+_FRAGMENT_WORDS = 6  # a shorter "sentence" (a caption, a heading) is not summary material
 _HEADLINE_WORDS = 20
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•–]|\d{1,3}[.)])\s+")
 _NUMBER = re.compile(r"\d")
@@ -39,6 +41,15 @@ _CUE = re.compile(
     r"\b(?:overall|in (?:short|summary|conclusion)|to sum up|conclud\w*|decided|decision|agreed|"
     r"approved|announced|recommend\w*|found|finds|shows?|showed|result(?:ed|s)?|root cause|"
     r"main|key|important|significant\w*|will)\b",
+    re.IGNORECASE,
+)
+# Page furniture of news articles: bylines, time stamps, links to elsewhere, photo credits.
+_BOILERPLATE = re.compile(
+    r"^\s*(?:by\s*\.?$|by \w+ \w+\s*\.?$|published:|updated:|last updated|click here|"
+    r"scroll down|read more|follow @|\|\s*\.?$|share this|comments? \(\d+\))|"
+    r"^\W*$|^\s*\d{1,2}:\d{2} (?:est|gmt|bst|edt|et)\b|"
+    # a byline's name cut off by the Daily Mail's " . " separators: "Daily Mail Reporter ."
+    r"^(?:[\w'’-]+ ){1,4}\.$",
     re.IGNORECASE,
 )
 # Words too common in reports to mark a sentence as topical, on top of the stopwords.
@@ -79,7 +90,7 @@ def _split(text: str) -> list[_Sentence]:
             pieces = [_LIST_ITEM.sub("", line).strip() for line in lines]
         else:
             pieces = [" ".join(s.split()) for s in sentences(paragraph)]
-        for position, piece in enumerate(p for p in pieces if p):
+        for position, piece in enumerate(p for p in pieces if p and not _BOILERPLATE.search(p)):
             terms = [t for t in stems(piece) if t not in _WEAK_TERMS]
             out.append(_Sentence(len(out), piece, p_index, position == 0, terms))
     return out
@@ -186,10 +197,10 @@ def rank_sentences(text: str) -> tuple[list[_Sentence], list[dict[str, float]], 
         cue = 0.1 if _CUE.search(s.text) else 0.0
         fit = min(1.0, len(s.terms) / 6) ** 0.5 * (0.85 if len(s.text.split()) > 45 else 1.0)
         s.score = fit * (
-            0.35 * centrality[s.index]
-            + 0.25 * coverage[s.index]
-            + 0.2 * position
-            + 0.2 * specificity[s.index]
+            _W[0] * centrality[s.index]
+            + _W[1] * coverage[s.index]
+            + _W[2] * position
+            + _W[3] * specificity[s.index]
             + cue
         )
     return items, vectors, list(keyphrases)
@@ -245,6 +256,8 @@ def summarize_locally(text: str, summary_type: str, max_words: int | None) -> Dr
         if not chosen and candidate.score < 0.6 * ranked[0].score:
             break  # rather the best sentence cut short than a minor one that happens to fit
         if any(_cosine(vectors[candidate.index], vectors[c.index]) > _REDUNDANT for c in chosen):
+            continue
+        if len(candidate.text.split()) < _FRAGMENT_WORDS and len(items) > budget * 2:
             continue
         text_words = len(words(candidate.text))
         if summary_type == "executive" and not chosen:
@@ -386,14 +399,15 @@ def summarize(params: dict[str, Any]) -> HandlerOutput:
     options = params.get("options") or {}
     requested = params.get("model_id") or None
 
-    route = route_for(requested)
-    if route is None:
-        draft = summarize_locally(text, summary_type, max_words)
-        model = LOCAL_ENGINE
-        usage: dict[str, Any] = {"input_chars": len(text)}
-    else:
-        draft, usage = summarize_with_model(route, text, summary_type, max_words, options)
-        model = route.model_id
+    draft, model, usage = local_or_model(
+        route_for(requested),
+        engine=LOCAL_ENGINE,
+        local=lambda: (
+            summarize_locally(text, summary_type, max_words),
+            {"input_chars": len(text)},
+        ),
+        model=lambda route: summarize_with_model(route, text, summary_type, max_words, options),
+    )
     summary, result, length = render(_fit(draft, max_words), output_format)
     return HandlerOutput(
         result={**result, "summary_type": summary_type, "output_format": output_format},

@@ -8,9 +8,9 @@ import time
 from typing import Any
 
 from services.catalog._schema import DOCUMENTED_DEFAULT_MODEL, MAX_TOKENS, MODEL_ID, TEMPERATURE
-from services.providers import run_metadata
-from services.providers.llm import chat_json, route_for
-from services.providers.local_targets import (
+from services.engines import local_or_model, run_metadata, text_usage
+from services.engines.llm import ProviderRoute, chat_json, route_for
+from services.engines.local_targets import (
     Assessment,
     assess,
     check_unique,
@@ -146,8 +146,8 @@ def analyze(
     todo = [dict(t) for t in targets.get("todo") or []]
     done = [dict(t) for t in targets.get("done") or []]
     check_unique([*todo, *done])
-    route = route_for(model_id) if use_model else None
-    if route is not None and todo:
+
+    def with_model(route: ProviderRoute) -> tuple[dict[str, Assessment], dict[str, Any]]:
         reply = chat_json(
             route,
             system=_SYSTEM,
@@ -156,12 +156,14 @@ def analyze(
             temperature=temperature,
             max_tokens=max_tokens,
         )
-        evidence = _from_model(reply.data)
-        model, usage = route.model_id, reply.usage.as_dict()
-    else:
-        evidence = assess(content, todo, done)
-        model = ENGINE
-        usage = {"input_chars": len(content), "input_words": len(content.split())}
+        return _from_model(reply.data), reply.usage.as_dict()
+
+    evidence, model, usage = local_or_model(
+        route_for(model_id) if use_model and todo else None,
+        engine=ENGINE,
+        local=lambda: (assess(content, todo, done), text_usage(content)),
+        model=with_model,
+    )
     new_todo, new_done, completed = resolve(todo, done, evidence)
     return HandlerOutput(
         result={"todo": new_todo, "done": new_done},

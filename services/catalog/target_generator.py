@@ -8,9 +8,9 @@ import time
 from typing import Any
 
 from services.catalog._schema import DOCUMENTED_DEFAULT_MODEL, MAX_TOKENS, MODEL_ID, TEMPERATURE
-from services.providers import run_metadata
-from services.providers.llm import chat_json, route_for
-from services.providers.local_targets import (
+from services.engines import local_or_model, run_metadata, text_usage
+from services.engines.llm import ProviderRoute, chat_json, route_for
+from services.engines.local_targets import (
     check_unique,
     key,
     next_free_id,
@@ -102,9 +102,9 @@ def generate(params: dict[str, Any]) -> HandlerOutput:
     check_unique(existing)
     max_targets = config.get("maxTargets", DEFAULT_MAX_TARGETS)
     model_id = PROCESS_ENDPOINT.requested_model(params)
-    route = route_for(model_id)
     notes: dict[str, Any] = {}
-    if route is not None:
+
+    def with_model(route: ProviderRoute) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         reply = chat_json(
             route,
             system=_SYSTEM,
@@ -125,12 +125,16 @@ def generate(params: dict[str, Any]) -> HandlerOutput:
             temperature=config.get("temperature", 0.1),
             max_tokens=config.get("maxTokens", 2000),
         )
-        targets = _renumber(reply.data["targets"], existing)
-        model, usage = route.model_id, reply.usage.as_dict()
-    else:
-        targets, notes = plan(content, mode=mode, existing=existing, max_targets=max_targets)
-        model = ENGINE
-        usage = {"input_chars": len(content), "input_words": len(content.split())}
+        return _renumber(reply.data["targets"], existing), reply.usage.as_dict()
+
+    def locally() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        planned, found = plan(content, mode=mode, existing=existing, max_targets=max_targets)
+        notes.update(found)
+        return planned, text_usage(content)
+
+    targets, model, usage = local_or_model(
+        route_for(model_id), engine=ENGINE, local=locally, model=with_model
+    )
     if not targets:
         raise ServiceFailure(
             "No actionable items were found in the content"

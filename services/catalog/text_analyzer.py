@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from services.providers.text import PARAGRAPH_BREAK, SENTENCE_END, STOPWORDS, WORD
+from services.engines.nlp import PARAGRAPH_BREAK, SENTENCE_END, STOPWORDS, WORD
 from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
 
 MAX_TEXT_CHARS = 200_000

@@ -7,9 +7,9 @@ from typing import Any
 
 from django.conf import settings
 
-from services.providers import local_web as web
-from services.providers import run_metadata
-from services.providers.llm import ChatResult, chat_json, route_for
+from services.engines import local_web as web
+from services.engines import run_metadata
+from services.engines.llm import ChatResult, chat_json, route_for
 from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
 
 LOCAL_MODEL = "local/web-extract"

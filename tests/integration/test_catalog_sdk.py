@@ -178,6 +178,28 @@ def test_every_service_answers_through_the_sdk(live_stack, make_key, page_url):
     assert not LedgerEntry.objects.filter(account=key.account, kind=LedgerEntry.Kind.REFUND)
 
 
+def test_a_one_sentence_mission_and_a_short_reply_through_the_sdk(live_stack, make_key):
+    key = make_key(credits=50)
+    points = ["The duplicate payment will be refunded", "The refund takes five days"]
+    with create_client(api_key=key.raw, base_url=live_stack.url) as client:
+        generated = client.target_generator.process(
+            content="Launch a company blog with weekly posts about our product", mode="target"
+        )
+        reply = client.email_response.generate_response(
+            email_thread=THREAD,
+            key_points=points,
+            style_guide={"max_length": 120, "signature": "Sam"},
+        )
+    targets = generated["result"]["targets"]
+    assert 3 <= len(targets) <= 7, targets
+    assert all(t["done_when"] for t in targets)
+    assert targets[0]["depends_on"] == [] and all(t["depends_on"] for t in targets[1:])
+    response = reply["response"]
+    assert len(response["content"]) <= 120
+    assert response["key_points_addressed"] == points, response
+    assert all(point in response["content"] for point in points)
+
+
 def test_a_staff_configured_model_provider_answers_through_the_worker(live_stack, make_key):
     key = make_key(credits=20)
     with FakeChatServer() as model:

@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from services.models import ModelProvider
-from services.providers.llm import (
+from services.engines.llm import (
     ProviderRoute,
     available_models,
     chat_json,
@@ -15,6 +14,7 @@ from services.providers.llm import (
     model_is_unavailable,
     route_for,
 )
+from services.models import ModelProvider
 from services.registry import ServiceFailure
 from tests.llm_server import FakeChatServer
 

@@ -24,6 +24,7 @@ from services.actions import (
     services_sync,
     usage_rollup,
 )
+from services.engines.llm import route_for
 from services.models import (
     LATENCY_BUCKETS_MS,
     Endpoint,
@@ -32,7 +33,6 @@ from services.models import (
     RollupState,
     UsageLog,
 )
-from services.providers.llm import route_for
 from services.selectors import endpoint_figures, latency_percentiles
 from tests.factories import UserFactory
 

@@ -15,7 +15,7 @@ from services.catalog.classifier import (
     label_words,
     process,
 )
-from services.providers.text import stem
+from services.engines.nlp import stem
 from services.registry import ServiceFailure
 from tests.services.catalog.classifier_fixtures import (
     HELD_OUT_TICKETS,

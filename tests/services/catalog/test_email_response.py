@@ -12,7 +12,7 @@ import pytest
 
 from accounts.selectors import account_balance, ledger_total
 from services.catalog.email_response import SERVICE
-from services.providers import local_email as engine
+from services.engines import local_email as engine
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "email_response" / "threads.json"
 THREADS = {t["id"]: t for t in json.loads(FIXTURES.read_text())["threads"]}

@@ -13,8 +13,8 @@ from breact.errors import BadRequest
 from services import kb_actions
 from services.catalog import knowledge_service
 from services.catalog.knowledge_service import NO_MATCH, prepare_params
+from services.engines.local_knowledge import KnowledgeIndex, ranked_documents
 from services.kb_selectors import knowledge_passages
-from services.providers.local_knowledge import KnowledgeIndex, ranked_documents
 from services.registry import ServiceFailure
 
 pytestmark = pytest.mark.django_db
@@ -599,7 +599,7 @@ def test_local_answers_contain_the_fact_asked_for(run_endpoint, help_base):
 
 
 def test_bm25_weighs_a_rare_term_above_a_common_one():
-    from services.providers.local_knowledge import Bm25
+    from services.engines.local_knowledge import Bm25
 
     bm25 = Bm25([["coffee", "water"], ["water", "plant"], ["water", "soil"], ["water"]])
 
@@ -611,7 +611,7 @@ def test_bm25_weighs_a_rare_term_above_a_common_one():
 
 
 def test_passages_keep_sentences_whole_and_overlap():
-    from services.providers.local_knowledge import chunk_text
+    from services.engines.local_knowledge import chunk_text
 
     text = " ".join(f"Sentence {i} has exactly seven words here." for i in range(60))
 
@@ -626,6 +626,27 @@ def test_passages_keep_sentences_whole_and_overlap():
 
 
 def test_stemming_matches_other_forms_of_a_word():
-    from services.providers.local_knowledge import index_terms
+    from services.engines.local_knowledge import index_terms
 
     assert index_terms("Resetting passwords") == index_terms("reset password")
+
+
+def test_the_index_is_kept_per_passage_set_and_rebuilt_when_a_document_changes():
+    from services.engines.local_knowledge import Passage, index_for
+
+    passages = [
+        Passage(text="Refunds take five days.", title="Refunds", kb_id="kb_a", doc_id="doc_1"),
+        Passage(
+            text="Shipping is free over 50 euros.", title="Shipping", kb_id="kb_a", doc_id="doc_2"
+        ),
+    ]
+    first = index_for(passages)
+    assert index_for(list(passages)) is first  # same documents: the same index, no rebuild
+    edited = [
+        passages[0],
+        Passage(text="Shipping costs 5 euros.", title="Shipping", kb_id="kb_a", doc_id="doc_2"),
+    ]
+    rebuilt = index_for(edited)
+    assert rebuilt is not first
+    assert rebuilt.search("shipping costs")[0].passage.text == "Shipping costs 5 euros."
+    assert index_for(passages[:1]) is not first  # a deleted document: a new index too

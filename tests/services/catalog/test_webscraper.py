@@ -20,7 +20,7 @@ import pytest
 
 from accounts.selectors import account_balance, ledger_total
 from services.catalog.webscraper import SERVICE
-from services.providers import local_web as web
+from services.engines import local_web as web
 from services.registry import ServiceFailure
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "webscraper" / "pages.json"

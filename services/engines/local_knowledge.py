@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import math
 import re
-from collections import Counter
-from collections.abc import Iterable, Sequence
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
-import snowballstemmer
-from bs4 import BeautifulSoup
 from markdown_it import MarkdownIt
 
-from services.providers.text import sentences, terms, words
+from services.engines.nlp import (
+    BLANK_LINES,
+    CJK,
+    CONTROL_CHARS,
+    SENTENCE_CLOSE,
+    html_to_text,
+    paragraphs,
+    sentences,
+    stem,
+    terms,
+    words,
+)
 
 CONTENT_TYPES = ("text", "markdown", "html")
 CONTENT_TYPE_ALIASES = {
@@ -30,68 +41,7 @@ PASSAGE_TARGET_WORDS = 150
 PASSAGE_MAX_WORDS = 200
 PASSAGE_OVERLAP_WORDS = 40
 
-# Elements whose text is never content.
-_DROPPED_TAGS = (
-    "script",
-    "style",
-    "noscript",
-    "template",
-    "iframe",
-    "object",
-    "embed",
-    "svg",
-    "canvas",
-    "head",
-    "button",
-    "select",
-)
-_BLOCK_TAGS = (
-    "address",
-    "article",
-    "aside",
-    "blockquote",
-    "caption",
-    "dd",
-    "div",
-    "dl",
-    "dt",
-    "fieldset",
-    "figcaption",
-    "figure",
-    "footer",
-    "form",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "header",
-    "hr",
-    "li",
-    "main",
-    "nav",
-    "ol",
-    "p",
-    "pre",
-    "section",
-    "summary",
-    "table",
-    "tr",
-    "ul",
-)
-# Private-use markers for paragraph and line breaks, so that collapsing HTML whitespace keeps them.
-_PARA = "\ue000"
-_LINE = "\ue001"
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ue000\ue001]")
-_SPACES = re.compile(r"[^\S\n]+")
-_BLANK_LINES = re.compile(r"\n\s*\n")
-_SENTENCE_CLOSE = re.compile(r"[.!?。！？…:;][\"'”’)\]]*$")
-_CELL_END = re.compile(r"[ |]*\|[ ]*(?=\n|$)")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-
 _markdown = MarkdownIt("commonmark", {"html": True}).enable("table")
-_stemmer = snowballstemmer.stemmer("english")
 
 
 def normalise_content_type(value: str) -> str:
@@ -102,46 +52,10 @@ def normalise_content_type(value: str) -> str:
 # --- extraction --------------------------------------------------------------------------------
 
 
-def _paragraphs(text: str) -> str:
-    """Paragraphs separated by one blank line, spaces collapsed, control characters dropped."""
-    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    out = []
-    for block in _BLANK_LINES.split(text):
-        lines = [_SPACES.sub(" ", line).strip() for line in block.split("\n")]
-        joined = "\n".join(line for line in lines if line)
-        if joined:
-            out.append(joined)
-    return "\n\n".join(out)
-
-
-def html_to_text(html: str) -> tuple[str, str]:
-    """(plain text, title) of an HTML document. Uses the standard-library parser (no network, no
-    entity expansion); scripts, styles, forms' controls and other non-content are dropped."""
-    soup = BeautifulSoup(_CONTROL.sub("", html), "html.parser")
-    title_tag = soup.find("title")
-    title = _SPACES.sub(" ", title_tag.get_text(" ")).strip() if title_tag else ""
-    if not title:
-        heading = soup.find(["h1", "h2"])
-        title = _SPACES.sub(" ", heading.get_text(" ")).strip() if heading else ""
-    for tag in soup.find_all(_DROPPED_TAGS):
-        tag.decompose()
-    for tag in soup.find_all("br"):
-        tag.replace_with(_LINE)
-    for tag in soup.find_all(["td", "th"]):
-        tag.insert_after(" | ")
-    for tag in soup.find_all(_BLOCK_TAGS):
-        tag.insert_before(_PARA)
-        tag.insert_after(_PARA)
-    raw = re.sub(r"\s+", " ", soup.get_text())
-    text = raw.replace(_LINE, "\n").replace(_PARA, "\n\n")
-    text = _CELL_END.sub("", text)
-    return _paragraphs(text), title
-
-
 def markdown_to_text(source: str) -> tuple[str, str]:
     """(plain text, title) of a CommonMark document (tables too); raw HTML in it is cleaned as
     HTML is."""
-    return html_to_text(_markdown.render(_CONTROL.sub("", source)))
+    return html_to_text(_markdown.render(CONTROL_CHARS.sub("", source)))
 
 
 def extract_text(content: str, content_type: str) -> tuple[str, str]:
@@ -150,7 +64,7 @@ def extract_text(content: str, content_type: str) -> tuple[str, str]:
         return html_to_text(content)
     if content_type == "markdown":
         return markdown_to_text(content)
-    text = _paragraphs(content)
+    text = paragraphs(content)
     return text, ""
 
 
@@ -186,7 +100,7 @@ def _pieces(text: str, max_words: int) -> list[tuple[str, bool]]:
     """(sentence, whether it ends its paragraph) of `text`, in order; a sentence longer than a
     passage is cut into windows."""
     out: list[tuple[str, bool]] = []
-    for paragraph in _BLANK_LINES.split(text):
+    for paragraph in BLANK_LINES.split(text):
         parts: list[str] = []
         for sentence in sentences(paragraph):
             sentence = " ".join(sentence.split())
@@ -261,11 +175,8 @@ def chunk_text(
 # --- ranking ---------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=200_000)
 def _stem(term: str) -> str:
-    if not term.isascii() or term.isdigit():
-        return term
-    return str(_stemmer.stemWord(term))
+    return term if term.isdigit() else stem(term)
 
 
 def index_terms(text: str) -> list[str]:
@@ -273,7 +184,7 @@ def index_terms(text: str) -> list[str]:
     become overlapping character pairs (those scripts are written without spaces)."""
     out: list[str] = []
     for term in terms(text):
-        if _CJK.search(term):
+        if CJK.search(term):
             out.extend(term[i : i + 2] for i in range(max(len(term) - 1, 1)))
         else:
             out.append(_stem(term))
@@ -305,40 +216,47 @@ class Hit:
 
 
 class Bm25:
-    """Okapi BM25 (k1=1.5, b=0.75) over tokenised passages; idf as in Robertson–Spärck Jones
-    with +1 inside the log so it never goes negative."""
+    """Okapi BM25 (k1=1.5, b=0.75) over tokenised passages, scored through an inverted index
+    (term → postings), so a query costs the postings of its terms, not a pass over every
+    passage; idf as in Robertson–Spärck Jones with +1 inside the log so it never goes
+    negative."""
 
     def __init__(self, documents: Sequence[Sequence[str]], k1: float = 1.5, b: float = 0.75):
         self.k1 = k1
         self.b = b
-        self.frequencies = [Counter(doc) for doc in documents]
         self.lengths = [len(doc) for doc in documents]
         self.count = len(documents)
         self.average_length = (sum(self.lengths) / self.count) if self.count else 0.0
-        self.document_frequency: Counter[str] = Counter()
-        for frequencies in self.frequencies:
-            self.document_frequency.update(frequencies.keys())
+        self.postings: dict[str, list[tuple[int, int]]] = {}
+        for i, doc in enumerate(documents):
+            for term, tf in Counter(doc).items():
+                self.postings.setdefault(term, []).append((i, tf))
+        self.document_frequency = {term: len(p) for term, p in self.postings.items()}
+        avg = self.average_length or 1.0
+        self._norms = [k1 * (1 - b + b * length / avg) for length in self.lengths]
 
     def idf(self, term: str) -> float:
         df = self.document_frequency.get(term, 0)
         return math.log(1 + (self.count - df + 0.5) / (df + 0.5))
 
     def scores(self, query: Iterable[str]) -> list[float]:
-        unique = list(dict.fromkeys(query))
-        weights = {term: self.idf(term) for term in unique if term in self.document_frequency}
         out = [0.0] * self.count
-        if not weights or not self.average_length:
+        if not self.average_length:
             return out
-        k1, b, avg = self.k1, self.b, self.average_length
-        for i, frequencies in enumerate(self.frequencies):
-            norm = k1 * (1 - b + b * self.lengths[i] / avg)
-            total = 0.0
-            for term, weight in weights.items():
-                tf = frequencies.get(term)
-                if tf:
-                    total += weight * tf * (k1 + 1) / (tf + norm)
-            out[i] = total
+        k1 = self.k1
+        norms = self._norms
+        for term in dict.fromkeys(query):
+            postings = self.postings.get(term)
+            if not postings:
+                continue
+            weight = self.idf(term) * (k1 + 1)
+            for i, tf in postings:
+                out[i] += weight * tf / (tf + norms[i])
         return out
+
+
+_PAIR_CANDIDATES = 50
+_PAIR_WEIGHT = 1.0
 
 
 class KnowledgeIndex:
@@ -354,10 +272,30 @@ class KnowledgeIndex:
             documents.append(title_terms[passage.title] + index_terms(passage.text))
         self.terms = documents
         self.bm25 = Bm25(documents)
+        self._pair_cache: dict[int, set[tuple[str, str]]] = {}
+
+    def _pairs(self, slot: int) -> set[tuple[str, str]]:
+        if slot not in self._pair_cache:
+            t = self.terms[slot]
+            self._pair_cache[slot] = set(itertools.pairwise(t))
+        return self._pair_cache[slot]
 
     def search(self, query: str) -> list[Hit]:
-        """Passages with a positive score, best first (ties: original order)."""
-        scores = self.bm25.scores(index_terms(query))
+        """Passages with a positive score, best first (ties: original order). The best BM25
+        candidates gain for each pair of query terms they hold side by side ("space probe",
+        "prime minister"), weighted by the pair's rarer term."""
+        query_terms = index_terms(query)
+        scores = self.bm25.scores(query_terms)
+        pairs = {(a, b) for a, b in itertools.pairwise(query_terms) if a != b}
+        if pairs:
+            top = sorted(range(len(scores)), key=lambda i: -scores[i])[:_PAIR_CANDIDATES]
+            for i in top:
+                if scores[i] <= 0:
+                    continue
+                held = self._pairs(i)
+                scores[i] += _PAIR_WEIGHT * sum(
+                    min(self.bm25.idf(a), self.bm25.idf(b)) for a, b in pairs if (a, b) in held
+                )
         order = sorted((i for i, s in enumerate(scores) if s > 0), key=lambda i: (-scores[i], i))
         return [Hit(self.passages[i], scores[i], rank, i) for rank, i in enumerate(order)]
 
@@ -372,6 +310,36 @@ class KnowledgeIndex:
         total = sum(weights.values())
         matched = sum(weight for term, weight in weights.items() if term in present)
         return matched / total if total else 0.0
+
+
+_INDEXES: OrderedDict[bytes, KnowledgeIndex] = OrderedDict()
+_INDEXES_KEPT = 8
+_INDEXES_LOCK = threading.Lock()
+
+
+def index_for(passages: Sequence[Passage]) -> KnowledgeIndex:
+    """The BM25 index of `passages`, kept per process for the last few passage sets (one per
+    combination of knowledge bases and custom knowledge) and rebuilt when any passage changes:
+    the key is a digest of every passage's source, position, title and text, so adding,
+    editing or deleting a document gives a new index while repeated questions to the same
+    knowledge bases skip the tokenising."""
+    digest = hashlib.blake2b(digest_size=20)
+    for p in passages:
+        digest.update(f"{p.kb_id}\x1f{p.doc_id}\x1f{p.position}\x1f{p.title}\x1f".encode())
+        digest.update(p.text.encode())
+        digest.update(b"\x1e")
+    key = digest.digest()
+    with _INDEXES_LOCK:
+        index = _INDEXES.get(key)
+        if index is not None:
+            _INDEXES.move_to_end(key)
+            return index
+    index = KnowledgeIndex(passages)
+    with _INDEXES_LOCK:
+        _INDEXES[key] = index
+        while len(_INDEXES) > _INDEXES_KEPT:
+            _INDEXES.popitem(last=False)
+    return index
 
 
 def ranked_documents(hits: Sequence[Hit]) -> list[Hit]:
@@ -414,6 +382,45 @@ def select_passages(hits: Sequence[Hit], *, max_chars: int, limit: int = 3) -> l
     return chosen
 
 
+# A sentence holding the kind of answer the question asks for (a year, a quantity, a name)
+# weighs more; a sentence without it, less.
+_ANSWER_BONUS = 1.3
+_ANSWER_MISSING = 0.85
+_YEAR_OR_DATE = re.compile(
+    r"\b(?:1\d{3}|20\d{2})\b|\b(?:january|february|march|april|may|june|july|august|"
+    r"september|october|november|december)\b|\b\d{1,2}(?:st|nd|rd|th) century\b|\bcentury\b",
+    re.IGNORECASE,
+)
+_QUANTITY = re.compile(
+    r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"twenty|thirty|forty|fifty|hundred|hundreds|thousand|thousands|million|millions|billion|"
+    r"dozen|half|quarter|percent)\b",
+    re.IGNORECASE,
+)
+_NAME_IN_TEXT = re.compile(r"(?<=[a-z,;:] )[A-Z][\w'’.-]+(?: [A-Z][\w'’.-]+)*")
+
+
+def _new_match(pattern: re.Pattern[str], sentence: str, query: str) -> bool:
+    lowered = query.lower()
+    return any(m.group(0).lower() not in lowered for m in pattern.finditer(sentence))
+
+
+def answer_type(query: str) -> Callable[[str, str], bool] | None:
+    """What kind of answer the question asks for, as a test of a sentence: a year or date
+    ("when", "what year"), a quantity ("how many", "how much"), a name ("who") — each one
+    the question does not already contain. None for other questions."""
+    q = query.strip().lower()
+    if re.search(r"\b(?:when|what (?:year|date|century|decade)|which (?:year|century))\b", q):
+        return lambda sentence, query: _new_match(_YEAR_OR_DATE, sentence, query)
+    if re.search(
+        r"\bhow (?:many|much|long|old|far|large|big|tall|high)\b|\bwhat (?:percent|number)", q
+    ):
+        return lambda sentence, query: _new_match(_QUANTITY, sentence, query)
+    if re.match(r"(?:who|whom|whose)\b", q) or re.search(r"\bwho (?:was|is|were|did)\b", q):
+        return lambda sentence, query: _new_match(_NAME_IN_TEXT, sentence, query)
+    return None
+
+
 def extractive_answer(
     index: KnowledgeIndex, query: str, passages: Sequence[Hit], *, max_chars: int
 ) -> str:
@@ -422,6 +429,7 @@ def extractive_answer(
     if not passages:
         return ""
     query_terms = set(index_terms(query))
+    wanted = answer_type(query)
     best_score = passages[0].score
     scored: list[tuple[float, int, int, str]] = []
     seen: set[str] = set()
@@ -431,9 +439,12 @@ def extractive_answer(
             if key in seen or key == " ".join(hit.passage.title.lower().split()):
                 continue  # passages overlap: a sentence counts once; the title says nothing new
             seen.add(key)
-            matched = query_terms & set(index_terms(sentence))
+            sentence_terms = set(index_terms(sentence))
+            matched = query_terms & sentence_terms
             weight = sum(index.bm25.idf(term) for term in matched)
-            if not _SENTENCE_CLOSE.search(sentence) and len(words(sentence)) <= 8:
+            if wanted is not None and matched:
+                weight *= _ANSWER_BONUS if wanted(sentence, query) else _ANSWER_MISSING
+            if not SENTENCE_CLOSE.search(sentence) and len(words(sentence)) <= 8:
                 weight *= 0.5  # a heading or label, rarely an answer by itself
             scored.append((weight * hit.score / best_score, p_rank, s_rank, sentence))
     scored.sort(key=lambda item: (-item[0], item[1], item[2]))

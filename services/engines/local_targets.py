@@ -11,9 +11,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.providers.local_language import (
+from services.engines.local_language import (
     ACTION_VERBS,
-    IRREGULAR,
     NEGATORS,
     PARTICIPLES,
     StemBag,
@@ -21,11 +20,10 @@ from services.providers.local_language import (
     content_stems,
     negated_positions,
     participle,
-    stem,
     stems_match,
     tokenize,
 )
-from services.providers.text import STOPWORDS, sentences
+from services.engines.nlp import IRREGULAR, STOPWORDS, sentences, stem
 from services.registry import ServiceFailure
 
 MAX_TODO = 200
@@ -768,6 +766,10 @@ def plan(
     if mode == "milestone":
         planned = _milestones([i for n, i in enumerate(items) if n not in covered], max_targets)
         covered = {}
+    elif len(items) == 1 and not covered and (steps := decompose(items[0])):
+        # One sentence of mission: a plan of the steps that reach it, not the mission again.
+        planned = steps
+        notes["decomposed"] = True
     else:
         planned = _targets(items)
     next_id = next_free_id(existing)
@@ -835,6 +837,204 @@ def _best_match(condition: str, targets: list[dict[str, Any]]) -> dict[str, Any]
         if overlap > best[0]:
             best = (overlap, target)
     return best[1] if best[0] >= 0.5 else None
+
+
+# --- one-sentence missions -----------------------------------------------------------------
+
+# What a mission's verb sets out to do, as a kind of plan: bring something new into being
+# (launch, build, open…), hire, move (migrate), hold an event, or change a measure.
+_MISSION_KINDS = {
+    "create": """launch start create build set up setup open introduce establish develop
+        design make produce publish release roll out found""",
+    "hire": "hire recruit staff onboard",
+    "migrate": "migrate move switch transfer port replace upgrade",
+    "event": "organise organize host hold run plan arrange throw",
+    "improve": """improve increase reduce cut lower raise grow boost speed fix double halve
+        decrease""",
+}
+_KIND_OF_VERB = {verb: kind for kind, verbs in _MISSION_KINDS.items() for verb in verbs.split()}
+_CADENCE = re.compile(
+    r"\b(?P<cadence>daily|weekly|fortnightly|biweekly|monthly|quarterly|yearly|annual)\s+"
+    r"(?P<what>[\w' -]+?)(?=\s+(?:about|on|for|with|to|from|in|covering)\b|[,.;]|$)"
+    r"(?:\s+(?:about|on|covering)\s+(?P<topic>[^,.;]+))?",
+    re.IGNORECASE,
+)
+_PERIOD_NOUN = {
+    "daily": "day",
+    "weekly": "week",
+    "fortnightly": "fortnight",
+    "biweekly": "fortnight",
+    "monthly": "month",
+    "quarterly": "quarter",
+    "yearly": "year",
+    "annual": "year",
+}
+
+
+def _split_mission(phrase: str) -> tuple[str, str]:
+    """("a company blog", "weekly posts about our product") from "a company blog with weekly
+    posts about our product": the thing, and what comes with it."""
+    match = re.search(r"\s+(?:with|including|featuring|that has)\s+", phrase)
+    if not match:
+        return phrase.strip(), ""
+    return phrase[: match.start()].strip(), phrase[match.end() :].strip()
+
+
+def decompose(item: Item) -> list[Planned] | None:
+    """The steps of a one-sentence mission ("Launch a company blog with weekly posts about our
+    product"): for something new, define it, set it up, prepare its first content or parts,
+    launch it and keep a stated cadence; for a hire, a move, an event or a change of a measure,
+    the usual stages of that kind of work. Each step has a verifiable condition; dependencies
+    follow the order of the work (a step waits for the ones it needs). None when the verb
+    says nothing about the kind of work."""
+    target, verb, phrase = imperative(item.text)
+    if not verb or not phrase:
+        return None
+    kind = _KIND_OF_VERB.get(verb.split()[0].lower()) or _KIND_OF_VERB.get(verb.lower())
+    if kind is None:
+        return None
+    thing, extra = _split_mission(phrase.rstrip("."))
+    the = re.sub(r"^(?:a|an|the|our|your|some)\s+", "the ", thing, flags=re.IGNORECASE)
+    if not the.lower().startswith("the "):
+        the = f"the {the}"
+    mission = target.rstrip(".")
+    steps: list[tuple[str, str, list[int]]]
+    if kind == "create":
+        cadence = _CADENCE.search(extra) if extra else None
+        steps = [
+            (
+                f"Define the purpose, audience and scope of {the}",
+                f"A one-page brief for {the} (purpose, audience, scope, success measure) is "
+                "approved.",
+                [],
+            ),
+            (
+                f"Set up {the}",
+                f"{the[0].upper()}{the[1:]} is set up and reachable by the team, not yet public.",
+                [0],
+            ),
+        ]
+        if cadence:
+            period = _PERIOD_NOUN[cadence.group("cadence").lower()]
+            what = cadence.group("what").strip()
+            topic = (cadence.group("topic") or "").strip()
+            about = f" about {topic}" if topic else ""
+            steps += [
+                (
+                    f"Plan the first eight {period}s of {what}{about}",
+                    f"A calendar with a topic, an owner and a date for each of the next eight "
+                    f"{period}s is shared.",
+                    [0],
+                ),
+                (
+                    f"Prepare the first three {what}",
+                    f"Three {what} are written, reviewed and ready to publish.",
+                    [1, 2],
+                ),
+                (
+                    mission,
+                    f"{the[0].upper()}{the[1:]} is public with its first {what.rstrip('s')} "
+                    "published and announced.",
+                    [3],
+                ),
+                (
+                    f"Publish {what} every {period} for the first eight {period}s",
+                    f"Eight {what} have been published, one each {period}, and their reach is "
+                    "reviewed.",
+                    [4],
+                ),
+            ]
+        else:
+            with_part = f" with {extra}" if extra else ""
+            steps += [
+                (
+                    f"Prepare the first version of {the}{with_part}",
+                    f"The first version of {the}{with_part} is complete and reviewed.",
+                    [1],
+                ),
+                (
+                    f"Test {the} with a few users",
+                    "At least three people have used it and the problems they found are fixed.",
+                    [2],
+                ),
+                (mission, f"{the[0].upper()}{the[1:]} is live and announced.", [3]),
+            ]
+    elif kind == "hire":
+        steps = [
+            (
+                f"Write the job description for {the}",
+                "The job description is approved by the hiring manager.",
+                [],
+            ),
+            ("Publish the job opening", "The opening is published on at least two channels.", [0]),
+            (
+                "Interview the shortlisted candidates",
+                "At least three shortlisted candidates have been interviewed and scored.",
+                [1],
+            ),
+            ("Make an offer", "A candidate has accepted the offer in writing.", [2]),
+            ("Onboard the new hire", "The new hire has finished the first onboarding week.", [3]),
+        ]
+    elif kind == "migrate":
+        steps = [
+            (
+                "Inventory the systems, data and users the migration touches",
+                "A list of every system, data set and user affected is reviewed.",
+                [],
+            ),
+            (
+                "Write the migration and rollback plan",
+                "The plan, with a rollback path and a date, is approved.",
+                [0],
+            ),
+            (
+                "Rehearse the migration on a copy",
+                "A trial run on a copy finished and its checks pass.",
+                [1],
+            ),
+            (mission, "The migration is done and the checks pass in production.", [2]),
+            (
+                "Retire the old setup",
+                "The old setup is switched off after a week without problems.",
+                [3],
+            ),
+        ]
+    elif kind == "event":
+        steps = [
+            (
+                f"Fix the date, place and budget of {the}",
+                "Date, venue and budget are confirmed in writing.",
+                [],
+            ),
+            ("Send the invitations", "Invitations are sent and replies are tracked.", [0]),
+            ("Prepare the agenda and materials", "The agenda and materials are final.", [0]),
+            (mission, f"{the[0].upper()}{the[1:]} took place as planned.", [1, 2]),
+            ("Follow up with the participants", "A summary and next steps are sent.", [3]),
+        ]
+    else:  # improve
+        steps = [
+            (
+                f"Measure the current state of {the}",
+                f"A baseline figure for {the} and how it is measured are written down.",
+                [],
+            ),
+            (
+                "Find the main causes",
+                "The three largest causes are identified with evidence.",
+                [0],
+            ),
+            ("Put the chosen changes in place", "The changes are live.", [1]),
+            (
+                "Measure the result",
+                f"The new figure for {the} is measured the same way and compared with the "
+                "baseline.",
+                [2],
+            ),
+        ]
+    return [
+        Planned(text, condition, Item(text=text), depends_on=list(depends))
+        for text, condition, depends in steps
+    ]
 
 
 def _targets(items: list[Item]) -> list[Planned]:

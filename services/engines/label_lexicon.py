@@ -20,8 +20,9 @@ CATCH_ALL_LABELS = frozenset(
     uncategorised not_applicable n/a""".split()  # noqa: SIM905
 )
 
-# (label words naming the concept, related words and phrases)
-CONCEPTS: list[tuple[str, str]] = [
+# (label words naming the concept, related words and phrases[, weak evidence: words a text
+# about it often uses but texts about other things use too, such as place names])
+CONCEPTS: list[tuple[str, ...]] = [
     # --- customer support -------------------------------------------------------------------
     (
         "billing, bill, bills, payment, payments, invoice, invoices, invoicing, charge, "
@@ -177,7 +178,58 @@ CONCEPTS: list[tuple[str, str]] = [
         "how do i, how can i, how to, what is, where can, is there, can i, could you "
         "tell, wondering, question, information, explain",
     ),
-    # --- news and content topics ------------------------------------------------------------
+]
+# News and content topics: for a news, article or topic classification a label word naming
+# one of these ("tech", "business") means this concept, not a support concept of that name.
+_TOPIC_CONCEPTS: list[tuple[str, ...]] = [
+    (
+        "world, international, global, foreign, world news, international news, foreign affairs",
+        "international, foreign, troops, soldiers, military, army, war, wars, attack, attacks, "
+        "bomb, bombing, bombs, explosion, killed, killing, dead, deaths, wounded, militants, "
+        "rebels, insurgents, insurgency, guerrillas, hostage, hostages, kidnapped, terror, "
+        "terrorism, terrorist, terrorists, peace, peace talks, ceasefire, cease-fire, truce, "
+        "nuclear, refugees, humanitarian, united nations, un, nato, european union, eu, "
+        "security council, prime minister, president, foreign minister, embassy, envoy, "
+        "diplomat, diplomats, summit, talks, protest, protesters, riots, crisis, conflict, "
+        "regime, coup, sanctions, occupation, invasion, border, capital, pope, vatican, "
+        "election, elections, vote, opposition, parliament, government, minister, "
+        "cleric, mosque, shiite, sunni, al qaeda, taliban, hamas, hezbollah, arafat, saddam, "
+        "bin laden, gunmen, suicide, blast, blasts, militia, militiamen, clashes, junta, "
+        "rebel, soldier, civilians, civilian, casualties, massacre, genocide, famine, aid, "
+        "aid workers, relief, earthquake, tsunami, floods, kidnappers, beheaded, "
+        "assassination, dictator, exile, independence, separatist, separatists, "
+        "peacekeepers, peacekeeping, weapons, inspectors, uranium, enrichment, missile, "
+        "missiles, airstrike, airstrikes, raid, raids, insurgent, warlord, warlords, "
+        "president-elect, opposition leader, referendum, parliamentary, presidential, "
+        "kerry, bush administration, white house, pentagon, state department, rice, "
+        "powell, rumsfeld, annan, afp, reuters, ap",
+        # places and peoples in the news: weak evidence (sport and business travel too)
+        "iraq, iraqi, baghdad, afghanistan, afghan, kabul, iran, iranian, tehran, israel, "
+        "israeli, palestinian, palestinians, gaza, jerusalem, west bank, syria, lebanon, "
+        "egypt, jordan, saudi, yemen, pakistan, pakistani, india, indian, china, chinese, "
+        "beijing, taiwan, japan, japanese, tokyo, korea, korean, pyongyang, seoul, russia, "
+        "russian, moscow, putin, chechen, chechnya, ukraine, ukrainian, kiev, georgia, "
+        "europe, european, france, french, paris, germany, german, berlin, britain, british, "
+        "london, blair, spain, madrid, italy, rome, greece, athens, turkey, turkish, "
+        "sudan, darfur, congo, nigeria, kenya, somalia, zimbabwe, africa, african, "
+        "venezuela, chavez, colombia, mexico, brazil, haiti, cuba, canada, australia, "
+        "indonesia, philippines, thailand, vietnam, nepal, sri lanka, bangladesh, "
+        "asia, asian, latin america, middle east, arafat, sharon, saddam, bin laden, "
+        "al qaeda, taliban, hamas, hezbollah, kurdish, shiite, sunni, cleric, mosque, "
+        "najaf, fallujah, mosul, ramadi, basra, tikrit, kirkuk, kurds, sadr, allawi, "
+        "sharon, abbas, mubarak, musharraf, karzai, mugabe, sudanese, israelis, "
+        "lebanese, syrian, jordanian, egyptian, saudis, kuwait, qatar, bahrain, "
+        "libya, algeria, morocco, tunisia, ethiopia, uganda, rwanda, burundi, angola, "
+        "ivory coast, liberia, sierra leone, ghana, senegal, mali, chad, niger, "
+        "south africa, australia, new zealand, malaysia, singapore, burma, myanmar, "
+        "cambodia, laos, north korea, south korea, mongolia, kazakhstan, uzbekistan, "
+        "armenia, azerbaijan, belarus, poland, polish, hungary, czech, slovakia, "
+        "romania, bulgaria, serbia, bosnia, kosovo, croatia, albania, macedonia, cyprus, "
+        "netherlands, dutch, belgium, belgian, sweden, norway, denmark, finland, "
+        "ireland, irish, scotland, portugal, austria, switzerland, swiss, argentina, "
+        "chile, peru, bolivia, ecuador, paraguay, uruguay, nicaragua, honduras, "
+        "guatemala, el salvador, panama, dominican",
+    ),
     (
         "sports, sport, athletics, football, soccer, basketball, tennis",
         "game, games, match, matches, team, teams, season, score, scored, goal, goals, "
@@ -187,7 +239,35 @@ CONCEPTS: list[tuple[str, str]] = [
         "final, finals, striker, midfielder, goalkeeper, stadium, fans, referee, medal, "
         "race, marathon, record, athlete, athletes, squad, club, transfer, injury, "
         "injured, grand slam, title, quarter, derby, qualifiers, kick-off, halftime, "
-        "stoppage time, set, sets",
+        "stoppage time, set, sets, nfl, nba, mlb, nhl, nascar, fifa, uefa, ncaa, pga, "
+        "grand prix, formula one, olympic games, paralympics, world cup, super bowl, "
+        "playoffs, playoff, postseason, inning, innings, homer, home run, pitcher, "
+        "quarterback, touchdown, yards, rushing, wickets, batsman, bowler, test match, "
+        "premiership, premier league, serie a, bundesliga, la liga, champions league, "
+        "manager, coach, coaches, sprinter, swimmer, gymnast, cyclist, boxer, boxing, "
+        "wrestling, golfer, open, seeded, semifinal, semifinals, quarterfinal, "
+        "quarterfinals, draw, unbeaten, points, rebounds, assists, lineup, roster, "
+        "rookie, veteran, season opener, red sox, yankees, mets, lakers, knicks, "
+        "arsenal, chelsea, manchester united, real madrid, barcelona, liverpool, "
+        "doping, medals, gold medal, silver, bronze, relay, sprint, slam, cup final, "
+        "red sox, white sox, yankees, mets, cubs, braves, dodgers, astros, orioles, "
+        "mariners, padres, rockies, marlins, phillies, pirates, brewers, royals, "
+        "blue jays, diamondbacks, expos, patriots, steelers, ravens, bengals, colts, "
+        "titans, jaguars, texans, broncos, chiefs, raiders, chargers, cowboys, redskins, "
+        "packers, vikings, falcons, buccaneers, seahawks, 49ers, celtics, pistons, "
+        "spurs, mavericks, pacers, cavaliers, timberwolves, grizzlies, nuggets, "
+        "sonics, clippers, raptors, maple leafs, canadiens, bruins, flyers, penguins, "
+        "red wings, blackhawks, avalanche, oilers, canucks, senators, sabres, "
+        "hurricanes, lightning, nascar, tiger woods, agassi, federer, roddick, "
+        "hewitt, sharapova, serena, venus williams, henman, schumacher, ferrari, "
+        "mclaren, armstrong, tour de france, ryder cup, davis cup, wimbledon, "
+        "us open, french open, australian open, masters, pga tour, lpga, "
+        "heisman, bowl, big east, big ten, sec, acc, pac-10, ncaa tournament, "
+        "arsenal, chelsea, manchester, real madrid, barcelona, juventus, ac milan, "
+        "inter milan, bayern, ajax, porto, celtic, rangers, everton, tottenham, "
+        "newcastle, aston villa, fulham, uefa cup, fa cup, euro 2004, "
+        "weightlifting, weightlifter, gymnastics, swimming, diving, rowing, sailing, "
+        "athletes, sprinters, hurdles, decathlon, marathon, skater, skating, skiing",
     ),
     (
         "politics, political, government, elections, election, policy, policies, world, diplomacy",
@@ -197,7 +277,13 @@ CONCEPTS: list[tuple[str, str]] = [
         "legislation, diplomat, diplomatic, treaty, governor, mayor, coalition, ballot, "
         "candidate, referendum, sanctions, cabinet, lawmakers, constitution, executive "
         "order, border, regime, embassy, summit, budget, scandal, counterpart, foreign "
-        "minister, committee, democracy, democratic, republican",
+        "minister, committee, democracy, democratic, republican, labour, tory, tories, "
+        "conservative, conservatives, lib dem, lib dems, liberal democrats, mp, mps, "
+        "commons, house of commons, lords, house of lords, downing street, westminster, "
+        "whitehall, chancellor, home secretary, secretary, shadow, spokesman, ministry, "
+        "manifesto, general election, polling, constituency, peers, bill, act, blair, "
+        "brown, howard, kennedy, bush, kerry, white house, asylum, immigration, council, "
+        "councils, assembly, public services, nhs, reform, reforms",
     ),
     (
         "business, economy, economic, finance, financial, markets, market, corporate, companies",
@@ -207,7 +293,32 @@ CONCEPTS: list[tuple[str, str]] = [
         "growth, trade, tariff, tariffs, startup, funding, ipo, billion, million, "
         "percent, forecast, analysts, jobs, layoffs, factory, factories, prices, oil, "
         "dollar, currency, venture, fund, round, valuation, retailer, airline, "
-        "carmaker, output, exports, imports, gdp, recession, dividend",
+        "carmaker, output, exports, imports, gdp, recession, dividend, insurer, insurers, "
+        "insurance, bank, banks, banking, lender, deal, deals, bid, takeover, stake, "
+        "shareholders, shareholder, chief executive, chairman, corp, inc, firm, firms, "
+        "bankruptcy, creditors, debt, bonds, treasury, yields, wall street, nasdaq, dow, "
+        "s&p, index, fed, federal reserve, interest rate, rates, crude, opec, barrel, "
+        "unemployment, jobless, payrolls, economists, consumer, consumers, spending, "
+        "retail, retailers, wal-mart, pension, pensions, tax, taxes, regulators, sec, "
+        "antitrust, airlines, automaker, automakers, gm, ford, boeing, airbus, sales, "
+        "quarter, fiscal, outlook, downgrade, upgrade, rating, ratings, invest, "
+        "investment, investments, manufacturing, industry, industrial, prices, price, "
+        "kmart, sears, wal-mart, walmart, costco, target corp, chrysler, toyota, honda, "
+        "nissan, volkswagen, daimlerchrysler, united airlines, us airways, delta air, "
+        "american airlines, northwest airlines, continental airlines, exxon, shell, bp, "
+        "chevron, yukos, gazprom, pfizer, merck, astrazeneca, glaxosmithkline, "
+        "eli lilly, citigroup, jpmorgan, goldman sachs, morgan stanley, merrill lynch, "
+        "aig, fannie mae, freddie mac, enron, worldcom, martha stewart, nestle, "
+        "unilever, coca-cola, coke, pepsico, mcdonald's, disney, time warner, viacom, "
+        "comcast, kodak, general electric, ge, altria, philip morris, halliburton, "
+        "conocophillips, marsh, spitzer, greenspan, snow, treasury secretary, imf, "
+        "world bank, wto, trade deficit, current account, consumer prices, inflation, "
+        "housing starts, retail sales, factory orders, jobless claims, crude oil, "
+        "oil prices, gasoline, natural gas, heating oil, brent, nymex, futures, "
+        "euro, yen, sterling, pound, dollars, cents, bn, profit warning, pretax, "
+        "net income, per share, forecasts, shareholders, buyout, private equity, "
+        "hedge fund, mutual fund, brokerage, insurer, underwriters, ipo, listing, "
+        "supermarket, grocer, brewer, steelmaker, automaker, chipmaker, drugmaker",
     ),
     (
         "technology, tech, science and technology, sci/tech, it, computing, digital, ai, gadgets",
@@ -216,10 +327,38 @@ CONCEPTS: list[tuple[str, str]] = [
         "cloud, computer, computers, laptop, laptops, device, devices, robot, robots, "
         "algorithm, digital, platform, users, update, operating system, browser, "
         "cookies, code, coding, quantum, qubits, social network, startup, silicon, "
-        "engineers, launch, feature, camera, battery, wireless, 5g, semiconductor",
+        "engineers, launch, feature, camera, battery, wireless, 5g, semiconductor, "
+        "microsoft, apple, google, ibm, intel, amd, dell, hewlett-packard, hp, oracle, sap, "
+        "cisco, yahoo, amazon, ebay, nokia, motorola, sony, samsung, linux, windows, ipod, "
+        "itunes, xbox, playstation, video game, video games, games console, pc, pcs, web, "
+        "website, web site, search engine, e-mail, email, spam, virus, worm, security flaw, "
+        "patch, broadband, wi-fi, bluetooth, mobile phone, cell phone, handset, handsets, "
+        "network, networking, server, servers, storage, database, open source, desktop, "
+        "notebook, tablet, download, downloads, file-sharing, piracy, blog, blogs, "
+        "supercomputer, telecom, satellite, space, nasa, shuttle, probe, rocket, orbit, "
+        "moon, mars, saturn, planet, astronomers, scientists, researchers, study, "
+        "species, genetic, dna, stem cell, stem cells, cloning, users, net, "
+        "peoplesoft, siemens, palm, palmone, blackberry, napster, realnetworks, "
+        "sun microsystems, aol, netscape, mozilla, firefox, symantec, mcafee, "
+        "verisign, adobe, novell, red hat, sco, unix, gartner, idc, forrester, xerox, "
+        "texas instruments, broadcom, qualcomm, vodafone, t-mobile, nextel, toshiba, "
+        "hitachi, fujitsu, nec, lenovo, compaq, eds, tivo, skype, voip, mp3, hdtv, lcd, "
+        "plasma, flash memory, wimax, gps, spyware, adware, hacker, intrusion, "
+        "vulnerability, exploit, encryption, domain, domains, icann, isp, isps, "
+        "hubble, telescope, asteroid, comet, galaxy, astronaut, astronauts, "
+        "spacecraft, cassini, rover, esa, space station, spaceshipone, fossils, "
+        "dinosaur, dinosaurs, genes, gene, wildlife, climate change, global warming, "
+        "endangered, extinct, archaeologists, biologists, physicists, researchers say, "
+        "scientists say, journal, nature, science journal, ozone, glacier, "
+        "technologies, technological, gadget, gadgets, mobile, mobiles, phones, "
+        "digital music, high-definition, hi-fi, screen, screens, gaming, gamers, "
+        "console, consoles, nintendo, hackers, malicious, phishing, firewall, "
+        "virus writers, programs, program, programme, technology firm, electronics, "
+        "consumer electronics, tv tuner, digital tv, dvd, dvds, recorder, "
+        "search, tags, rfid, chips, microchip",
     ),
     (
-        "science, research, space, environment, climate",
+        "science, sci, research, space, environment, climate",
         "research, researchers, study, scientists, scientific, discovery, discovered, "
         "space, nasa, planet, planets, species, climate, experiment, physics, biology, "
         "chemistry, telescope, universe, laboratory, lab, fossil, evolution, galaxy, "
@@ -240,7 +379,13 @@ CONCEPTS: list[tuple[str, str]] = [
         "actress, celebrity, tv, television, series, show, shows, festival, box office, "
         "director, singer, band, award, awards, oscar, oscars, grammy, premiere, "
         "streaming, netflix, star, stars, hollywood, theatre, theater, book, novel, "
-        "artist, gallery",
+        "artist, gallery, chart, charts, single, singles, hit, rock, pop, rapper, dj, "
+        "comedy, drama, sitcom, soap, episode, broadcaster, bbc, channel, viewers, "
+        "ratings, audience, audiences, cinema, studio, studios, sequel, cast, role, "
+        "starring, starred, nominated, nomination, nominations, ceremony, bafta, golden "
+        "globe, brit awards, emmy, musical, stage, west end, broadway, performer, "
+        "performance, entertainment, celebrities, fans, tour, records, label, author, "
+        "writer, screen",
     ),
     (
         "crime, justice, legal, law, courts",
@@ -293,3 +438,6 @@ CONCEPTS: list[tuple[str, str]] = [
         "tesla, battery, charging, road, motor, dealership",
     ),
 ]
+
+TOPIC_FIRST = len(CONCEPTS)
+CONCEPTS += _TOPIC_CONCEPTS

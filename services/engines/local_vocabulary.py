@@ -24,6 +24,7 @@ CUE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "address": ("address", "live", "lives", "street"),
     "country": ("country", "from", "live", "lives"),
     "guests": ("guests", "people", "persons", "attendees", "participants", "pax", "party"),
+    "party": ("people", "persons", "guests", "party", "of us", "diners", "pax", "table for"),
     "traveller": ("travellers", "travelers", "passengers", "adults", "people", "persons", "pax"),
     "traveler": ("travelers", "travellers", "passengers", "adults", "people", "persons"),
     "passenger": ("passengers", "travellers", "adults", "people", "persons"),
@@ -286,6 +287,47 @@ LANGUAGES: dict[str, tuple[str, ...]] = {
     "Persian": ("persian",),
     "Swahili": ("swahili",),
 }
+
+# Kinds of food by origin or style, for cuisine fields (the text's own words are returned).
+CUISINES: tuple[str, ...] = tuple("""
+    afghan african american arab argentinian armenian asian australian austrian barbecue
+    basque bavarian belgian brazilian british burmese cajun californian cambodian cantonese
+    caribbean chinese colombian creole cuban czech danish dutch eastern european english
+    ethiopian filipino french fusion georgian german greek haitian hawaiian hungarian
+    indian indonesian irish israeli italian jamaican japanese jewish korean kosher latin
+    lebanese malaysian mediterranean mexican middle moroccan nepalese nordic northern
+    pakistani persian peruvian polish portuguese russian scandinavian scottish sichuan
+    southern spanish sri swedish swiss syrian szechuan taiwanese tex-mex thai tibetan
+    turkish ukrainian vegan vegetarian vietnamese welsh halal gluten-free organic
+    """.split())  # noqa: SIM905
+# Kinds of places to eat and drink, for fields naming the type of a restaurant or venue.
+VENUES: tuple[str, ...] = (
+    "food truck", "fast food restaurant", "fast food", "coffee shop", "coffeehouse",
+    "coffee house", "tea house", "teahouse", "ice cream parlor", "ice cream parlour",
+    "oyster bar", "sushi bar", "wine bar", "tapas bar", "juice bar", "sports bar",
+    "beer garden", "food court", "steakhouse", "steak house", "pizzeria", "pizza place",
+    "gastropub", "brasserie", "bistro", "trattoria", "osteria", "taverna", "tavern",
+    "brewery", "brewpub", "bakery", "patisserie", "creperie", "crêperie", "deli",
+    "delicatessen", "diner", "cafeteria", "canteen", "cafe", "café", "bar", "pub", "inn",
+    "joint", "buffet", "grill", "eatery", "restaurant", "lounge", "salon", "bodega",
+    "noodle house", "noodle bar", "ramen shop", "drive-in", "tea room", "teahouse",
+)  # fmt: skip
+# Dishes and kinds of dish, for fields naming what a place should serve.
+DISHES: tuple[str, ...] = (
+    "dim sum", "ice cream", "hot dogs", "foie gras", "pulled pork", "fish and chips",
+    "chicken wings", "fried chicken", "clam chowder", "hot pot", "pad thai", "fish tacos",
+    "seafood", "sushi", "pizza", "burgers", "burger", "steak", "steaks", "tapas", "ramen",
+    "noodles", "pasta", "curry", "dumplings", "tacos", "burritos", "barbecue", "bbq", "kebab",
+    "kebabs", "falafel", "pho", "paella", "risotto", "fondue", "oysters", "lobster", "crab",
+    "shrimp", "sandwiches", "sandwich", "salads", "salad", "soup", "pancakes", "waffles",
+    "crepes", "crêpes", "desserts", "cake", "pastries", "bagels", "donuts", "doughnuts",
+    "fries", "poutine", "gyros", "souvlaki", "moussaka", "lasagna", "ravioli", "gnocchi",
+    "carbonara", "tempura", "teriyaki", "bibimbap", "kimchi", "bulgogi", "satay", "biryani",
+    "samosas", "tandoori", "naan", "enchiladas", "quesadillas", "nachos", "empanadas",
+    "ceviche", "churrasco", "schnitzel", "sausages", "bratwurst", "pierogi", "borscht",
+    "goulash", "escargot", "brisket", "ribs", "meatballs", "cheesesteak", "chowder", "gumbo",
+    "jambalaya",
+)  # fmt: skip
 
 # Units a property may ask for (in its name or description), by family: unit -> factor
 # to the family's base unit (kg, m, day, …).

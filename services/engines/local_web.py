@@ -14,9 +14,10 @@ from typing import Any
 from urllib.parse import urljoin
 
 import httpx
-from bs4 import BeautifulSoup, NavigableString, Tag
+from bs4 import BeautifulSoup, Tag
 
-from services.providers.text import sentences
+from services.engines import nlp
+from services.engines.nlp import sentences
 from services.registry import ServiceFailure
 
 MAX_BYTES = 2 * 1024 * 1024
@@ -301,34 +302,15 @@ def _meta(soup: BeautifulSoup, *names: str) -> str | None:
     return None
 
 
-_INVISIBLE = frozenset({"script", "style", "noscript", "template", "head", "svg", "iframe"})
-_BOILERPLATE = frozenset({"nav", "header", "footer", "aside", "form"})
-_BLOCKS = frozenset(
-    """address article blockquote br dd div dl dt fieldset figcaption figure footer form h1 h2
-    h3 h4 h5 h6 header hr li main nav ol p pre section table td th tr ul""".split()  # noqa: SIM905
-)
-_NEWLINE = object()
+_BOILERPLATE = ("nav", "header", "footer", "aside", "form")
 
 
-def visible_text(soup: BeautifulSoup, *, boilerplate: bool = True) -> str:
-    """The text a reader sees, block elements on lines of their own; without navigation,
-    headers, footers, asides and forms when `boilerplate` is false. One pass over the tree
-    (no copy, no recursion), so large and deeply nested pages stay cheap."""
-    skip = _INVISIBLE if boilerplate else _INVISIBLE | _BOILERPLATE
-    parts: list[str] = []
-    stack: list[Any] = [soup.body or soup]
-    while stack:
-        node = stack.pop()
-        if node is _NEWLINE:
-            parts.append("\n")
-        elif type(node) is NavigableString:  # not comments, doctypes or script text
-            parts.append(str(node))
-        elif isinstance(node, Tag) and node.name not in skip:
-            if node.name in _BLOCKS:
-                parts.append("\n")
-                stack.append(_NEWLINE)
-            stack.extend(reversed(node.contents))
-    return _clean("".join(parts))
+def visible_text(html: str, *, boilerplate: bool = True) -> str:
+    """The text a reader sees (nlp.html_to_text, the engines' one HTML-to-text path), block
+    elements on lines of their own; without navigation, headers, footers, asides and forms
+    when `boilerplate` is false."""
+    text, _ = nlp.html_to_text(html, drop=() if boilerplate else _BOILERPLATE)
+    return text
 
 
 def main_content(html: str, soup: BeautifulSoup, url: str, *, text_mode: bool) -> str:
@@ -347,7 +329,7 @@ def main_content(html: str, soup: BeautifulSoup, url: str, *, text_mode: bool) -
     )
     if extracted and extracted.strip():
         return extracted.strip()
-    text = visible_text(soup, boilerplate=False)
+    text = visible_text(html, boilerplate=False)
     if text_mode:
         return text
     return "".join(f"<p>{_escape(p)}</p>" for p in text.split("\n") if p.strip())
@@ -733,7 +715,7 @@ def document_for(page: Page, *, text_mode: bool) -> tuple[Document, str | None, 
         soup = soup_of(page.text)
         main = main_content(page.text, soup, page.url, text_mode=text_mode)
         plain_main = main if text_mode else _clean(soup_of(main).get_text("\n"))
-        document = Document(url=page.url, text=visible_text(soup), main=plain_main, soup=soup)
+        document = Document(url=page.url, text=visible_text(page.text), main=plain_main, soup=soup)
         return document, page_title(soup), main
     if page.media_type == "application/json":
         try:

@@ -5,95 +5,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
-from services.providers.text import STOPWORDS
+from services.engines.nlp import STOPWORDS, stem
 
 # Words and the punctuation that bounds a clause, in order.
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|[.,;:!?()\[\]]|—|–")
 _CLAUSE_BREAK = frozenset(".;:!?()[]—–")
 
-IRREGULAR = {
-    "grown": "grow",
-    "grew": "grow",
-    "thrown": "throw",
-    "flown": "fly",
-    "hung": "hang",
-    # participle or past form -> base
-    "written": "write",
-    "wrote": "write",
-    "built": "build",
-    "sent": "send",
-    "made": "make",
-    "done": "do",
-    "did": "do",
-    "set": "set",
-    "put": "put",
-    "run": "run",
-    "ran": "run",
-    "held": "hold",
-    "bought": "buy",
-    "paid": "pay",
-    "found": "find",
-    "chosen": "choose",
-    "chose": "choose",
-    "drawn": "draw",
-    "drew": "draw",
-    "given": "give",
-    "gave": "give",
-    "taken": "take",
-    "took": "take",
-    "shown": "show",
-    "spoken": "speak",
-    "spoke": "speak",
-    "sold": "sell",
-    "told": "tell",
-    "thought": "think",
-    "won": "win",
-    "gone": "go",
-    "went": "go",
-    "met": "meet",
-    "kept": "keep",
-    "left": "leave",
-    "led": "lead",
-    "read": "read",
-    "brought": "bring",
-    "caught": "catch",
-    "taught": "teach",
-    "began": "begin",
-    "begun": "begin",
-    "driven": "drive",
-    "drove": "drive",
-    "got": "get",
-    "gotten": "get",
-    "seen": "see",
-    "saw": "see",
-    "known": "know",
-    "knew": "know",
-    "rewritten": "rewrite",
-    "rewrote": "rewrite",
-    "rebuilt": "rebuild",
-    "undone": "undo",
-    "shipped": "ship",
-    "felt": "feel",
-    "lost": "lose",
-    "spent": "spend",
-    "understood": "understand",
-    "hidden": "hide",
-    "fed": "feed",
-    "sung": "sing",
-    "broken": "break",
-    "broke": "break",
-    "forgotten": "forget",
-    "froze": "freeze",
-    "frozen": "freeze",
-    "sat": "sit",
-    "laid": "lay",
-    "lent": "lend",
-    "meant": "mean",
-    "overseen": "oversee",
-    "outlined": "outline",
-}
 
 NEGATORS = frozenset(
     """no not never without none neither nor cannot denies denied deny lacks lacking
@@ -161,44 +79,6 @@ class Token:
 
 def normalise_apostrophes(text: str) -> str:
     return text.replace("’", "'")
-
-
-@lru_cache(maxsize=8192)
-def stem(word: str) -> str:
-    """A light suffix-stripping stem: "deployed", "deployment" and "deploys" share "deploy",
-    "migration", "migrated" and "migrate" share "migrat". Irregular verbs map to the base."""
-    w = normalise_apostrophes(word.lower())
-    if w.endswith("'s"):
-        w = w[:-2]
-    w = IRREGULAR.get(w, w)
-    if len(w) <= 3 or not w.isalpha():
-        return w
-    if (w.endswith("ies") and len(w) > 4) or (w.endswith("ied") and len(w) > 4):
-        w = w[:-3] + "y"
-    elif w.endswith("ation") and len(w) > 7:
-        base = w[:-5]
-        w = base if base.endswith("ment") else base + "at"
-    elif w.endswith("ment") and len(w) > 7:
-        w = w[:-4]
-    elif w.endswith("ing") and len(w) > 5:
-        w = _undouble(w[:-3])
-    elif w.endswith("ed") and len(w) > 4:
-        w = _undouble(w[:-2])
-    elif (w.endswith("ly") and len(w) > 5) or w.endswith(("ches", "shes", "sses", "xes", "zes")):
-        w = w[:-2]
-    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
-        w = w[:-1]
-    if w.endswith("e") and len(w) > 4:
-        w = w[:-1]
-    if w.endswith("y") and len(w) > 4:
-        w = w[:-1] + "i"
-    return w
-
-
-def _undouble(w: str) -> str:
-    if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "aeiouls":
-        return w[:-1]
-    return w
 
 
 def stems_match(a: str, b: str) -> bool:

@@ -10,38 +10,41 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from difflib import SequenceMatcher
 from functools import lru_cache
 from typing import Any
 
 from jsonschema.validators import validator_for
+from rapidfuzz import fuzz
 
-from services.providers.local_language import (
+from services.engines.local_language import (
     StemBag,
     Token,
     content_stems,
     negated_positions,
     number_from_word,
-    stem,
     stems_match,
     tokenize,
 )
-from services.providers.local_vocabulary import (
+from services.engines.local_vocabulary import (
     ALLERGENS,
     CUE_SYNONYMS,
+    CUISINES,
+    DISHES,
     ENUM_SYNONYMS,
     LANGUAGES,
     SKILLS,
     SYMPTOMS,
     UNIT_FAMILIES,
+    VENUES,
 )
-from services.providers.local_when import (
+from services.engines.local_when import (
     DateHit,
     date_to_iso,
     find_dates,
     find_durations,
 )
-from services.providers.text import STOPWORDS, sentences
+from services.engines.nlp import STOPWORDS, sentences, stem
+from services.engines.places import find_places, place_kind
 
 EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-zA-Z]{2,}\b")
 URL = re.compile(r"\bhttps?://[^\s<>\"')\]]+|\bwww\.[^\s<>\"')\]]+", re.IGNORECASE)
@@ -94,7 +97,8 @@ _ORG_SUFFIX = re.compile(
     r"Co|plc|SA|BV|Group|Labs|Technologies|Systems|Solutions))(?!\w)"
 )
 _PLACE = re.compile(
-    r"\b(?:in|from|to|at|near|based in|located in|live in|lives in|living in|moved to)\s+"
+    r"\b(?:in|from|to|at|near|nearby|neighbou?ring|city of|town of|based in|located in|"
+    r"live in|lives in|living in|moved to)\s+"
     r"(?P<place>[A-ZÀ-Ö][\w'’-]+(?:[ -][A-ZÀ-Ö][\w'’-]+){0,3})"
 )
 _STREET = re.compile(
@@ -109,6 +113,157 @@ GENERIC_NAME_WORDS = frozenset(
     information data type level current new id in at on for to by per list details field text
     s do does did can should will whether flag indicator status_of""".split()  # noqa: SIM905
 )
+# String fields that name when something happens as written (a time range, not one date).
+_WHEN_NAME_WORDS = frozenset({"when", "range", "timerange", "timeframe", "window", "timing"})
+# Words of a field's name saying it holds a kind of something ("restaurant_type").
+_KIND_NAME_WORDS = frozenset({"type", "kind", "category", "style", "sort"})
+_VENUE_NAME_WORDS = frozenset(
+    {"restaurant", "venue", "place", "establishment", "eatery", "bar", "location"}
+)
+_TIME_OF_DAY = re.compile(
+    r"\b(?:\d{1,2}(?::\d{2})?\s?(?:a\.?m\.?|p\.?m\.?)(?![\w])|\d{1,2}:\d{2}|"
+    r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s?(?:am|pm|o'?clock)\b|"
+    r"noon|midnight|(?:right )?now|tonight|this (?:morning|afternoon|evening|weekend)|"
+    r"(?:this|next|last) (?:spring|summer|fall|autumn|winter|week|weekend|month|year)|"
+    r"(?:in the )?(?:morning|afternoon|evening)|(?:late )?at night|midday|"
+    r"(?:(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|zero)"
+    r"\s?(?:a\.?m\.?|p\.?m\.?|o'?clock))|(?:next|this|last) (?:january|february|march|april|"
+    r"may|june|july|august|september|october|november|december)|"
+    r"(?:spring|summer|autumn|winter)(?: of \d{4})?)(?![\w])",
+    re.IGNORECASE,
+)
+_MEAL_TIME = re.compile(r"\b(?:breakfast|brunch|lunch|dinner|supper|tea time)\b", re.IGNORECASE)
+
+
+_PEOPLE_LEAD = re.compile(
+    r"(?:\bfor|\bparty of|\bgroup of|\bbook|\breserve|\breservation for|\bspot for|\bseats? for"
+    r"|\btable for|\bwe are|\bwe're|\bthere (?:are|will be))\s+(?:a\s+)?$"
+)
+_TIME_AFTER_NUMBER = re.compile(
+    r"[\w.,]+\s*(?::\d|o'?clock\b|[ap]\.?m\b|hours?\b|hrs?\b|minutes?\b)", re.IGNORECASE
+)
+_NOT_PEOPLE_UNITS = frozenset(
+    [
+        "am",
+        "pm",
+        "a.m",
+        "p.m",
+        "h",
+        "hr",
+        "hrs",
+        "hour",
+        "hours",
+        "min",
+        "mins",
+        "minute",
+        "minutes",
+        "day",
+        "days",
+        "night",
+        "nights",
+        "week",
+        "weeks",
+        "month",
+        "months",
+        "year",
+        "years",
+        "pm.",
+        "am.",
+        "o'clock",
+        "%",
+        "$",
+        "€",
+        "£",
+        "dollars",
+        "euros",
+    ]
+)
+
+
+@lru_cache(maxsize=1)
+def _people_stems() -> frozenset[str]:
+    return frozenset(
+        stem(w)
+        for w in [
+            "people",
+            "persons",
+            "person",
+            "guests",
+            "guest",
+            "adults",
+            "adult",
+            "diners",
+            "of",
+            "us",
+            "friends",
+            "kids",
+            "children",
+        ]
+    )
+
+
+def _counts_people(prop: Prop) -> bool:
+    """A count of people (guests, party size, attendees…), by the cues of its name."""
+    return any(len(p) == 1 and p[0] in _people_stems() for p, _ in prop.cues)
+
+
+_SERVED = re.compile(
+    r"\b(?:serves|serving|serve|that has|where (?:i|we) can (?:get|have|eat)|with)\s+"
+    r"(?:(?:a|an|some|the)\s+)?(?P<dish>[a-z][\w'-]*(?:\s+(?!for\b|in\b|at\b|on\b|near\b|"
+    r"and\b|with\b|to\b|from\b|neighbou?ring\b|nearby\b|close\b|within\b)[a-z][\w'-]*){0,2})"
+)
+
+
+def when_span(text: str, reference: date) -> str | None:
+    """The first time expression of `text` as written: a date ("next friday", "1/20/2023"), a
+    time ("five pm", "20:00"), a part of the day or a season ("tonight", "this spring"),
+    joined with the one right after it ("tomorrow at 8 pm")."""
+    spans = sorted(
+        [(h.start, h.end) for h in find_dates(text, reference)]
+        + [m.span() for m in _TIME_OF_DAY.finditer(text)]
+    )
+    if not spans:
+        meal = _MEAL_TIME.search(text)
+        return meal.group(0) if meal else None
+    start, end = spans[0]
+    for next_start, next_end in spans[1:]:
+        gap = text[end:next_start]
+        if next_start <= end or re.fullmatch(r"\s*(?:at|,|on|from|by|around)?\s*", gap, re.I):
+            end = max(end, next_end)
+        else:
+            break
+    return text[start:end].strip(" ,")
+
+
+def names_a_kind(prop: Prop) -> bool:
+    return bool(set(split_name(prop.name)) & _KIND_NAME_WORDS)
+
+
+def scalar_lexicon(prop: Prop) -> tuple[str, ...] | None:
+    """For a string field about food or places to eat (cuisine, restaurant_type, dish), the
+    words a reader recognises as its values."""
+    words = set(split_name(prop.name)) | set(split_name(str(prop.node.get("title", ""))))
+    if words & {"cuisine", "cuisines"} or ("food" in words and words & _KIND_NAME_WORDS):
+        return CUISINES
+    if words & _KIND_NAME_WORDS and words & _VENUE_NAME_WORDS:
+        return VENUES
+    if words & {"dish", "dishes", "meal", "served"}:
+        return DISHES
+    return None
+
+
+def place_kind_of(prop: Prop) -> str | None:
+    """ "country", "state" or "city" when the field's name says which kind of place it holds."""
+    words = set(split_name(prop.name)) | set(split_name(str(prop.node.get("title", ""))))
+    if "country" in words:
+        return "country"
+    if words & {"state", "province", "county"}:
+        return "state"
+    if words & {"city", "town"}:
+        return "city"
+    return None
+
+
 # List fields whose items a reader recognises by meaning, by a word of the field's name.
 LEXICONS: dict[str, dict[str, tuple[str, ...]]] = {
     **dict.fromkeys(("symptom", "symptoms"), SYMPTOMS),
@@ -457,7 +612,7 @@ def _close_spelling(a: str, b: str) -> bool:
     """A typo of each other ("sever" for "severe"): both 5+ letters, 85% alike."""
     if len(a) < 5 or len(b) < 5 or 2 * min(len(a), len(b)) / (len(a) + len(b)) < 0.85:
         return False
-    return SequenceMatcher(None, a, b).ratio() >= 0.85
+    return fuzz.ratio(a, b) >= 85
 
 
 def match_enum(raw: str, options: list[Any]) -> Any:
@@ -474,7 +629,7 @@ def match_enum(raw: str, options: list[Any]) -> Any:
             if phrase == raw_stems or (len(phrase) == 1 and phrase[0] in raw_stems):
                 score = weight + (0.1 if phrase == raw_stems else 0)
             else:
-                ratio = SequenceMatcher(None, " ".join(phrase), " ".join(raw_stems)).ratio()
+                ratio = fuzz.ratio(" ".join(phrase), " ".join(raw_stems)) / 100
                 score = ratio * weight * 0.9 if ratio >= 0.8 else 0.0
             if score > best[0]:
                 best = (score, option)
@@ -878,6 +1033,16 @@ class Extractor:
         self, prop: Prop, segment: Segment, start: int, value: float, unit: str
     ) -> tuple[float, float, str]:
         score = _proximity(prop, segment, start)
+        if _counts_people(prop):
+            # A head count is the number bound to people: "for 7", "party of six", "book
+            # seven"; a number bound to another noun ("5 pm", "3 nights") is not one.
+            before = segment.text[max(0, start - 24) : start].lower()
+            after = segment.text[start : start + 24]
+            noun = "" if unit.lower() in STOPWORDS or unit.lower() in {"at", "in"} else unit
+            if noun.lower() in _NOT_PEOPLE_UNITS or _TIME_AFTER_NUMBER.match(after):
+                score -= 1.0
+            elif _PEOPLE_LEAD.search(before):
+                score += 0.6 if not noun or stem(noun) in _people_stems() else -0.5
         family = next((f for f, units in UNIT_FAMILIES.items() if unit in units), None)
         if prop.unit_family and family == prop.unit_family:
             score += 1.0
@@ -948,6 +1113,8 @@ class Extractor:
             return "uri"
         if fmt == "date-time" or words & {"datetime", "timestamp"}:
             return "datetime"
+        if not fmt and words & _WHEN_NAME_WORDS:
+            return "when"
         if (
             fmt == "date"
             or words & {"date", "birthday", "dob", "deadline", "day"}
@@ -1008,6 +1175,18 @@ class Extractor:
             return self._closest(prop, candidates)
         if wants in {"date", "datetime"}:
             return self._search_date(prop, siblings, with_time=wants == "datetime")
+        if wants == "when":
+            found_when = when_span(text, self.doc.reference)
+            return _clip(found_when, prop.node) if found_when else None
+        lexicon = scalar_lexicon(prop)
+        if lexicon is DISHES and (served := _SERVED.search(text)):
+            return _clip(served.group("dish"), prop.node)
+        if lexicon is not None:
+            found_item = self._first_lexicon_form(lexicon)
+            return _clip(found_item, prop.node) if found_item else None
+        if wants == "place" and (kind := place_kind_of(prop)) is not None:
+            found_place = self._search_place_of_kind(prop, kind)
+            return _clip(found_place, prop.node) if found_place else None
         if wants == "time":
             hits = [h for h in find_dates(text, self.doc.reference) if h.moment]
             return hits[0].moment.strftime("%H:%M:%S") if hits and hits[0].moment else None
@@ -1074,12 +1253,56 @@ class Extractor:
                         best = (score, match.group("place"))
             if best[1]:
                 return _clip(best[1], prop.node)
-        phrase = self._phrase_after_cue(prop)
+        phrase = self._phrase_after_cue(prop, whole_sentence=not names_a_kind(prop))
         if phrase is not None:
             return _clip(phrase, prop.node)
         if wants == "summary" and self.doc.segments:
             return _clip(self.doc.segments[0].text, prop.node)
         return None
+
+    def _first_lexicon_form(self, forms: tuple[str, ...]) -> str | None:
+        """The first of `forms` the text contains (longest first at one place, not negated), as
+        the text writes it."""
+        best: tuple[int, int, str] | None = None
+        for form in forms:
+            for match in re.finditer(
+                r"(?<![\w-])" + re.escape(form) + r"(?![\w-])", self.doc.text, re.IGNORECASE
+            ):
+                surface = match.group(0)
+                before = self.doc.text[: match.start()].rstrip()
+                if surface[0].isupper() and before and before[-1] not in ".!?:":
+                    continue  # "Top Pot Doughnuts": part of a name, not the thing itself
+                key = (match.start(), -len(form))
+                if best is None or key < best[:2]:
+                    best = (match.start(), -len(form), match.group(0))
+                break
+        return best[2] if best else None
+
+    def _search_place_of_kind(self, prop: Prop, kind: str) -> str | None:
+        """A country or a state only where the text names one (a gazetteer, see places.py); a
+        city is a capitalised place after "in", "near", "from" or "to" (or, weaker, "at") that
+        is neither, cut before a state or country that follows it ("Concord MN")."""
+        text = self.doc.text
+        hits = find_places(text)
+        if kind in {"country", "state"}:
+            own = [h for h in hits if h.kind == kind]
+            return own[0].text if own else None
+        best: tuple[float, str | None] = (0.0, None)
+        for match in _PLACE.finditer(text):
+            start, end = match.span("place")
+            inside = [h for h in hits if start <= h.start < end]
+            if inside:
+                end = inside[0].start
+            phrase = text[start:end].strip(" ,-")
+            if not phrase or place_kind(phrase) is not None:
+                continue
+            opener = match.group(0)[: match.start("place") - match.start()].strip().lower()
+            if opener == "at":
+                continue  # "at Cliff House": a venue far more often than a town
+            score = 1.0
+            if score > best[0]:
+                best = (score, phrase)
+        return best[1]
 
     def _closest(self, prop: Prop, matches: list[re.Match[str]], strip: str = "") -> str | None:
         if not matches:
@@ -1134,9 +1357,10 @@ class Extractor:
                 return match.group(0)
         return None
 
-    def _phrase_after_cue(self, prop: Prop) -> str | None:
+    def _phrase_after_cue(self, prop: Prop, whole_sentence: bool = True) -> str | None:
         """In the first sentence naming the property, the words after "<cue> is/was/:/of…", or
-        the sentence itself."""
+        the sentence itself (unless `whole_sentence` is false: a field naming a kind of thing
+        is not filled with a whole sentence that merely mentions the thing)."""
         for segment in self._segments_with_cue(prop):
             hits = sorted(h for h in cue_hits(prop, segment, strong_only=True))
             for index, _ in hits:
@@ -1155,7 +1379,8 @@ class Extractor:
                     value = value.strip(" ,\"'")
                     if 0 < len(value.split()) <= 12:
                         return value
-            return segment.text.strip()
+            if whole_sentence:
+                return segment.text.strip()
         return None
 
     def _string_from_value(self, prop: Prop, raw: str) -> str | None:

@@ -8,41 +8,16 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from email.utils import parsedate_to_datetime
-from functools import cache
+from email.utils import getaddresses, parsedate_to_datetime
+from functools import cache, lru_cache
 from typing import Any
 
-from bs4 import BeautifulSoup
-
-from services.providers.text import sentences, terms
+from services.engines import nlp
+from services.engines.nlp import sentences, terms
 
 # --- cleaning ---------------------------------------------------------------------------------
 
 _TAG = re.compile(r"<\s*/?\s*[a-zA-Z][a-zA-Z0-9:-]*(?:\s[^<>]*)?/?\s*>|<!--")
-_DROP_TAGS = ("script", "style", "head", "title", "noscript", "template", "svg", "blockquote")
-_BLOCK_TAGS = (
-    "p",
-    "div",
-    "br",
-    "li",
-    "tr",
-    "table",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "ul",
-    "ol",
-    "section",
-    "article",
-    "header",
-    "footer",
-    "hr",
-    "pre",
-)
-# Where a reply's quoted history starts: everything from that line on is dropped.
 _QUOTE_HEADER = re.compile(
     r"^\s*(?:On\s.{4,200}\swrote:|Am\s.{4,200}\sschrieb.{0,80}:|Le\s.{4,200}\sa\s+écrit\s*:"
     r"|El\s.{4,200}\sescribió\s*:|-{2,}\s*(?:Original Message|Ursprüngliche Nachricht"
@@ -60,22 +35,15 @@ def looks_like_html(content: str) -> bool:
 
 
 def html_to_text(content: str) -> str:
-    """Visible text of an HTML email body: scripts, styles and quoted history dropped, block
-    elements on lines of their own. Parsed by html.parser (no markup is ever executed)."""
-    soup = BeautifulSoup(content, "html.parser")
-    for tag in soup.find_all(_DROP_TAGS):
-        tag.decompose()
-    for tag in soup.find_all(
-        class_=re.compile(r"gmail_quote|moz-cite-prefix|OutlookMessageHeader")
-    ):
-        tag.decompose()
-    for tag in soup.find_all(_BLOCK_TAGS):
-        if tag.name == "li":
-            tag.insert_before("\n- ")
-        else:
-            tag.insert_before("\n")
-        tag.insert_after("\n")
-    return soup.get_text()
+    """Visible text of an HTML email body (nlp.html_to_text): scripts, styles and quoted
+    history (blockquotes, Gmail / Thunderbird / Outlook quote blocks) dropped, list items as
+    "- " lines."""
+    return nlp.html_to_text(
+        content, drop=("blockquote",), drop_classes=_QUOTE_CLASSES, bullets=True
+    )[0]
+
+
+_QUOTE_CLASSES = re.compile(r"gmail_quote|moz-cite-prefix|OutlookMessageHeader")
 
 
 def clean_body(content: str) -> str:
@@ -122,7 +90,6 @@ def units(text: str) -> list[str]:
 
 # --- people -----------------------------------------------------------------------------------
 
-_ADDRESS = re.compile(r"<\s*([^<>\s]+@[^<>\s]+)\s*>")
 _BARE_ADDRESS = re.compile(r"[^\s<>@,;\"]+@[^\s<>@,;\"]+")
 _ROLE_ACCOUNTS = frozenset(
     """info support noreply no-reply donotreply admin sales contact hello team office
@@ -145,18 +112,22 @@ SIGNOFF = re.compile(
 _NAME_LINE = re.compile(r"^[^\W\d_][\w'’.-]*(?: [^\W\d_][\w'’.-]*){0,3}$")
 
 
-def _first_item(field_value: str) -> str:
-    """The first of several addresses ("a@x.org, Bo <b@y.org>" → "a@x.org")."""
-    head, bracket, _ = field_value.partition("<")
-    if bracket and "@" not in head and ">" in field_value:
-        return field_value[: field_value.index(">") + 1]
-    return re.split(r"[,;]", field_value, maxsplit=1)[0]
+def _first_address(field_value: str) -> tuple[str, str]:
+    """(display name, address) of the first of several addresses in a header field ("a@x.org,
+    Bo <b@y.org>" → ("", "a@x.org")), parsed by email.utils.getaddresses; a value it cannot
+    read is taken as the address itself."""
+    for name, address in getaddresses([field_value]):
+        if address or name:
+            return name.strip(), address.strip()
+    return "", field_value.strip()
 
 
 def address_of(field_value: str) -> str:
-    item = _first_item(field_value)
-    match = _ADDRESS.search(item) or _BARE_ADDRESS.search(item)
-    return (match.group(1 if match.re is _ADDRESS else 0) if match else item).strip().lower()
+    name, address = _first_address(field_value)
+    if "@" not in address:
+        match = _BARE_ADDRESS.search(field_value)
+        address = match.group(0) if match else address or name
+    return address.lower()
 
 
 def _title_case(part: str) -> str:
@@ -166,9 +137,7 @@ def _title_case(part: str) -> str:
 def name_from_field(field_value: str) -> str | None:
     """A person's name from "Jane Doe <jane@x.org>" or from an address like jane.doe@x.org;
     None for role accounts (info@, support@...) and parts that are not names."""
-    field_value = _first_item(field_value)
-    match = _ADDRESS.search(field_value)
-    display = field_value[: match.start()].strip().strip('"').strip() if match else ""
+    display, _ = _first_address(field_value)
     if display and "@" not in display:
         if "," in display:  # "Doe, Jane"
             last, _, first = display.partition(",")
@@ -348,14 +317,52 @@ def detect_language(text: str) -> str:
 
 # --- sentiment --------------------------------------------------------------------------------
 
-# Words VADER (English, social-media tuned) lacks or mis-weights for work email, and a few
-# common German, French and Spanish ones, so it is not blind to them.
+# Words VADER (English, social-media tuned) lacks or mis-weights for work email and customer
+# complaints, and a few common German, French and Spanish ones, so it is not blind to them.
 _EXTRA_LEXICON = {
     **dict.fromkeys(
-        """overdue outage outages downtime breach compromised crashes crashed delays
-            regression bug bugs errors complaints escalation""".split(),  # noqa: SIM905
+        """overdue outage outages downtime breach compromised crashes crashed regression bug
+            bugs errors complaints escalation""".split(),  # noqa: SIM905
         -1.5,
     ),
+    # Complaint language about a service: delays, cancellations, lost bags, waiting.
+    **dict.fromkeys(
+        """delayed delay delays delaying cancelled canceled cancellation cancellations
+            stranded stuck lost misplaced missing damaged broken unhelpful unacceptable
+            useless incompetent clueless terrible horrible awful worst nightmare disgrace
+            ridiculous pathetic rude joke overbooked rebooked diverted tarmac waited
+            complaint complain complaining ignored ignoring refund reimburse compensation
+            unreachable unanswered disconnected timed screwed sucks fail failed fails strand
+            bull""".split(),  # noqa: SIM905
+        -1.8,
+    ),
+    **dict.fromkeys(
+        """issue issues snag snags dropped invalid lack towed""".split(),  # noqa: SIM905
+        -1.0,
+    ),
+    **dict.fromkeys(
+        """sitting nothing supervisor tried trying told telling stuck""".split(),  # noqa: SIM905
+        -0.7,
+    ),
+    **dict.fromkeys(
+        """can't cannot won't never didn't couldn't wouldn't hasn't haven't isn't wasn't
+            minutes mins min hr hour days another even""".split(),  # noqa: SIM905
+        -0.4,
+    ),
+    "late": -1.2,
+    "waiting": -0.8,
+    "wait": -0.6,
+    "hours": -0.4,
+    "hrs": -0.4,
+    "again": -0.3,
+    "still": -0.4,
+    "why": -0.6,
+    "seriously": -1.2,
+    "kidding": -1.0,
+    # Names and requests, not moods.
+    "united": 0.0,
+    "help": 0.0,
+    "please": 0.0,
     "urgent": 0.0,  # urgency, not mood (VADER has it at +0.8)
     **dict.fromkeys(
         """danke super toll großartig prima freue zufrieden ausgezeichnet perfekt
@@ -375,6 +382,67 @@ _EXTRA_LEXICON = {
     ),
 }
 
+# Phrases of complaint (one token each for VADER, with its weight) and sarcasm markers.
+_COMPLAINT_PHRASES = [
+    (re.compile(p, re.IGNORECASE), token, weight)
+    for p, token, weight in (
+        (r"\bon hold\b", "onhold", -2.0),
+        (r"\bstill (?:waiting|sitting|no\b|not\b|haven'?t|hasn'?t|nothing)", "stillwaiting", -2.2),
+        (
+            r"\b(?:no|zero|without any|not (?:had|got|received) an?|never (?:got|received) an?) "
+            r"(?:one|response|reply|answer|help|info\w*|communication|update|call ?back)",
+            "noresponse",
+            -2.0,
+        ),
+        (
+            r"\b(?:never|won'?t|not) (?:fly(?:ing)?|book(?:ing)?|use|using)\b(?: \w+){0,3} again",
+            "neveragain",
+            -3.0,
+        ),
+        (r"\bcan'?t (?:get through|reach|find|get a hold|talk)", "cantreach", -2.0),
+        (r"\b(?:can'?t|cannot|could ?n'?t) believe\b", "cantbelieve", -2.0),
+        (
+            r"\b(?:lost|missing|delayed|damaged) (?:my |our |the )?"
+            r"(?:bags?|luggage|baggage|suitcases?)",
+            "lostbag",
+            -2.5,
+        ),
+        (r"\bcustomer service\b", "customerservice", -0.3),
+        (
+            r"\bthanks? (?:for|a lot for) "
+            r"(?:nothing|wasting|ruining|the delay|losing|making)",
+            "thanksfornothing",
+            -3.0,
+        ),
+        (
+            r"\b(?:great|just great|awesome|nice|love (?:it|how|that)|thanks a lot)\b[.!]* *"
+            r"(?:just great|not\b|\(not\)|#sarcasm|/s\b)",
+            "sarcasm",
+            -3.0,
+        ),
+        (r"\(not\)|#sarcasm|\byeah right\b", "sarcasm", -3.0),
+        (r"\?{2,}|\?!|!\?", "exasperated", -1.2),
+        (r"\b\d+(?:\.\d+)?\s*(?:hours?|hrs?|mins?|minutes)\b", "longwait", -0.8),
+    )
+]
+_MENTION_OR_LINK = re.compile(r"(?:^|(?<=\s))[@＠]\w+|https?://\S+|\bRT\b")
+_HASHTAG = re.compile(r"#(\w+)")
+
+
+def mood_text(unit: str) -> str:
+    """The words of `unit` that carry mood: @handles and links dropped (a handle such as
+    @united is a name, not praise), hashtags kept as words, and one weighted token put in
+    front for each complaint phrase found ("on hold", "still waiting", "lost my bag", "thanks
+    for nothing", "(not)"), in front so that no negation before it turns it around."""
+    text = _MENTION_OR_LINK.sub(" ", unit)
+    text = _HASHTAG.sub(lambda m: " " + _CAMEL_SPLIT.sub(" ", m.group(1)) + " ", text)
+    text = " ".join(text.split())
+    found = [token for pattern, token, _ in _COMPLAINT_PHRASES for _ in pattern.finditer(text)]
+    return " ".join([*found, text])
+
+
+_CAMEL_SPLIT = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
 
 @cache
 def _vader() -> Any:
@@ -382,26 +450,41 @@ def _vader() -> Any:
 
     analyzer = SentimentIntensityAnalyzer()
     analyzer.lexicon.update(_EXTRA_LEXICON)
+    analyzer.lexicon.update({token: weight for _, token, weight in _COMPLAINT_PHRASES})
     return analyzer
+
+
+@lru_cache(maxsize=8192)
+def unit_sentiment(unit: str) -> float:
+    """VADER's compound score of one sentence, read through mood_text(); a question's
+    friendly words ("could you please…?") count half: asking is not praising."""
+    score = float(_vader().polarity_scores(mood_text(unit))["compound"])
+    return score / 2 if score > 0 and unit.rstrip().endswith("?") else score
 
 
 # Thresholds on the mean sentence score: wider than VADER's ±0.05 for one sentence, as an
 # email averages many sentences and one mildly negative word should not make it negative.
 POSITIVE_AT = 0.2
 NEGATIVE_AT = -0.1
+CLEARLY_NEGATIVE = -0.35
 
 
 def message_sentiment(message: Message) -> float:
-    """Mean VADER compound score of the message's sentences (greeting and sign-off left out,
-    so "Thanks," and "Best regards" do not make every email positive)."""
-    scored = [_vader().polarity_scores(unit)["compound"] for unit in message.units]
-    return sum(scored) / len(scored) if scored else 0.0
+    """Compound score of the message's sentences (greeting and sign-off left out, so "Thanks,"
+    and "Best regards" do not make every email positive): their mean, pulled halfway to the
+    most negative sentence when there is one."""
+    scored = [unit_sentiment(unit) for unit in message.units]
+    if not scored:
+        return 0.0
+    mean, worst = sum(scored) / len(scored), min(scored)
+    # One clearly negative sentence is a complaint even among neutral ones.
+    return (mean + worst) / 2 if worst <= CLEARLY_NEGATIVE else mean
 
 
 def is_negative(message: Message) -> bool:
     """A negative message on the whole, or one with a clearly negative sentence (a complaint
     wrapped in pleasantries)."""
-    scored = [_vader().polarity_scores(unit)["compound"] for unit in message.units]
+    scored = [unit_sentiment(unit) for unit in message.units]
     return bool(scored) and (sum(scored) / len(scored) <= NEGATIVE_AT or min(scored) <= -0.5)
 
 
@@ -1252,11 +1335,18 @@ def signature_block(
 _SENTENCE_BOUNDARY = re.compile(r"(?<=[.!?…:。！？»”])(?=\s)|\n")
 
 
+def _size(paragraphs: list[tuple[str, str | None]], separator: str) -> int:
+    return sum(len(text) for text, _ in paragraphs) + len(separator) * max(len(paragraphs) - 1, 0)
+
+
 def fit(draft: Draft, max_length: int | None) -> tuple[str, set[str]]:
-    """The reply text within `max_length` characters, closing block included: whole
-    paragraphs first, then the last one cut at a sentence (or word) boundary. Returns the text
-    and the key points that made it in. Raises ValueError when even the closing block does not
-    fit."""
+    """The reply text within `max_length` characters (Unicode characters of the whole
+    content, closing block included). When a draft carries key points and does not fit, the
+    other paragraphs give way first (the closing line, the priority line, the introductions,
+    the acknowledgement, then the greeting), so the key points come first; then whole
+    paragraphs in order, the last one cut at a sentence (or word) boundary. Returns the text
+    and the key points that made it in whole. Raises ValueError when even the closing block
+    does not fit."""
     separator = "\n\n"
     closing = draft.closing_block
     tail = f"{separator}{closing}" if closing else ""
@@ -1268,8 +1358,19 @@ def fit(draft: Draft, max_length: int | None) -> tuple[str, set[str]]:
             f"the signature block ({len(closing)} characters) does not fit in "
             f"style_guide.max_length ({max_length})"
         )
+    paragraphs = list(draft.paragraphs)
+    if budget is not None and any(point is not None for _, point in paragraphs):
+        optional = [i for i, (_, point) in enumerate(paragraphs) if point is None]
+        greeting = optional[:1] if optional and optional[0] == 0 else []
+        dropped: set[int] = set()
+        for index in [i for i in reversed(optional) if i not in greeting] + greeting:
+            remaining = [p for i, p in enumerate(paragraphs) if i not in dropped]
+            if _size(remaining, separator) <= budget:
+                break
+            dropped.add(index)
+        paragraphs = [p for i, p in enumerate(paragraphs) if i not in dropped]
     used = 0
-    for text, point in draft.paragraphs:
+    for text, point in paragraphs:
         extra = len(text) + (len(separator) if kept else 0)
         if budget is None or used + extra <= budget:
             kept.append(text)
@@ -1284,7 +1385,7 @@ def fit(draft: Draft, max_length: int | None) -> tuple[str, set[str]]:
         break
     body = separator.join(kept).rstrip()
     if not body:
-        body = _cut(draft.paragraphs[0][0], budget or 0) if draft.paragraphs else ""
+        body = _cut(paragraphs[0][0], budget or 0) if paragraphs else ""
     return (f"{body}{tail}" if body else closing), points
 
 

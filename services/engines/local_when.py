@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
-from services.providers.local_language import number_from_word
+from services.engines.local_language import number_from_word
 
 MONTHS = {
     "january": 1,

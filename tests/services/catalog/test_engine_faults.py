@@ -1,0 +1,283 @@
+"""Faults of the local engines found while measuring them on public data sets (`make eval`,
+bench/EVAL_DATA.md), each guarded by an example written here that shows the same pattern; the
+public samples themselves are not part of the repository."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.catalog.classifier import classify_locally
+from services.catalog.email_response import analyze_thread, generate_response
+from services.catalog.summary import summarize
+from services.engines.local_extraction import extract
+from services.engines.local_knowledge import KnowledgeIndex, Passage
+from services.engines.local_targets import cycles, plan
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parents[3]
+NEWS_LABELS = ["World", "Sports", "Business", "Sci/Tech"]
+
+
+@cache
+def booking_schema() -> dict[str, Any]:
+    """The restaurant-booking schema `make eval` measures information_tracker with."""
+    spec = importlib.util.spec_from_file_location("bench_quality", ROOT / "bench" / "quality.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_quality"] = module
+    spec.loader.exec_module(module)
+    return dict(module.BOOKING_SCHEMA)
+
+
+# --- classifier ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        # "strike" and "hit" once made a military threat a sports story
+        (
+            "North Korea warns its missiles can reach anywhere in Japan. SEOUL - A senior "
+            "general said Tokyo would not dare strike first, since the army could hit back at "
+            "any city with its latest missiles.",
+            "World",
+        ),
+        # company names of the web industry once matched no class at all
+        (
+            "Is Amazon the new eBay? To compare Amazon and eBay in their battle with Google, "
+            "one has to look at how similar the two situations are.",
+            "Sci/Tech",
+        ),
+    ],
+)
+def test_news_topics_come_from_the_topic_vocabulary(text, label):
+    result = classify_locally(text, NEWS_LABELS, False, "news")
+    assert result["class"] == label, result
+
+
+def test_a_text_matching_no_class_gets_the_uniform_confidence_and_says_so():
+    # The larger topic vocabularies must not make every text match something.
+    text = (
+        "My struggle with vegetarian cooking on holiday. I have tried to stay off meat on "
+        "Mondays, which is hard when travelling."
+    )
+    result = classify_locally(text, NEWS_LABELS, False, "news")
+    assert result["confidence"] == pytest.approx(1 / len(NEWS_LABELS))
+    assert "is a guess" in result["explanation"]
+
+
+def test_a_support_word_in_a_news_label_does_not_bring_support_vocabulary():
+    # "tech" names both technical support and the technology topic: for news, the topic.
+    text = "Microsoft patches a security flaw in Windows after hackers exploited it."
+    result = classify_locally(text, NEWS_LABELS, False, "news article")
+    assert result["class"] == "Sci/Tech"
+
+
+# --- email sentiment -------------------------------------------------------------------------
+
+
+def _sentiment(text: str) -> str:
+    output = analyze_thread(
+        {
+            "email_thread": [
+                {
+                    "sender": "customer@example.com",
+                    "recipient": "support@example.com",
+                    "subject": "Your service",
+                    "content": text,
+                    "timestamp": "2015-02-24T11:35:00Z",
+                }
+            ],
+            "analysis_type": ["sentiment"],
+        }
+    )
+    return str(output.result["overall_sentiment"])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a cancellation and a request for help: once read as positive ("help", the handle)
+        "@united the evening leg from Austin to Reno was cancelled and now I need help to "
+        "track down my bags",
+        # a missing suitcase and nobody to help: once read as neutral
+        "@delta My suitcase is missing and nobody at the desk can help me",
+        # waiting on hold: once read as positive
+        "@united been on hold for 55 mins just to get my ticket changed - why is this so slow "
+        "and why can't I do it online?",
+        # a closed counter and "!!! Why?!": once read as neutral
+        "@JetBlue at JFK waiting to check in for my 6am departure. Counter not open yet !!! Why?!",
+    ],
+)
+def test_complaint_language_reads_as_negative(text):
+    assert _sentiment(text) == "negative"
+
+
+def test_an_at_handle_carries_no_mood():
+    # "@united" once counted as the positive word "united"
+    assert _sentiment(
+        "@united flying out of Denver tomorrow on 1730, connecting through Houston"
+    ) == ("neutral")
+
+
+# --- information_tracker ---------------------------------------------------------------------
+
+
+def _slots(text: str) -> dict[str, Any]:
+    return extract(text, booking_schema(), date(2026, 1, 1)).data
+
+
+def test_one_place_no_longer_fills_city_state_and_country_at_once():
+    found = _slots("Reserve a table at The Copper Kettle in Fairhope Alabama")
+    assert found.get("city") == "Fairhope"
+    assert found.get("state") == "Alabama"
+    assert "country" not in found
+
+
+def test_a_country_is_a_country_and_not_a_city():
+    found = _slots("Please book a restaurant in Peru for eight people")
+    assert found.get("country") == "Peru"
+    assert "city" not in found and "state" not in found
+    assert found.get("party_size_number") == 8
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        ("book spot for three at Maple Grill", 3),
+        ("reserve seats for two at Blue Door Cafe", 2),
+        ("book spot for 4 at The Old Mill in Clarion", 4),
+    ],
+)
+def test_the_party_size_is_the_number_bound_to_the_people(text, size):
+    assert _slots(text).get("party_size_number") == size
+
+
+def test_a_kind_of_place_field_gets_the_kind_not_the_whole_sentence():
+    found = _slots("I need to book a restaurant for nine people in Medford MA")
+    assert found.get("restaurant_type") == "restaurant"
+
+
+# --- summary ---------------------------------------------------------------------------------
+
+NEWS_FACTS = [
+    "A lifeboat crew rescued four fishermen from a sinking trawler off the coast of Cornwall "
+    "on Friday night after their engine failed in a storm.",
+    "The volunteers reached the boat within forty minutes of the mayday call, as waves of six "
+    "metres broke over its deck.",
+    "Skipper Tom Hollis, 52, said the crew had started bailing water by hand when the pumps "
+    "stopped working.",
+    "All four men were taken to hospital in Truro with mild hypothermia and were released on "
+    "Saturday morning.",
+    "The coastguard said the trawler sank shortly after the last man was lifted off.",
+]
+# A news page as scraped: byline and time stamps cut up by " . " separators, then the story.
+NEWS_PAGE = (
+    "By . Evening Courier Reporter . PUBLISHED: . 09:14 EST, 12 April 2014 . | . UPDATED: . "
+    "11:02 EST, 12 April 2014 . " + " ".join(NEWS_FACTS)
+)
+
+
+def test_a_brief_summary_leaves_bylines_and_time_stamps_out_and_keeps_three_sentences():
+    summary = summarize({"text": NEWS_PAGE, "summary_type": "brief"}).extra["summary"]
+    for furniture in ("Reporter", "PUBLISHED", "UPDATED", "EST", "2014"):
+        assert furniture not in summary, summary
+    assert sum(fact in summary for fact in NEWS_FACTS) == 3, summary
+
+
+# --- knowledge_service -----------------------------------------------------------------------
+
+VALLEY = {
+    "valley#0": "The Alder Valley is a region of farms, vineyards and small towns in the north "
+    "of the province. The valley's largest city is Marlow, a port on the estuary, and its "
+    "second city is Kestrel Bay.",
+    "valley#1": "Marlow grew from a fishing village into the main port of the estuary during "
+    "the nineteenth century, when the railway arrived and the shipyards opened along the "
+    "northern bank. Today the film studios that moved into the old shipyards draw visitors "
+    "from abroad, and the Riverside district belongs to the city of Marlow although it lies "
+    "across the water from the old town and has kept its own market.",
+    "valley#2": "Kestrel Bay is a city of universities and hospitals on the southern shore of "
+    "the estuary, with a ferry to the islands every hour in summer and a busy fish market on "
+    "Saturdays that draws cooks from the whole coast. Its Riverside campus will belong to a "
+    "new borough, in a district of the city that is still farmland.",
+    "valley#3": "Riverside Park, in the east of the region, is a nature reserve. Visitors from "
+    "every city in the valley walk its trails, and the district council keeps them open all "
+    "year.",
+    "valley#4": "Public transport links every city and district of the valley: trains run "
+    "hourly between Marlow and Kestrel Bay, and buses serve the smaller towns.",
+}
+
+
+def test_the_paragraph_holding_the_question_s_phrase_ranks_first():
+    # valley#2 holds every query term too, scattered, in a shorter text: plain BM25 put it first.
+    index = KnowledgeIndex(
+        [
+            Passage(text=text, title="Alder Valley", kb_id="kb", doc_id=doc_id)
+            for doc_id, text in VALLEY.items()
+        ]
+    )
+    hits = index.search("Which city does the Riverside district belong to?")
+    assert [hit.passage.doc_id for hit in hits[:2]] == ["valley#1", "valley#2"]
+
+
+# --- target_generator and generate_response --------------------------------------------------
+
+
+def test_a_one_sentence_mission_becomes_a_plan_of_verifiable_steps():
+    mission = "Launch a company blog with weekly posts about our product"
+    targets, notes = plan(mission, mode="target", existing=[], max_targets=10)
+    assert 3 <= len(targets) <= 7
+    assert notes.get("decomposed") is True
+    assert all(t["done_when"] and t["done_when"] != t["target"] for t in targets)
+    assert sum(t["target"] == mission for t in targets) <= 1  # the mission is one step at most
+    assert targets[0]["depends_on"] == []
+    assert all(t["depends_on"] for t in targets[1:])  # every later step waits for another
+    assert all(d < t["id"] for t in targets for d in t["depends_on"])
+    assert not cycles(targets)
+    assert any("week" in t["target"].lower() for t in targets)  # the cadence is planned
+
+
+THREAD = [
+    {
+        "sender": "Maria Lopez <maria@client.example>",
+        "recipient": "sam@agency.example",
+        "subject": "Project timeline",
+        "content": "Hi Sam, could you send the updated timeline by Friday? Thanks, Maria",
+        "timestamp": "2025-03-01T10:00:00Z",
+    }
+]
+POINTS = ["The timeline moves by one week", "The budget is unchanged", "The plan follows Friday"]
+
+
+@pytest.mark.parametrize("max_length", [120, 150, 200])
+def test_key_points_come_first_under_a_small_max_length(max_length):
+    result = generate_response(
+        {
+            "email_thread": THREAD,
+            "key_points": POINTS,
+            "style_guide": {"max_length": max_length, "signature": "Sam"},
+        }
+    ).result
+    assert len(result["content"]) <= max_length
+    assert result["key_points_addressed"] == POINTS
+    assert all(point in result["content"] for point in POINTS)
+
+
+def test_points_that_cannot_fit_are_kept_in_order_and_only_whole_ones_reported():
+    result = generate_response(
+        {
+            "email_thread": THREAD,
+            "key_points": POINTS,
+            "style_guide": {"max_length": 80, "signature": "Sam"},
+        }
+    ).result
+    assert len(result["content"]) <= 80
+    assert result["key_points_addressed"] == POINTS[:2]
