@@ -214,7 +214,7 @@ def main() -> None:
     from django.conf import settings
     from django.core.management import call_command
 
-    from services.registry import all_services
+    from services.catalogue.registry import all_services
 
     call_command("migrate", verbosity=0)
     settings.BREACT_WEBSCRAPER_ALLOW_LOOPBACK = True

@@ -475,7 +475,7 @@ _RAW_VADER: Any = None
 
 
 def _run(service: str, endpoint: str, params: dict[str, Any]) -> Any:
-    from services.registry import find_service
+    from services.catalogue.registry import find_service
 
     definition = find_service(service)
     assert definition is not None

@@ -146,7 +146,7 @@ class Gen:
 
 
 def _endpoints() -> list[tuple[str, str, int]]:
-    from services.registry import all_services
+    from services.catalogue.registry import all_services
 
     out = []
     for service in sorted(all_services().values(), key=lambda s: s.id):
@@ -814,8 +814,8 @@ def measure_pages(size: Size, gen: Gen, repeats: int) -> list[PageResult]:
 
 def rollup_until_caught_up() -> tuple[float, int, int]:
     """Run usage_rollup until it folds nothing; (seconds, rows folded, UsageDaily rows)."""
-    from services.actions import usage_rollup
     from services.models import UsageDaily
+    from services.usage.actions import usage_rollup
 
     started = time.perf_counter()
     folded = 0

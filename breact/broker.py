@@ -294,7 +294,7 @@ class RedisQoS(redis_transport.QoS):
     "'client'") and never came back. Here both are skipped when the channel has lost its
     connection: the messages stay in Redis' unacked index and are delivered again after the
     visibility timeout, where a redelivered process that already finished is left as it is and
-    one that was running is failed and refunded (services.actions.process_run)."""
+    one that was running is failed and refunded (services.execution.actions.process_run)."""
 
     def _connection_gone(self) -> bool:
         transport = getattr(self.channel, "connection", None)

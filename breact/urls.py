@@ -9,7 +9,7 @@ from accounts.views.auth import admin_login
 urlpatterns = [
     path("", include("services.urls")),
     path("", include("accounts.urls")),
-    path("staff/", include("services.staff_urls")),
+    path("staff/", include("services.staff.urls")),
     path("staff/", include("accounts.staff_urls")),
     path("api/v1/", include("services.api.urls")),
     path(

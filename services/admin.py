@@ -12,6 +12,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from accounts.admin import AuditedAdmin, ViewOnlyAdmin
+from services.catalogue.registry import all_services
 from services.models import (
     Endpoint,
     Heartbeat,
@@ -25,8 +26,7 @@ from services.models import (
     UsageDaily,
     UsageLog,
 )
-from services.registry import all_services
-from services.staff_forms import validate_http_url
+from services.staff.forms import validate_http_url
 
 
 class ServiceIdFilter(admin.SimpleListFilter):
@@ -79,7 +79,7 @@ class ServiceAdmin(AuditedAdmin):
     readonly_fields = ["service_id", "created_at", "updated_at"]
     inlines = [EndpointInline]
 
-    # Services and endpoints are defined in code (services.registry) and synced as rows.
+    # Services and endpoints are defined in code (services.catalogue.registry) and synced as rows.
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 

@@ -5,7 +5,7 @@ from django.db.models.signals import post_migrate
 
 
 def _sync_catalogue(sender: AppConfig, **kwargs: Any) -> None:
-    from services.actions import services_sync
+    from services.catalogue.actions import services_sync
 
     services_sync()
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from services.actions import usage_log_record
+from services.usage.actions import usage_log_record
 
 API_PREFIX = "/api/v1/"
 NOT_LOGGED = ("/api/v1/health", "/api/v1/schema")

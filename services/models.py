@@ -8,7 +8,8 @@ from django.utils import timezone
 
 
 class Service(models.Model):
-    """A catalogue service; defined in code (services.registry), enabled flag edited by staff."""
+    """A catalogue service; defined in code (services.catalogue.registry), enabled flag edited by
+    staff."""
 
     service_id = models.CharField(max_length=64, unique=True)
     name = models.CharField(max_length=128)
@@ -260,8 +261,9 @@ LATENCY_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 
 class UsageDaily(models.Model):
     """Usage rolled up per UTC day, account, key, service, endpoint, kind and status class, so
-    staff pages never scan the request log. Built from UsageLog by services.actions.usage_rollup;
-    0 in account_ref / api_key_ref means none. Derived data: it can be rebuilt from UsageLog."""
+    staff pages never scan the request log. Built from UsageLog by
+    services.usage.actions.usage_rollup; 0 in account_ref / api_key_ref means none. Derived data:
+    it can be rebuilt from UsageLog."""
 
     class Kind(models.TextChoices):
         CALL = "call", "Execute call"

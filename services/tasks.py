@@ -1,33 +1,35 @@
-"""Celery tasks: thin wrappers that take ids and call an action."""
+"""Celery tasks: thin wrappers that take ids and call an action. Their names are fixed (`name=`),
+so messages queued before a move of the code still find their task."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from services import actions
+from services.execution.actions import process_run, processes_fail_stuck, results_purge
+from services.usage.actions import usage_rollup
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(name="services.tasks.run_process", acks_late=True, reject_on_worker_lost=True)
 def run_process(process_pk: int) -> None:
-    actions.process_run(process_pk=process_pk)
+    process_run(process_pk=process_pk)
 
 
-@shared_task
+@shared_task(name="services.tasks.purge_expired_results")
 def purge_expired_results() -> int:
-    return actions.results_purge()
+    return results_purge()
 
 
-@shared_task
+@shared_task(name="services.tasks.fail_stuck_processes")
 def fail_stuck_processes() -> int:
-    return actions.processes_fail_stuck()
+    return processes_fail_stuck()
 
 
-@shared_task
+@shared_task(name="services.tasks.roll_up_usage")
 def roll_up_usage() -> int:
     """Fold new request-log rows into the daily rollups until caught up (bounded per run)."""
     folded = 0
     for _ in range(20):
-        count = actions.usage_rollup()
+        count = usage_rollup()
         folded += count
         if not count:
             break

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from services.views import catalogue, home, playground, usage
+from services.console.views import catalogue, home, playground, usage
 
 urlpatterns = [
     path("", home.home, name="home"),

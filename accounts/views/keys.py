@@ -24,7 +24,8 @@ from accounts.selectors import api_key_get, api_key_status, api_keys_listed
 from breact.errors import BadRequest
 from breact.forms import BoundedDateField
 from breact.http import HtmxHttpRequest, client_ip
-from services.selectors import calls_by_key, service_catalogue
+from services.catalogue.selectors import service_catalogue
+from services.usage.selectors import calls_by_key
 
 PAGE_SIZE = 20
 # The largest spend cap a form accepts (far below the column's bigint bound).

@@ -43,14 +43,14 @@ from accounts.staff_forms import (
 from breact.errors import BadRequest, InsufficientCredits
 from breact.http import HtmxHttpRequest, client_ip
 from breact.params import ascii_int
-from services.charts import bar_chart
-from services.selectors import (
-    account_usage_summary,
+from services.console.charts import bar_chart
+from services.execution.selectors import (
     process_for_staff,
-    process_inner_error,
     process_ledger_kinds,
     processes_for_staff,
 )
+from services.usage.figures import process_failed
+from services.usage.selectors import account_usage_summary
 
 SEARCH_PAGE_SIZE = 25
 KEYS_PAGE_SIZE = 20
@@ -214,7 +214,7 @@ def _process_rows(request: HttpRequest, account: Account) -> dict[str, Any]:
     for process in window.rows:
         kinds = ledger.get(process.pk, set())
         charged, refunded = "charge" in kinds, "refund" in kinds
-        failed = process_inner_error(process)
+        failed = process_failed(process)
         refundable = charged and not refunded
         rows.append(
             {

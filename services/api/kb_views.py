@@ -13,14 +13,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import ApiKey
+from breact.dates import iso
 from breact.errors import BadRequest, Forbidden
 from breact.params import NOT_BLANK_PATTERN, ascii_int
-from services import kb_actions, kb_selectors
-from services.actions import iso
 from services.api import serializers as out
 from services.api.parsing import json_object_from
 from services.api.views import KeyedApiView
 from services.engines.local_knowledge import CONTENT_TYPE_ALIASES, CONTENT_TYPES
+from services.knowledge import actions as kb_actions
+from services.knowledge import selectors as kb_selectors
 from services.models import KnowledgeBase, KnowledgeDocument
 
 KNOWLEDGE_SERVICE = "knowledge_service"

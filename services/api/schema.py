@@ -132,7 +132,7 @@ def _inline_meta_schema(schema: Any) -> Any:
 def execute_operations(generic: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """One execute operation per service endpoint of the registry, each with the endpoint's own
     JSON Schema as its request body: the document accepts exactly what the API validates."""
-    from services.registry import all_services
+    from services.catalogue.registry import all_services
 
     paths: dict[str, dict[str, Any]] = {}
     for service in sorted(all_services().values(), key=lambda s: s.id):

@@ -19,15 +19,19 @@ from rest_framework.views import APIView
 
 from accounts.models import ApiKey
 from accounts.selectors import account_balance
+from breact.dates import iso
 from breact.errors import BadRequest, Forbidden, ServiceNotFound, ServiceUnavailable
 from breact.forms import DATE_MAX, DATE_MIN, DateRangeFilterForm
-from services import actions, selectors
 from services.api import serializers as out
 from services.api.parsing import json_object_from
 from services.api.ratelimit import EXECUTE, READ, execute_rate, rate_limit_hit
 from services.api.schema import DATE_PARAMETER, SERVICE_ID_PARAMETER
+from services.catalogue.registry import EndpointDefinition, ServiceDefinition
+from services.catalogue.selectors import endpoint_resolve, service_catalogue
+from services.execution.actions import PROCESS_FAILED, call_start
+from services.execution.selectors import process_for_poll
 from services.models import Endpoint, Process
-from services.registry import EndpointDefinition, ServiceDefinition
+from services.usage.selectors import usage_by_day_and_service
 from services.workers import describe_age, runner_status
 
 
@@ -91,8 +95,8 @@ def service_summary(
         },
         "config": definition.config,
         "error": None,
-        "created_at": actions.iso(service_row.created_at),
-        "updated_at": actions.iso(service_row.updated_at),
+        "created_at": iso(service_row.created_at),
+        "updated_at": iso(service_row.updated_at),
     }
 
 
@@ -108,7 +112,7 @@ class ServiceListApi(KeyedApiView):
         return Response(
             {
                 definition.id: service_summary(definition, endpoints, full=False)
-                for definition, endpoints in selectors.service_catalogue()
+                for definition, endpoints in service_catalogue()
             }
         )
 
@@ -121,7 +125,7 @@ class ServiceDetailApi(KeyedApiView):
         responses={200: OpenApiTypes.OBJECT, 404: out.ErrorSerializer},
     )
     def get(self, request: Request, service_id: str) -> Response:
-        for definition, endpoints in selectors.service_catalogue():
+        for definition, endpoints in service_catalogue():
             if service_id == definition.id or service_id in definition.aliases:
                 return Response(service_summary(definition, endpoints, full=True))
         raise ServiceNotFound(
@@ -156,7 +160,7 @@ class ServiceExecuteApi(KeyedApiView):
     )
     def post(self, request: Request, service_id: str, endpoint: str) -> Response:
         api_key = _key(request)
-        resolved = selectors.endpoint_resolve(service_id=service_id, endpoint=endpoint)
+        resolved = endpoint_resolve(service_id=service_id, endpoint=endpoint)
         usage: dict[str, Any] = {
             "service_id": resolved.service.id,
             "endpoint": resolved.endpoint.name,
@@ -166,7 +170,7 @@ class ServiceExecuteApi(KeyedApiView):
             raise Forbidden(f"This API key may not call the {resolved.service.id!r} service.")
         params = json_object_from(_django(request))
         idempotency_key = request.headers.get("Idempotency-Key") or None
-        outcome = actions.call_start(
+        outcome = call_start(
             api_key=api_key, resolved=resolved, params=params, idempotency_key=idempotency_key
         )
         usage["process_id"] = outcome.body.get("process_id", "")
@@ -182,7 +186,7 @@ def poll_body(process: Process) -> dict[str, Any]:
     common = {
         "service": process.service_id,
         "endpoint": process.endpoint,
-        "created_at": actions.iso(process.created_at),
+        "created_at": iso(process.created_at),
     }
     if process.state in (Process.State.QUEUED, Process.State.RUNNING):
         running = process.state == Process.State.RUNNING
@@ -194,21 +198,21 @@ def poll_body(process: Process) -> dict[str, Any]:
             **common,
             "process_info": {
                 "state": process.state,
-                "started_at": actions.iso(process.started_at),
+                "started_at": iso(process.started_at),
                 "progress": None if running else 0,
                 "elapsed": round((timezone.now() - process.created_at).total_seconds(), 3),
             },
         }
     finished = {
-        "completed_at": actions.iso(process.finished_at),
-        "expires_at": actions.iso(process.expires_at),
+        "completed_at": iso(process.finished_at),
+        "expires_at": iso(process.expires_at),
         "process_info": None,
     }
     if process.state == Process.State.ERROR:
         return {
             "status": "error",
             "result": None,
-            "error": process.error_code or actions.PROCESS_FAILED,
+            "error": process.error_code or PROCESS_FAILED,
             "message": f"{process.error_message} The credits were refunded.",
             **common,
             **finished,
@@ -241,7 +245,7 @@ class ProcessResultApi(KeyedApiView):
         responses={200: out.PollSerializer, 404: out.ErrorSerializer},
     )
     def get(self, request: Request, process_id: str) -> Response:
-        process = selectors.process_for_poll(
+        process = process_for_poll(
             account=_key(request).account,
             public_id=process_id,
             token=request.query_params.get("access_token"),
@@ -275,8 +279,8 @@ class AccountApi(KeyedApiView):
                     "scopes": key.scopes,
                     "spend_cap": key.spend_cap,
                     "credits_spent": key.credits_spent,
-                    "created_at": actions.iso(key.created_at),
-                    "expires_at": actions.iso(key.expires_at),
+                    "created_at": iso(key.created_at),
+                    "expires_at": iso(key.expires_at),
                 },
                 "limits": {
                     "execute": execute_rate(key),
@@ -334,7 +338,7 @@ class UsageApi(KeyedApiView):
         if not form.is_valid():
             raise form_errors(form)
         start, end = form.cleaned_data["from"], form.cleaned_data["to"]
-        rows = selectors.usage_by_day_and_service(
+        rows = usage_by_day_and_service(
             account=_key(request).account,
             start=start,
             end=end,

@@ -1,4 +1,5 @@
-"""The built-in service catalogue: one module per service, discovered by services.registry.
+"""The built-in service catalogue: one module per service, discovered by
+services.catalogue.registry.
 
 How a service module is written (services/catalog/text_analyzer.py is the reference):
 - It defines `SERVICE = ServiceDefinition(...)`: id, name, description, aliases, config and its
@@ -14,7 +15,7 @@ How a service module is written (services/catalog/text_analyzer.py is the refere
   OpenAI-compatible provider for the requested model; with None the local engine runs: a
   deterministic algorithm on the CPU that downloads nothing. Model answers go through
   `chat_json(..., check=...)`, which asks once for a repair when the check fails.
-- A failure of the service itself raises services.registry.ServiceFailure with a clear message:
-  the caller gets an inner `status: "error"` and the credits back.
+- A failure of the service itself raises services.catalogue.registry.ServiceFailure with a clear
+  message: the caller gets an inner `status: "error"` and the credits back.
 - Shared text helpers live in services/engines/text.py.
 """

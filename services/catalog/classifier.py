@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from services.catalogue.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
 from services.engines import local_or_model, run_metadata
 from services.engines.label_lexicon import (
     CATCH_ALL_LABELS,
@@ -19,7 +20,6 @@ from services.engines.label_lexicon import (
 )
 from services.engines.llm import chat_json, route_for
 from services.engines.nlp import STOPWORDS, WORD, stem
-from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
 
 MAX_CONTENT_CHARS = 100_000
 MAX_CLASSES = 100

@@ -5,10 +5,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from services.catalogue.registry import (
+    EndpointDefinition,
+    HandlerOutput,
+    ServiceDefinition,
+    ServiceFailure,
+)
 from services.engines import local_email as engine
 from services.engines import run_metadata
 from services.engines.llm import ChatResult, chat_json, route_for
-from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition, ServiceFailure
 
 LOCAL_ANALYSIS_MODEL = "local/email-analysis"
 LOCAL_WRITER_MODEL = "local/email-templates"

@@ -12,6 +12,12 @@ from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
 
 from services.catalog._schema import DOCUMENTED_DEFAULT_MODEL, MAX_TOKENS, MODEL_ID, TEMPERATURE
+from services.catalogue.registry import (
+    EndpointDefinition,
+    HandlerOutput,
+    ServiceDefinition,
+    ServiceFailure,
+)
 from services.engines import run_metadata, text_usage
 from services.engines.llm import chat_json, route_for
 from services.engines.local_extraction import (
@@ -26,7 +32,6 @@ from services.engines.local_extraction import (
     required_absent,
     schema_errors,
 )
-from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition, ServiceFailure
 
 ENGINE = "local/schema-extractor"
 DEFAULT_MODEL = DOCUMENTED_DEFAULT_MODEL

@@ -9,6 +9,12 @@ from django.utils import timezone
 
 from accounts.models import Account
 from breact.errors import BadRequest
+from services.catalogue.registry import (
+    EndpointDefinition,
+    HandlerOutput,
+    ServiceDefinition,
+    ServiceFailure,
+)
 from services.engines import run_metadata
 from services.engines.llm import ProviderRoute, chat_json, route_for
 from services.engines.local_knowledge import (
@@ -24,8 +30,7 @@ from services.engines.local_knowledge import (
     select_passages,
     trim_text,
 )
-from services.kb_selectors import knowledge_base_ids_missing, knowledge_passages
-from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition, ServiceFailure
+from services.knowledge.selectors import knowledge_base_ids_missing, knowledge_passages
 
 DEFAULT_MODEL = "mistral-large-2411"
 LOCAL_ENGINE = "local/bm25-extractive"

@@ -10,10 +10,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.catalogue.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
 from services.engines import local_or_model, run_metadata
 from services.engines.llm import chat_json, route_for
 from services.engines.nlp import PARAGRAPH_BREAK, idf, sentences, stems, words
-from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
 
 MAX_TEXT_CHARS = 200_000
 LOCAL_ENGINE = "local/extractive-textrank"

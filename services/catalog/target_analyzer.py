@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from services.catalog._schema import DOCUMENTED_DEFAULT_MODEL, MAX_TOKENS, MODEL_ID, TEMPERATURE
+from services.catalogue.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
 from services.engines import local_or_model, run_metadata, text_usage
 from services.engines.llm import ProviderRoute, chat_json, route_for
 from services.engines.local_targets import (
@@ -20,7 +21,6 @@ from services.engines.local_targets import (
     resolve,
     target_lists,
 )
-from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
 
 ENGINE = "local/target-evidence"
 DEFAULT_MODEL = DOCUMENTED_DEFAULT_MODEL

@@ -8,6 +8,12 @@ import time
 from typing import Any
 
 from services.catalog._schema import DOCUMENTED_DEFAULT_MODEL, MAX_TOKENS, MODEL_ID, TEMPERATURE
+from services.catalogue.registry import (
+    EndpointDefinition,
+    HandlerOutput,
+    ServiceDefinition,
+    ServiceFailure,
+)
 from services.engines import local_or_model, run_metadata, text_usage
 from services.engines.llm import ProviderRoute, chat_json, route_for
 from services.engines.local_targets import (
@@ -18,7 +24,6 @@ from services.engines.local_targets import (
     plan_problems,
     target_lists,
 )
-from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition, ServiceFailure
 
 ENGINE = "local/target-planner"
 DEFAULT_MODEL = DOCUMENTED_DEFAULT_MODEL

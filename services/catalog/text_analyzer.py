@@ -7,8 +7,8 @@ import time
 from collections import Counter
 from typing import Any
 
+from services.catalogue.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
 from services.engines.nlp import PARAGRAPH_BREAK, SENTENCE_END, STOPWORDS, WORD
-from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
 
 MAX_TEXT_CHARS = 200_000
 WORDS_PER_MINUTE = 238

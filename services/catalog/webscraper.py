@@ -7,10 +7,10 @@ from typing import Any
 
 from django.conf import settings
 
+from services.catalogue.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
 from services.engines import local_web as web
 from services.engines import run_metadata
 from services.engines.llm import ChatResult, chat_json, route_for
-from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
 
 LOCAL_MODEL = "local/web-extract"
 DEFAULT_TIMEOUT = 30

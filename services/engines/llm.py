@@ -14,7 +14,7 @@ import openai
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from services.registry import ServiceFailure
+from services.catalogue.registry import ServiceFailure
 
 logger = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.catalogue.registry import ServiceFailure
 from services.engines.local_language import (
     ACTION_VERBS,
     NEGATORS,
@@ -24,7 +25,6 @@ from services.engines.local_language import (
     tokenize,
 )
 from services.engines.nlp import IRREGULAR, STOPWORDS, sentences, stem
-from services.registry import ServiceFailure
 
 MAX_TODO = 200
 MAX_DONE = 500

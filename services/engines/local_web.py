@@ -16,9 +16,9 @@ from urllib.parse import urljoin
 import httpx
 from bs4 import BeautifulSoup, Tag
 
+from services.catalogue.registry import ServiceFailure
 from services.engines import nlp
 from services.engines.nlp import sentences
-from services.registry import ServiceFailure
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_REDIRECTS = 5

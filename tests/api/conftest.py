@@ -10,7 +10,8 @@ from django.http import HttpResponse
 from rest_framework.test import APIClient
 
 from accounts.models import ApiKey
-from services import actions
+from services.catalogue.actions import services_sync
+from services.execution.actions import process_run
 from services.models import Endpoint, Process
 
 EXECUTE_URL = "/api/v1/services/text_analyzer/analyze"
@@ -88,7 +89,7 @@ def run_process() -> Callable[[str], Process]:
 
     def run(public_id: str) -> Process:
         process = Process.objects.get(public_id=public_id)
-        actions.process_run(process_pk=process.pk)
+        process_run(process_pk=process.pk)
         process.refresh_from_db()
         return process
 
@@ -98,7 +99,7 @@ def run_process() -> Callable[[str], Process]:
 @pytest.fixture
 def analyze_endpoint(db: Any) -> Endpoint:
     """The text_analyzer.analyze endpoint row (price, enabled), synced from the registry."""
-    actions.services_sync()
+    services_sync()
     return Endpoint.objects.select_related("service").get(
         service__service_id="text_analyzer", name="analyze"
     )

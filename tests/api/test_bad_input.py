@@ -8,8 +8,8 @@ from django.test import Client
 
 from accounts.selectors import account_balance
 from breact.params import ascii_int, value_problem
-from services.actions import usage_log_record
 from services.models import Process
+from services.usage.actions import usage_log_record
 from tests.api.conftest import EXECUTE_URL
 from tests.factories import UserFactory
 

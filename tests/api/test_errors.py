@@ -12,8 +12,10 @@ from rest_framework.test import APIClient
 from accounts.actions import api_key_revoke
 from accounts.models import Account, LedgerEntry
 from accounts.selectors import account_balance
-from services.actions import request_fingerprint, results_purge, services_sync
 from services.api import views
+from services.catalogue.actions import services_sync
+from services.execution.actions import results_purge
+from services.execution.idempotency import request_fingerprint
 from services.models import IdempotencyRecord, Process, Service
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,8 @@ from accounts.actions import credits_add
 from accounts.models import LedgerEntry
 from accounts.selectors import account_balance, ledger_total
 from services import tasks
-from services.actions import IDEMPOTENCY_STALE_SECONDS, process_fail, request_fingerprint
+from services.execution.actions import process_fail
+from services.execution.idempotency import IDEMPOTENCY_STALE_SECONDS, request_fingerprint
 from services.models import IdempotencyRecord, Process, UsageLog
 
 pytestmark = pytest.mark.django_db

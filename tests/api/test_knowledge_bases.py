@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from services import kb_actions
+from services.knowledge import actions as kb_actions
 from services.models import KnowledgeBase, KnowledgeDocument
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from services.registry import all_services
+from services.catalogue.registry import all_services
 
 pytestmark = pytest.mark.django_db
 

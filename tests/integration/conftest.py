@@ -18,7 +18,27 @@ def _worker_heartbeat(request: pytest.FixtureRequest) -> None:
     request.getfixturevalue("live_stack")
     from services.workers import runner_status
 
+    _sync_live_catalogue()
+
     def seen() -> Any:
         return runner_status().worker_ok
 
     wait_for(seen, timeout=30, what="the shared worker's heartbeat")
+
+
+def _sync_live_catalogue() -> None:
+    """The live processes also load the slow_test service; its rows are made as on a deploy
+    (`manage.py sync_catalogue`), since the previous transactional test emptied the tables and
+    the re-sync that follows knows only this process's services."""
+    from django.test import override_settings
+
+    from services.catalogue import registry
+    from services.catalogue.actions import services_sync
+    from tests.integration.live import SLOW_SERVICE_MODULE
+
+    registry._load.cache_clear()
+    try:
+        with override_settings(BREACT_EXTRA_SERVICE_MODULES=[SLOW_SERVICE_MODULE]):
+            services_sync()
+    finally:
+        registry._load.cache_clear()

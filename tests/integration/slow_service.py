@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
-from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
+from services.catalogue.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
 
 PID_FOLDER = "slow-service"
 

@@ -9,8 +9,8 @@ from html import unescape
 
 import pytest
 
+from services.catalogue.selectors import endpoint_rows
 from services.models import Endpoint, Service
-from services.selectors import endpoint_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -168,7 +168,7 @@ def test_service_page_snippets_are_valid_python_and_curl_with_a_json_body(page_c
 
 
 def test_every_service_page_renders_valid_snippets(page_client):
-    from services.registry import all_services
+    from services.catalogue.registry import all_services
 
     for service_id, definition in all_services().items():
         html = page_client.get(f"/services/{service_id}/").content.decode()

@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from accounts.actions import console_key_for
 from accounts.models import Account, LedgerEntry, User
+from services.execution.selectors import processes_recent
 from services.models import Process, UsageLog
-from services.selectors import account_overview, processes_recent
+from services.usage.selectors import account_overview
 from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db

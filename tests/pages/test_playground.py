@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from accounts.models import LedgerEntry
 from accounts.selectors import account_balance
-from services import actions
+from services.catalogue.selectors import endpoint_resolve, endpoint_rows
+from services.execution.actions import process_fail, process_run, process_start, results_purge
 from services.models import Endpoint, Process, Service, UsageLog
-from services.selectors import endpoint_resolve, endpoint_rows
 from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +55,7 @@ def _queued_process(account: Any) -> Process:
     from accounts.actions import console_key_for
 
     resolved = endpoint_resolve(service_id="text_analyzer", endpoint="analyze")
-    started = actions.process_start(
+    started = process_start(
         api_key=console_key_for(account=account), resolved=resolved, params={"text": "Hi."}
     )
     return started.process
@@ -406,7 +406,7 @@ def test_pending_status_partial_polls_and_the_finished_one_stops(page_client, ac
     url = f"/playground/runs/{process.public_id}/"
 
     pending = page_client.get(url, HTTP_HX_REQUEST="true").content.decode()
-    actions.process_run(process_pk=process.pk)
+    process_run(process_pk=process.pk)
     finished = page_client.get(url, HTTP_HX_REQUEST="true").content.decode()
 
     assert "<html" not in pending and "<html" not in finished
@@ -431,7 +431,7 @@ def test_full_status_page_of_a_pending_run_polls_and_has_a_refresh_link(page_cli
 
 def test_failed_run_says_it_was_refunded(page_client, account):
     process = _queued_process(account)
-    actions.process_fail(process=process, message="The worker running this process stopped.")
+    process_fail(process=process, message="The worker running this process stopped.")
 
     html = page_client.get(f"/playground/runs/{process.public_id}/").content.decode()
 
@@ -443,7 +443,7 @@ def test_failed_run_says_it_was_refunded(page_client, account):
 
 def test_expired_result_is_not_shown(page_client, account):
     process = _queued_process(account)
-    actions.process_run(process_pk=process.pk)
+    process_run(process_pk=process.pk)
     Process.objects.filter(pk=process.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
 
     html = page_client.get(f"/playground/runs/{process.public_id}/").content.decode()
@@ -456,9 +456,9 @@ def test_expired_result_is_not_shown(page_client, account):
 
 def test_purged_result_is_reported_expired(page_client, account):
     process = _queued_process(account)
-    actions.process_run(process_pk=process.pk)
+    process_run(process_pk=process.pk)
     Process.objects.filter(pk=process.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
-    actions.results_purge()
+    results_purge()
 
     html = page_client.get(f"/playground/runs/{process.public_id}/").content.decode()
 
@@ -480,7 +480,7 @@ def test_recent_runs_list_console_runs_only(page_client, account, make_key):
     console_run = _queued_process(account)
     api_key = make_key(account=account)
     resolved = endpoint_resolve(service_id="text_analyzer", endpoint="analyze")
-    api_run = actions.process_start(api_key=api_key, resolved=resolved, params={"text": "x"})
+    api_run = process_start(api_key=api_key, resolved=resolved, params={"text": "x"})
 
     html = page_client.get(PLAYGROUND).content.decode()
 

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from accounts.models import ApiKey
-from services import registry
-from services.actions import Started, process_start
-from services.registry import ServiceDefinition
-from services.selectors import ResolvedEndpoint, endpoint_resolve
+from services.catalogue import registry
+from services.catalogue.actions import services_sync
+from services.catalogue.registry import ServiceDefinition
+from services.catalogue.selectors import ResolvedEndpoint, endpoint_resolve
+from services.execution.actions import Started, process_start
 from services.tasks import run_process
 from tests.services import fake_service
 
@@ -46,6 +47,7 @@ def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[tuple[Any, ...], dic
 
 @pytest.fixture
 def resolved(fake_service_definition: ServiceDefinition, db: Any) -> ResolvedEndpoint:
+    services_sync()  # as `manage.py sync_catalogue` does on deploy
     return endpoint_resolve(service_id="fake_echo", endpoint="echo")
 
 

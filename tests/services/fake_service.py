@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition, ServiceFailure
+from services.catalogue.registry import (
+    EndpointDefinition,
+    HandlerOutput,
+    ServiceDefinition,
+    ServiceFailure,
+)
 
 PRICE = 3
 # Every params dict the handler was called with, so tests can tell whether it ran.

@@ -1,4 +1,5 @@
-"""Business rules of processes, idempotency and the service rows (services.actions)."""
+"""Business rules of processes, idempotency and the service rows (services.execution,
+services.catalogue)."""
 
 from __future__ import annotations
 
@@ -15,23 +16,26 @@ from breact.errors import (
     InsufficientCredits,
     ServiceUnavailable,
 )
-from services import actions
-from services.actions import (
-    IDEMPOTENCY_STALE_SECONDS,
+from services.catalogue.actions import services_sync
+from services.catalogue.selectors import endpoint_resolve
+from services.execution.actions import (
     PROCESS_FAILED,
-    idempotency_begin,
-    idempotency_complete,
-    idempotency_release,
+    process_execute,
     process_fail,
     process_run,
     process_start,
     processes_fail_stuck,
-    request_fingerprint,
     results_purge,
-    services_sync,
 )
+from services.execution.idempotency import (
+    IDEMPOTENCY_STALE_SECONDS,
+    idempotency_begin,
+    idempotency_complete,
+    idempotency_release,
+    request_fingerprint,
+)
+from services.execution.selectors import process_for_poll, process_token_hash
 from services.models import Endpoint, IdempotencyRecord, Process, Service
-from services.selectors import endpoint_resolve, process_for_poll, process_token_hash
 from services.tasks import run_process
 from tests.services.fake_service import PRICE
 
@@ -481,10 +485,10 @@ def test_fingerprint_ignores_key_order_but_not_values():
 
 
 def test_execute_with_an_idempotency_key_replays_and_charges_once(resolved, key, enqueued):
-    first = actions.process_execute(
+    first = process_execute(
         api_key=key, resolved=resolved, params={"text": "x"}, idempotency_key="retry-me"
     )
-    second = actions.process_execute(
+    second = process_execute(
         api_key=key, resolved=resolved, params={"text": "x"}, idempotency_key="retry-me"
     )
 
@@ -499,9 +503,7 @@ def test_execute_refused_for_credits_releases_its_idempotency_key(make_key, reso
     poor = make_key(credits=0)
 
     with pytest.raises(InsufficientCredits):
-        actions.process_execute(
-            api_key=poor, resolved=resolved, params={"text": "x"}, idempotency_key="k"
-        )
+        process_execute(api_key=poor, resolved=resolved, params={"text": "x"}, idempotency_key="k")
 
     assert not IdempotencyRecord.objects.filter(account=poor.account).exists()
 

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from services.charts import bar_chart, day_label, format_number, nice_ticks, with_unit
+from services.console.charts import bar_chart, day_label, format_number, nice_ticks, with_unit
 
 D1, D2, D3 = date(2024, 5, 1), date(2024, 5, 2), date(2024, 5, 3)
 

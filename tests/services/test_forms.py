@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.http import QueryDict
 from django.utils.datastructures import MultiValueDict
 
-from services.forms import (
+from services.catalogue.registry import all_services
+from services.console.forms import (
     CHECKBOX,
     CHOICES,
     GROUP,
@@ -19,7 +20,6 @@ from services.forms import (
     parameter_rows,
     params_from_json,
 )
-from services.registry import all_services
 
 SCHEMA = {
     "type": "object",

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from services.catalogue.registry import ServiceFailure
 from services.engines.llm import (
     ProviderRoute,
     available_models,
@@ -15,7 +16,6 @@ from services.engines.llm import (
     route_for,
 )
 from services.models import ModelProvider
-from services.registry import ServiceFailure
 from tests.llm_server import FakeChatServer
 
 

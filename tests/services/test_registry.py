@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services import registry
-from services.registry import all_services, find_service
+from services.catalogue import registry
+from services.catalogue.registry import all_services, find_service
 from tests.services.fake_service import PRICE
 
 

@@ -6,8 +6,8 @@ import pytest
 from django.db.models import Sum
 from django.utils import timezone
 
-from services.actions import usage_rollup
 from services.models import RollupState, UsageDaily, UsageLog
+from services.usage.actions import usage_rollup
 
 pytestmark = pytest.mark.django_db
 

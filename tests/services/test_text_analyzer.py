@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.catalog.text_analyzer import SERVICE, analyze_text
-from services.registry import HandlerOutput
+from services.catalogue.registry import HandlerOutput
 
 ENGLISH = "The quick brown fox jumps over the lazy dog. The dog sleeps! Does the fox care?"
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import LedgerEntry
 from accounts.selectors import account_balance, ledger_total
-from services import actions
+from services.execution.actions import process_run, process_start
 from services.models import Heartbeat, Process
 from services.workers import BeatScheduler, heartbeat_record, runner_status
 
@@ -174,18 +174,18 @@ def test_no_banner_for_visitors_who_are_not_signed_in(worker_required, heartbeat
 def test_a_process_that_waited_past_its_deadline_is_failed_and_refunded_not_run(
     make_key, django_capture_on_commit_callbacks
 ):
-    from services.selectors import endpoint_resolve
+    from services.catalogue.selectors import endpoint_resolve
 
     key = make_key(credits=10)
     resolved = endpoint_resolve(service_id="text_analyzer", endpoint="analyze")
     with django_capture_on_commit_callbacks():  # not enqueued: run by hand below
-        started = actions.process_start(api_key=key, resolved=resolved, params={"text": "Late."})
+        started = process_start(api_key=key, resolved=resolved, params={"text": "Late."})
     process = started.process
     Process.objects.filter(pk=process.pk).update(
         state=Process.State.QUEUED, deadline_at=timezone.now() - timedelta(seconds=1)
     )
 
-    actions.process_run(process_pk=process.pk)
+    process_run(process_pk=process.pk)
 
     process.refresh_from_db()
     assert process.state == Process.State.ERROR
@@ -193,7 +193,7 @@ def test_a_process_that_waited_past_its_deadline_is_failed_and_refunded_not_run(
     assert process.result is None
     refunds = LedgerEntry.objects.filter(process=process, kind=LedgerEntry.Kind.REFUND)
     assert refunds.count() == 1
-    actions.process_run(process_pk=process.pk)  # a second delivery changes nothing
+    process_run(process_pk=process.pk)  # a second delivery changes nothing
     assert LedgerEntry.objects.filter(process=process, kind=LedgerEntry.Kind.REFUND).count() == 1
     assert account_balance(account=key.account) == 10 == ledger_total(account=key.account)
 

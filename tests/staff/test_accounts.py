@@ -18,9 +18,9 @@ from accounts.actions import credits_adjust, credits_charge, credits_refund, pro
 from accounts.models import Account, ApiKey, AuditEvent, LedgerEntry
 from accounts.selectors import account_balance, ledger_total
 from breact.errors import InsufficientCredits
-from services.actions import usage_rollup
 from services.models import Process, RollupState, UsageLog
-from services.selectors import account_usage_summary
+from services.usage.actions import usage_rollup
+from services.usage.selectors import account_usage_summary
 from tests.factories import AccountFactory, ApiKeyFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.actions import audit_record, credits_charge
 from accounts.models import Account, ApiKey, AuditEvent, LedgerEntry, Payment, WebhookEvent
-from services.actions import services_sync, usage_rollup
+from services.catalogue.actions import services_sync
 from services.models import (
     Endpoint,
     Heartbeat,
@@ -27,6 +27,7 @@ from services.models import (
     UsageDaily,
     UsageLog,
 )
+from services.usage.actions import usage_rollup
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

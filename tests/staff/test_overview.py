@@ -18,9 +18,9 @@ from django.utils import timezone
 
 from accounts.actions import credits_add, credits_charge, credits_refund
 from accounts.models import Account, LedgerEntry, Payment
-from services import staff_selectors
-from services.actions import usage_rollup
 from services.models import Process, RollupState, UsageDaily, UsageLog
+from services.usage.actions import usage_rollup
+from services.usage.rollups import usage_grouped, usage_read_consistent
 from tests.factories import AccountFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -551,9 +551,9 @@ def test_latency_buckets_agree_between_tail_and_rollups(account: Account) -> Non
     for ms in (0, 5, 6, 10, 11, 250, 10000, 10001, 99999):
         log(account, when=at(8), duration_ms=ms)
     march = {"start": date(2024, 3, 1), "end": date(2024, 3, 31)}
-    live = staff_selectors.usage_grouped(**march, by=("service_id",), latency=True)
+    live = usage_grouped(**march, by=("service_id",), latency=True)
     roll_up()
-    rolled = staff_selectors.usage_grouped(**march, by=("service_id",), latency=True)
+    rolled = usage_grouped(**march, by=("service_id",), latency=True)
 
     assert live == rolled
     buckets = rolled[("summary",)].latency_buckets
@@ -570,10 +570,10 @@ def test_a_rollup_between_reads_is_retried_not_double_counted(account: Account) 
         attempts.append(watermark)
         if len(attempts) == 1:
             usage_rollup()  # a rollup commits after the watermark was read
-        figures = staff_selectors.usage_grouped(**march, watermark=watermark)
+        figures = usage_grouped(**march, watermark=watermark)
         return figures[()].requests
 
-    assert staff_selectors.usage_read_consistent(read) == 3
+    assert usage_read_consistent(read) == 3
     assert attempts[0] == 0 and attempts[1] > 0
 
 
@@ -586,16 +586,16 @@ def test_usage_grouped_filters_by_account_and_kind(account: Account) -> None:
     log(account, when=at(9), status_code=500, credits=0)
     march = {"start": date(2024, 3, 1), "end": date(2024, 3, 31)}
 
-    mine = staff_selectors.usage_grouped(**march, by=("status_class",), account_id=account.pk)
-    reads = staff_selectors.usage_grouped(**march, kind="read")
-    everything = staff_selectors.usage_grouped(**march, kind=None, by=("kind",))
+    mine = usage_grouped(**march, by=("status_class",), account_id=account.pk)
+    reads = usage_grouped(**march, kind="read")
+    everything = usage_grouped(**march, kind=None, by=("kind",))
 
     assert {k: v.requests for k, v in mine.items()} == {(2,): 1, (5,): 1}
     assert reads[()].requests == 1
     assert {k: v.requests for k, v in everything.items()} == {("call",): 3, ("read",): 1}
     assert UsageLog.objects.filter(Q(account=account) | Q(account=other)).count() == 4
     with pytest.raises(ValueError, match="Unknown usage grouping"):
-        staff_selectors.usage_grouped(**march, by=("route",))
+        usage_grouped(**march, by=("route",))
 
 
 def test_overview_query_count_does_not_grow_with_the_data(

@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.actions import audit_record, credits_charge, credits_refund
 from accounts.models import Account, LedgerEntry
 from accounts.reconciliation import reconcile
-from services.actions import process_complete, process_fail
+from services.execution.actions import process_complete, process_fail
 from services.models import Process
 from tests.factories import AccountFactory, UserFactory
 

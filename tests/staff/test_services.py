@@ -17,13 +17,7 @@ from django.utils import timezone
 
 from accounts.actions import credits_charge
 from accounts.models import AuditEvent, LedgerEntry
-from services.actions import (
-    EndpointChanged,
-    endpoint_update,
-    model_provider_update,
-    services_sync,
-    usage_rollup,
-)
+from services.catalogue.actions import services_sync
 from services.engines.llm import route_for
 from services.models import (
     LATENCY_BUCKETS_MS,
@@ -33,7 +27,9 @@ from services.models import (
     RollupState,
     UsageLog,
 )
-from services.selectors import endpoint_figures, latency_percentiles
+from services.staff.actions import EndpointChanged, endpoint_update, model_provider_update
+from services.staff.endpoints import endpoint_figures, latency_percentiles
+from services.usage.actions import usage_rollup
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -15,8 +15,8 @@ from services.catalog.classifier import (
     label_words,
     process,
 )
+from services.catalogue.registry import ServiceFailure
 from services.engines.nlp import stem
-from services.registry import ServiceFailure
 from tests.services.catalog.classifier_fixtures import (
     HELD_OUT_TICKETS,
     MULTI_LABEL,

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from breact.errors import BadRequest
-from services import kb_actions
 from services.catalog import knowledge_service
 from services.catalog.knowledge_service import NO_MATCH, prepare_params
+from services.catalogue.registry import ServiceFailure
 from services.engines.local_knowledge import KnowledgeIndex, ranked_documents
-from services.kb_selectors import knowledge_passages
-from services.registry import ServiceFailure
+from services.knowledge import actions as kb_actions
+from services.knowledge.selectors import knowledge_passages
 
 pytestmark = pytest.mark.django_db
 

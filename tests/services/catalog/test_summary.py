@@ -8,8 +8,8 @@ import json
 import pytest
 
 from services.catalog.summary import SERVICE, rank_sentences, summarize, summarize_locally
+from services.catalogue.registry import find_service
 from services.engines.nlp import words
-from services.registry import find_service
 from tests.services.catalog.summary_fixtures import TEXTS, key_sentences, plain
 
 OUTAGE = plain(TEXTS["outage_report"])

@@ -12,8 +12,8 @@ import pytest
 
 from accounts.selectors import account_balance
 from services.catalog.target_analyzer import MAX_CONTENT_CHARS, SERVICE
+from services.catalogue.registry import ServiceFailure
 from services.engines.local_targets import assess, key, resolve
-from services.registry import ServiceFailure
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "target_analyzer"
 URL = "/api/v1/services/target_analyzer/{}"

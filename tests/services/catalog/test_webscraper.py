@@ -20,8 +20,8 @@ import pytest
 
 from accounts.selectors import account_balance, ledger_total
 from services.catalog.webscraper import SERVICE
+from services.catalogue.registry import ServiceFailure
 from services.engines import local_web as web
-from services.registry import ServiceFailure
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "webscraper" / "pages.json"
 PAGES = {p["id"]: p for p in json.loads(FIXTURES.read_text())["pages"]}

@@ -11,8 +11,8 @@ from django.utils import timezone
 from accounts.models import Account, ApiKey
 from breact.forms import DateRangeFilterForm
 from breact.params import ascii_int
-from services.registry import all_services
-from services.selectors import USAGE_STATUS_GROUPS
+from services.catalogue.registry import all_services
+from services.usage.selectors import USAGE_STATUS_GROUPS
 
 STATUS_GROUP_LABELS = {
     "success": "Success (2xx)",

@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from services.views import staff_overview, staff_services
+from services.staff.views import overview as staff_overview
+from services.staff.views import services as staff_services
 
 urlpatterns = [
     path("", staff_overview.overview, name="staff-overview"),

@@ -1,301 +1,51 @@
-"""Staff reads across all accounts: usage from the daily rollups plus the live tail, credit flows
-from the ledger, revenue, top and struggling accounts. Nothing here checks permissions: the
-staff views do (accounts.permissions.staff_required).
-
-Usage figures are exact without scanning the request log: UsageDaily holds every UsageLog row up
-to the rollup watermark (RollupState "usage"), and the few rows past it (the "live tail") are
-aggregated from UsageLog with `id > watermark`, a primary-key range. `usage_read_consistent`
-re-reads the watermark after the reads and retries if a rollup committed in between, so no row
-is counted twice or missed. Days are whole UTC days (settings.TIME_ZONE), as UsageDaily.day.
-"""
+"""Staff reads across all accounts for the billing overview: credit flows from the ledger,
+revenue, calls and failures per service, top and struggling accounts. Usage comes from
+services.usage.rollups (daily rollups plus the live tail). Nothing here checks permissions:
+the staff views do (accounts.permissions.staff_required)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from django.db.models import (
     BigIntegerField,
-    Case,
-    CharField,
     Count,
     Exists,
-    ExpressionWrapper,
     F,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Sum,
-    Value,
-    When,
 )
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, Coalesce, TruncDate
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from accounts.models import Account, LedgerEntry, Payment
-from services.models import LATENCY_BUCKETS_MS, Process, RollupState, UsageDaily, UsageLog
-
-T = TypeVar("T")
-
-# The RollupState row of services.actions.usage_rollup.
-USAGE_ROLLUP_NAME = "usage"
-# An execute request is a "call" (as UsageDaily.kind and services.selectors.USAGE_CALL).
-CALL = Q(method="POST") & ~Q(service_id="")
-BUCKETS = len(LATENCY_BUCKETS_MS) + 1
-
-Granularity = Literal["day", "week", "month"]
-GRANULARITIES: tuple[Granularity, ...] = ("day", "week", "month")
-
-
-def day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    """[start 00:00, (end + 1 day) 00:00) in the current time zone: whole days, both included."""
-    tz = timezone.get_current_timezone()
-    return (
-        datetime.combine(start, time.min, tzinfo=tz),
-        datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz),
-    )
-
-
-# --- usage: rollups + live tail ----------------------------------------------------------------
-
-
-def usage_watermark() -> int:
-    """The id of the last UsageLog row folded into UsageDaily (0 before the first rollup)."""
-    value = (
-        RollupState.objects.filter(name=USAGE_ROLLUP_NAME).values_list("last_id", flat=True).first()
-    )
-    return int(value or 0)
-
-
-def usage_read_consistent(read: Callable[[int], T], *, attempts: int = 3) -> T:
-    """`read(watermark)` between two reads of the watermark; run again when a rollup committed
-    meanwhile (the watermark moved), so rollups and tail count every row exactly once. The
-    rollup moves rows and watermark in one transaction and the watermark only grows, so an
-    unchanged watermark proves nothing moved. After `attempts` tries the last result is
-    returned (a busy rollup every few ms would be needed to get there)."""
-    watermark = usage_watermark()
-    result = read(watermark)
-    for _ in range(attempts - 1):
-        now = usage_watermark()
-        if now == watermark:
-            break
-        watermark = now
-        result = read(watermark)
-    return result
-
-
-def usage_live_tail(*, start: date, end: date, watermark: int) -> QuerySet[UsageLog]:
-    """UsageLog rows not yet rolled up (id > watermark) created on days `start`..`end`.
-    Index-backed by the primary key range (small while usage_rollup keeps up)."""
-    lower, upper = day_bounds(start, end)
-    return UsageLog.objects.filter(
-        id__gt=watermark, created_at__gte=lower, created_at__lt=upper
-    ).order_by()
-
-
-@dataclass
-class UsageFigures:
-    """Summed usage of one group. `latency_buckets` counts requests per LATENCY_BUCKETS_MS
-    bound plus one overflow bucket; empty unless asked for (latency=True)."""
-
-    requests: int = 0
-    credits: int = 0
-    duration_ms_sum: int = 0
-    latency_buckets: list[int] = field(default_factory=list)
-
-    def add(self, other: UsageFigures) -> None:
-        self.requests += other.requests
-        self.credits += other.credits
-        self.duration_ms_sum += other.duration_ms_sum
-        if other.latency_buckets:
-            mine = self.latency_buckets or [0] * len(other.latency_buckets)
-            self.latency_buckets = [a + b for a, b in zip(mine, other.latency_buckets, strict=True)]
-
-    @property
-    def avg_ms(self) -> float:
-        return self.duration_ms_sum / self.requests if self.requests else 0.0
-
-
-# Grouping keys of usage_grouped → (UsageDaily expression, UsageLog expression).
-USAGE_GROUP_KEYS = (
-    "day",
-    "account_id",
-    "api_key_id",
-    "service_id",
-    "endpoint",
-    "kind",
-    "status_class",
+from breact.dates import day_bounds
+from services.models import UsageDaily, UsageLog
+from services.usage.figures import CALL, Outcomes, credits_spent, process_outcomes, rate
+from services.usage.rollups import (
+    UsageFigures,
+    usage_active_accounts_count,
+    usage_grouped,
+    usage_read_consistent,
 )
 
-
-def _daily_key(name: str) -> Any:
-    return {
-        "day": F("day"),
-        "account_id": F("account_ref"),
-        "api_key_id": F("api_key_ref"),
-        "service_id": F("service_id"),
-        "endpoint": F("endpoint"),
-        "kind": F("kind"),
-        "status_class": F("status_class"),
-    }[name]
+Granularity = Literal["day", "week", "month"]
 
 
-def _tail_key(name: str) -> Any:
-    # The same expressions as usage_rollup, so a row lands in the same group either way.
-    return {
-        "day": TruncDate("created_at"),
-        "account_id": Coalesce(F("account_id"), Value(0), output_field=BigIntegerField()),
-        "api_key_id": Coalesce(F("api_key_id"), Value(0), output_field=BigIntegerField()),
-        "service_id": F("service_id"),
-        "endpoint": F("endpoint"),
-        "kind": Case(
-            When(CALL, then=Value(UsageDaily.Kind.CALL)),
-            default=Value(UsageDaily.Kind.READ),
-            output_field=CharField(),
-        ),
-        "status_class": ExpressionWrapper(F("status_code") / 100, output_field=IntegerField()),
-    }[name]
-
-
-def usage_grouped(
-    *,
-    start: date,
-    end: date,
-    by: Sequence[str] = (),
-    kind: str | None = UsageDaily.Kind.CALL,
-    account_id: int | None = None,
-    service_id: str | None = None,
-    endpoint: str | None = None,
-    latency: bool = False,
-    watermark: int | None = None,
-) -> dict[tuple[Any, ...], UsageFigures]:
-    """Exact usage on days `start`..`end` (UTC, both included) summed per `by` (names from
-    USAGE_GROUP_KEYS; () = one grand total under the key ()), from UsageDaily plus the live
-    tail: two grouped queries, never a scan of UsageLog. `kind` "call" (default: execute
-    requests), "read" or None (all requests); the other arguments narrow it. `account_id` and
-    `api_key_id` are 0 for requests without an account/key. With `latency`, the per-bucket
-    counts are summed too (in SQL). Pass the `watermark` of a surrounding
-    usage_read_consistent; without one this call makes its own consistent read. Groups with
-    no requests are absent."""
-    unknown = set(by) - set(USAGE_GROUP_KEYS)
-    if unknown:
-        raise ValueError(f"Unknown usage grouping: {sorted(unknown)}")
-    if watermark is None:
-        return usage_read_consistent(
-            lambda mark: usage_grouped(
-                start=start,
-                end=end,
-                by=by,
-                kind=kind,
-                account_id=account_id,
-                service_id=service_id,
-                endpoint=endpoint,
-                latency=latency,
-                watermark=mark,
-            )
-        )
-    keys = [f"g_{name}" for name in by]
-
-    daily = UsageDaily.objects.filter(day__gte=start, day__lte=end)
-    tail = usage_live_tail(start=start, end=end, watermark=watermark)
-    if kind == UsageDaily.Kind.CALL:
-        daily, tail = daily.filter(kind=kind), tail.filter(CALL)
-    elif kind == UsageDaily.Kind.READ:
-        daily, tail = daily.filter(kind=kind), tail.exclude(CALL)
-    elif kind is not None:
-        raise ValueError(f"Unknown usage kind: {kind!r}")
-    if account_id is not None:
-        daily, tail = daily.filter(account_ref=account_id), tail.filter(account_id=account_id)
-    if service_id is not None:
-        daily, tail = daily.filter(service_id=service_id), tail.filter(service_id=service_id)
-    if endpoint is not None:
-        daily, tail = daily.filter(endpoint=endpoint), tail.filter(endpoint=endpoint)
-
-    daily_sums: dict[str, Any] = {
-        "n_requests": Sum("requests"),
-        "n_credits": Sum("credits"),
-        "n_duration": Sum("duration_ms_sum"),
-    }
-    tail_sums: dict[str, Any] = {
-        "n_requests": Count("id"),
-        "n_credits": Sum("credits"),
-        "n_duration": Sum("duration_ms"),
-    }
-    if latency:
-        lower_bound = 0
-        for i in range(BUCKETS):
-            daily_sums[f"b{i}"] = Sum(
-                Cast(KeyTextTransform(str(i), "latency_buckets"), BigIntegerField())
-            )
-            # The rollup's buckets: bucket i holds LATENCY_BUCKETS_MS[i-1] < ms <= [i].
-            in_bucket = Q(duration_ms__gt=lower_bound) if i else Q()
-            if i < len(LATENCY_BUCKETS_MS):
-                in_bucket &= Q(duration_ms__lte=LATENCY_BUCKETS_MS[i])
-                lower_bound = LATENCY_BUCKETS_MS[i]
-            tail_sums[f"b{i}"] = Count("id", filter=in_bucket)
-
-    result: dict[tuple[Any, ...], UsageFigures] = {}
-    for source, key_of, sums in ((daily, _daily_key, daily_sums), (tail, _tail_key, tail_sums)):
-        if keys:
-            source = source.annotate(**{k: key_of(n) for k, n in zip(keys, by, strict=True)})
-            rows: Iterable[dict[str, Any]] = source.values(*keys).annotate(**sums).order_by()
-        else:
-            rows = [source.aggregate(**sums)]
-        for row in rows:
-            requests = int(row["n_requests"] or 0)
-            if not requests:
-                continue
-            figures = UsageFigures(
-                requests=requests,
-                credits=int(row["n_credits"] or 0),
-                duration_ms_sum=int(row["n_duration"] or 0),
-                latency_buckets=[int(row[f"b{i}"] or 0) for i in range(BUCKETS)] if latency else [],
-            )
-            key = tuple(_normalise(name, row[k]) for name, k in zip(by, keys, strict=True))
-            result.setdefault(key, UsageFigures()).add(figures)
-    return result
-
-
-def _normalise(name: str, value: Any) -> Any:
-    if name == "day" and isinstance(value, datetime):
-        return value.date()
-    if name in ("account_id", "api_key_id", "status_class"):
-        return int(value or 0)
-    return value
-
-
-def usage_active_accounts_count(*, start: date, end: date, watermark: int | None = None) -> int:
-    """How many accounts made at least one execute call on days `start`..`end`: one UNION
-    (distinct) of the rollups' account refs and the live tail's account ids, counted in SQL."""
-    if watermark is None:
-        return usage_read_consistent(
-            lambda mark: usage_active_accounts_count(start=start, end=end, watermark=mark)
-        )
-    daily = (
-        UsageDaily.objects.filter(
-            day__gte=start, day__lte=end, kind=UsageDaily.Kind.CALL, account_ref__gt=0
-        )
-        .values_list("account_ref", flat=True)
-        .order_by()
-    )
-    tail = (
-        usage_live_tail(start=start, end=end, watermark=watermark)
-        .filter(CALL, account_id__isnull=False)
-        .values_list("account_id", flat=True)
-    )
-    return daily.union(tail).count()
+GRANULARITIES: tuple[Granularity, ...] = ("day", "week", "month")
 
 
 @dataclass(frozen=True)
 class ServiceCalls:
-    """Execute calls of one service in a range, by HTTP status class, with its credits, plus
-    the outcome of the processes created in that range (process_outcomes_by_service). Rates
-    are 0–1; the *_pct properties are the same in percent (for templates)."""
+    """Calls of one service in a range, by HTTP status class, its credits spent, and the
+    outcome of the processes created in that range (services.usage.figures). Rates are 0–1;
+    the *_pct properties are the same in percent (for templates)."""
 
     service_id: str
     calls: int
@@ -307,16 +57,29 @@ class ServiceCalls:
     processes_failed: int = 0
 
     @property
+    def errors(self) -> int:
+        """Calls answered 4xx/5xx plus failed processes (figures: an error)."""
+        return self.client_errors + self.server_errors + self.processes_failed
+
+    @property
+    def error_rate(self) -> float:
+        return rate(self.errors, self.calls)
+
+    @property
     def server_error_rate(self) -> float:
-        return self.server_errors / self.calls if self.calls else 0.0
+        return rate(self.server_errors, self.calls)
 
     @property
     def client_error_rate(self) -> float:
-        return self.client_errors / self.calls if self.calls else 0.0
+        return rate(self.client_errors, self.calls)
 
     @property
     def process_failure_rate(self) -> float:
-        return self.processes_failed / self.processes_finished if self.processes_finished else 0.0
+        return rate(self.processes_failed, self.processes_finished)
+
+    @property
+    def error_pct(self) -> float:
+        return 100 * self.error_rate
 
     @property
     def server_error_pct(self) -> float:
@@ -332,30 +95,29 @@ class ServiceCalls:
 
 
 def service_calls(*, start: date, end: date, watermark: int | None = None) -> list[ServiceCalls]:
-    """Per service active on days `start`..`end`: execute calls, how many were answered
-    2xx/3xx (ok), 4xx and 5xx, the credits logged (usage_grouped: rollups + tail), and the
-    finished and failed processes among those created in the range
-    (process_outcomes_by_service); busiest first, then by id."""
+    """Per service active on days `start`..`end`: calls, how many were answered 2xx/3xx (ok),
+    4xx and 5xx (usage_grouped: rollups + tail), the credits spent, and the finished and failed
+    processes among those created in the range (services.usage.figures); busiest first."""
     grouped = usage_grouped(
         start=start, end=end, by=("service_id", "status_class"), watermark=watermark
     )
-    return _service_rows(grouped, process_outcomes_by_service(start=start, end=end))
+    return _service_rows(grouped, start=start, end=end)
 
 
 def _service_rows(
-    grouped: Mapping[tuple[Any, ...], UsageFigures], outcomes: Mapping[str, tuple[int, int]]
+    grouped: Mapping[tuple[Any, ...], UsageFigures], *, start: date, end: date
 ) -> list[ServiceCalls]:
-    """ServiceCalls from usage grouped by (service_id, status_class) and process outcomes."""
-    totals: dict[str, dict[str, int]] = {
-        service: {"calls": 0, "ok": 0, "client": 0, "server": 0, "credits": 0}
-        for service in outcomes
-    }
+    """ServiceCalls from usage grouped by (service_id, status_class), with the process
+    outcomes and credits spent of the same days (services.usage.figures)."""
+    outcomes = process_outcomes(start=start, end=end, by=("service_id",))
+    spent = credits_spent(start=start, end=end, by=("service_id",))
+    empty = {"calls": 0, "ok": 0, "client": 0, "server": 0}
+    totals: dict[str, dict[str, int]] = {service: dict(empty) for (service,) in outcomes}
+    for (service,) in spent:
+        totals.setdefault(service, dict(empty))
     for (service, status_class), figures in grouped.items():
-        row = totals.setdefault(
-            service, {"calls": 0, "ok": 0, "client": 0, "server": 0, "credits": 0}
-        )
+        row = totals.setdefault(service, dict(empty))
         row["calls"] += figures.requests
-        row["credits"] += figures.credits
         if status_class == 4:
             row["client"] += figures.requests
         elif status_class >= 5:
@@ -369,38 +131,13 @@ def _service_rows(
             ok=row["ok"],
             client_errors=row["client"],
             server_errors=row["server"],
-            credits=row["credits"],
-            processes_finished=outcomes.get(service, (0, 0))[0],
-            processes_failed=outcomes.get(service, (0, 0))[1],
+            credits=spent.get((service,), 0),
+            processes_finished=outcomes.get((service,), Outcomes()).finished,
+            processes_failed=outcomes.get((service,), Outcomes()).failed,
         )
         for service, row in totals.items()
     ]
     return sorted(rows, key=lambda r: (-r.calls, r.service_id))
-
-
-def process_outcomes_by_service(*, start: date, end: date) -> dict[str, tuple[int, int]]:
-    """Per service: (finished, failed) processes created on days `start`..`end` — finished =
-    state completed or error, failed = state error (a platform failure, refunded; a service
-    error completes with an error result). One grouped query on the process table's
-    created_at index; processes still queued or running are not counted."""
-    lower, upper = day_bounds(start, end)
-    rows = (
-        Process.objects.filter(
-            created_at__gte=lower,
-            created_at__lt=upper,
-            state__in=[Process.State.COMPLETED, Process.State.ERROR],
-        )
-        .values("service_id")
-        .annotate(
-            finished=Count("id"),
-            failed=Count("id", filter=Q(state=Process.State.ERROR)),
-        )
-        .order_by()
-    )
-    return {row["service_id"]: (int(row["finished"]), int(row["failed"])) for row in rows}
-
-
-# --- credits: the ledger ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -636,9 +373,6 @@ def top_accounts_by_consumption(*, start: date, end: date, limit: int = 10) -> l
     ]
 
 
-# --- struggling accounts --------------------------------------------------------------------------
-
-
 def accounts_below_threshold() -> QuerySet[Account]:
     """Accounts whose balance is under their own low-balance threshold (threshold > 0), lowest
     balance first, with their owners. A filter on the accounts table (no index: it is one row
@@ -670,9 +404,9 @@ def accounts_empty_with_recent_calls(*, since: date, watermark: int) -> QuerySet
     )
 
 
-# --- the overview page ------------------------------------------------------------------------
-
 LOW_BALANCE_LIMIT = 50
+
+
 RECENT_CALL_DAYS = 7
 
 
@@ -744,7 +478,7 @@ def staff_overview(
     periods = credit_flows_by_period(
         start=start, end=end, granularity=granularity, calls_by_day=calls_by_day
     )
-    services = _service_rows(by_service, process_outcomes_by_service(start=start, end=end))
+    services = _service_rows(by_service, start=start, end=end)
     totals = CreditFlows()
     for _, flows in periods:
         totals.sold += flows.sold

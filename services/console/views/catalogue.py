@@ -16,10 +16,10 @@ from django.views.decorators.http import require_GET
 from django_htmx.http import push_url
 
 from breact.http import HtmxHttpRequest
-from services import forms, snippets
+from services.catalogue.registry import EndpointDefinition, ServiceDefinition, find_service
+from services.catalogue.selectors import service_catalogue
+from services.console import forms, snippets
 from services.models import Endpoint
-from services.registry import EndpointDefinition, ServiceDefinition, find_service
-from services.selectors import service_catalogue
 
 SEARCH_MAX_LENGTH = 100
 

@@ -19,9 +19,17 @@ from accounts.permissions import staff_required
 from breact.csv_export import csv_lines
 from breact.forms import DateRangeFilterForm
 from breact.http import HtmxHttpRequest
-from services import staff_selectors
-from services.charts import BarChart, bar_chart
-from services.staff_selectors import GRANULARITIES, Granularity, StaffOverview
+from services.console.charts import BarChart, bar_chart
+from services.staff.selectors import (
+    GRANULARITIES,
+    RECENT_CALL_DAYS,
+    Granularity,
+    StaffOverview,
+    credit_flows_by_period,
+    service_calls,
+    staff_overview,
+    top_accounts_by_consumption,
+)
 
 QUICK_RANGES = (
     (7, "Last 7 days"),
@@ -135,17 +143,15 @@ def _charts(data: StaffOverview) -> tuple[BarChart, BarChart]:
 def overview(request: HtmxHttpRequest) -> HttpResponse:
     """Credits sold / consumed / refunded per period, revenue by provider, active accounts,
     calls and failure rates per service, top accounts and accounts short of credits, for the
-    range in the query string. Figures come from staff_selectors (rollups, never a scan of the
-    request log). An htmx request gets the results region only."""
+    range in the query string. Figures come from services.staff.selectors (rollups, never a
+    scan of the request log). An htmx request gets the results region only."""
     today = _today()
     form = OverviewForm(request.GET, today=today)
     page_url = reverse("staff-overview")
     context: dict[str, Any] = {"form": form, "page_url": page_url, "topup_mode": topup_mode()}
     if form.is_valid():
         start, end, granularity = form.range
-        data = staff_selectors.staff_overview(
-            start=start, end=end, granularity=granularity, today=today
-        )
+        data = staff_overview(start=start, end=end, granularity=granularity, today=today)
         credits_chart, calls_chart = _charts(data)
         export_url = reverse("staff-overview-export")
         context.update(
@@ -169,7 +175,7 @@ def overview(request: HtmxHttpRequest) -> HttpResponse:
                     )
                     for days, label in QUICK_RANGES
                 ],
-                "recent_days": staff_selectors.RECENT_CALL_DAYS,
+                "recent_days": RECENT_CALL_DAYS,
             }
         )
     template = "staff/overview.html#results" if request.htmx else "staff/overview.html"
@@ -208,16 +214,16 @@ def _export_rows(
                 row.processes_failed,
                 f"{row.process_failure_rate:.4f}",
             )
-            for row in staff_selectors.service_calls(start=start, end=end)
+            for row in service_calls(start=start, end=end)
         )
     if table == "accounts":
-        top = staff_selectors.top_accounts_by_consumption(start=start, end=end)
+        top = top_accounts_by_consumption(start=start, end=end)
         header = ("account_id", "email", "charged", "refunded", "net_consumed", "balance")
         return header, (
             (row.account_id, row.email, row.charged, row.refunded, row.net, row.balance)
             for row in top
         )
-    periods = staff_selectors.credit_flows_by_period(start=start, end=end, granularity=granularity)
+    periods = credit_flows_by_period(start=start, end=end, granularity=granularity)
     header = ("period_start", "period_end", "sold", "consumed", "refunded", "net_consumed", "calls")
     return header, (
         (

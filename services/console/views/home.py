@@ -13,8 +13,9 @@ from django.views.decorators.http import require_GET
 from accounts.actions import account_for_user
 from accounts.models import User
 from breact.http import HtmxHttpRequest
-from services.selectors import DayFigures, account_overview, processes_recent
-from services.snippets import API_KEY_ENV, curl_snippet, sdk_snippet
+from services.console.snippets import API_KEY_ENV, curl_snippet, sdk_snippet
+from services.execution.selectors import processes_recent
+from services.usage.selectors import DayFigures, account_overview
 
 # The call the getting-started snippets make: cheap, and on every platform's catalogue.
 EXAMPLE_SERVICE, EXAMPLE_ENDPOINT = "text_analyzer", "analyze"
@@ -23,8 +24,6 @@ PLACEHOLDER_KEY = "YOUR_API_KEY"
 
 # Chart geometry (SVG user units): one slot per day, bars grow up from the baseline.
 CHART_WIDTH, SLOT, BAR, BASELINE, BAR_SPACE = 280, 40, 24, 100, 80
-
-STATE_BADGES = {"completed": "badge-ok", "error": "badge-danger"}
 
 
 def credits_chart(days: list[DayFigures]) -> list[dict[str, Any]]:
@@ -84,9 +83,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
         "chart": credits_chart(overview.days),
         "chart_width": CHART_WIDTH,
         "baseline": BASELINE,
-        "processes": [
-            (process, STATE_BADGES.get(process.state, "badge-warn")) for process in processes
-        ],
+        "processes": processes,
         # While a process is queued or running, the dashboard refreshes itself (htmx).
         "live": any(not process.is_finished for process in processes),
         "getting_started": not (overview.has_api_key and overview.has_calls),

@@ -14,10 +14,23 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import AuditEvent
 from accounts.permissions import staff_required
 from breact.http import HtmxHttpRequest, client_ip
-from services import actions, selectors
+from services.catalogue.registry import all_services
+from services.catalogue.selectors import endpoint_rows
 from services.models import LATENCY_BUCKETS_MS, Endpoint, ModelProvider
-from services.registry import all_services
-from services.staff_forms import EndpointEditForm, ModelProviderStaffForm, ServiceFiguresForm
+from services.staff.actions import (
+    EndpointChanged,
+    ModelIdTaken,
+    endpoint_update,
+    model_provider_create,
+    model_provider_delete,
+    model_provider_update,
+)
+from services.staff.endpoints import (
+    EndpointFigures,
+    endpoint_figures,
+    provider_routes_from_settings,
+)
+from services.staff.forms import EndpointEditForm, ModelProviderStaffForm, ServiceFiguresForm
 
 HISTORY_SIZE = 10
 PROVIDER_ACTIONS = ["model_provider.create", "model_provider.update", "model_provider.delete"]
@@ -32,7 +45,7 @@ class EndpointRow:
     """One line of the services page: the endpoint's row and its figures for the range."""
 
     endpoint: Endpoint
-    figures: selectors.EndpointFigures
+    figures: EndpointFigures
     in_catalogue: bool
 
     @property
@@ -67,20 +80,19 @@ def service_list(request: HtmxHttpRequest) -> HttpResponse:
     """Every endpoint of every service (enabled or not) with its price and switches, and for
     the date range: calls, credits, 4xx and 5xx shares, process failure rate and latency. An
     htmx request gets the results region only."""
-    rows_by_key = selectors.endpoint_rows()
+    rows_by_key = endpoint_rows()
     service_ids = sorted({service_id for service_id, _ in rows_by_key})
     form = ServiceFiguresForm(request.GET, service_ids=service_ids)
     context: dict[str, Any] = {"form": form, "bounds": LATENCY_BUCKETS_MS}
     if form.is_valid():
         start, end = form.cleaned_data["from"], form.cleaned_data["to"]
-        figures = selectors.endpoint_figures(start=start, end=end)
+        figures = endpoint_figures(start=start, end=end)
         catalogue = {(s.id, name) for s in all_services().values() for name in s.endpoints}
         service = form.cleaned_data.get("service") or ""
         rows = [
             EndpointRow(
                 endpoint=row,
-                figures=figures.get(key)
-                or selectors.EndpointFigures(service_id=key[0], endpoint=key[1]),
+                figures=figures.get(key) or EndpointFigures(service_id=key[0], endpoint=key[1]),
                 in_catalogue=key in catalogue,
             )
             for key, row in sorted(rows_by_key.items())
@@ -89,7 +101,7 @@ def service_list(request: HtmxHttpRequest) -> HttpResponse:
         sort = form.cleaned_data.get("sort") or ""
         if sort:
             rows.sort(key=_sort_key(sort))
-        totals = selectors.EndpointFigures(service_id="", endpoint="")
+        totals = EndpointFigures(service_id="", endpoint="")
         for row in rows:
             item = row.figures
             totals.calls += item.calls
@@ -108,7 +120,6 @@ def service_list(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _endpoint(service_id: str, endpoint: str) -> Endpoint:
-    selectors.endpoint_rows()  # creates the rows of services added to the catalogue since
     return get_object_or_404(
         Endpoint.objects.select_related("service"), service__service_id=service_id, name=endpoint
     )
@@ -125,7 +136,7 @@ def endpoint_edit(request: HtmxHttpRequest, service_id: str, endpoint: str) -> H
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            event = actions.endpoint_update(
+            event = endpoint_update(
                 endpoint=row,
                 price=data["price"],
                 enabled=data["enabled"],
@@ -134,7 +145,7 @@ def endpoint_edit(request: HtmxHttpRequest, service_id: str, endpoint: str) -> H
                 reason=data["reason"],
                 ip=_ip(request),
             )
-        except actions.EndpointChanged:
+        except EndpointChanged:
             messages.error(
                 request, "Someone changed this endpoint meanwhile. Check the values and save again."
             )
@@ -160,7 +171,7 @@ def provider_list(request: HtmxHttpRequest) -> HttpResponse:
     """The model provider rows and, read-only, the routes of the BREACT_MODEL_PROVIDERS
     setting (rows win for the same model id). Keys are never shown, only whether one is set."""
     providers = list(ModelProvider.objects.order_by("model_id"))
-    routes, settings_error = selectors.provider_routes_from_settings()
+    routes, settings_error = provider_routes_from_settings()
     enabled_rows = {p.model_id for p in providers if p.enabled}
     history = AuditEvent.objects.filter(action__in=PROVIDER_ACTIONS).order_by("-created_at", "-id")[
         :HISTORY_SIZE
@@ -199,14 +210,14 @@ def provider_create(request: HtmxHttpRequest) -> HttpResponse:
     form = ModelProviderStaffForm(request.POST or None, initial={"enabled": True})
     if request.method == "POST" and form.is_valid():
         try:
-            provider = actions.model_provider_create(
+            provider = model_provider_create(
                 **_provider_fields(form),
                 api_key=form.new_api_key() or "",
                 actor=request.user,
                 reason=form.cleaned_data.get("reason") or "",
                 ip=_ip(request),
             )
-        except actions.ModelIdTaken:
+        except ModelIdTaken:
             form.add_error("model_id", TAKEN)
         else:
             messages.success(request, f"Model provider {provider.model_id} added.")
@@ -224,7 +235,7 @@ def provider_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     form = ModelProviderStaffForm(request.POST or None, instance=provider)
     if request.method == "POST" and form.is_valid():
         try:
-            event = actions.model_provider_update(
+            event = model_provider_update(
                 provider=provider,
                 **_provider_fields(form),
                 api_key=form.new_api_key(),
@@ -234,7 +245,7 @@ def provider_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             )
         except ModelProvider.DoesNotExist as exc:
             raise Http404("This model provider was deleted.") from exc
-        except actions.ModelIdTaken:
+        except ModelIdTaken:
             form.add_error("model_id", TAKEN)
         else:
             model_id = form.cleaned_data["model_id"]
@@ -253,7 +264,7 @@ def provider_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def provider_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """Delete a model provider; audited. A second submit finds it gone and changes nothing."""
     reason = str(request.POST.get("reason", "")).strip()[:500]
-    event = actions.model_provider_delete(
+    event = model_provider_delete(
         provider_id=pk, actor=request.user, reason=reason, ip=_ip(request)
     )
     if event is None:

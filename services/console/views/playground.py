@@ -32,21 +32,18 @@ from breact.errors import (
     ServiceNotFound,
 )
 from breact.http import HtmxHttpRequest
-from services import snippets
-from services.actions import ExecuteOutcome, call_start, usage_log_record
 from services.api.parsing import json_problem
 from services.api.ratelimit import EXECUTE, rate_limit_hit
-from services.forms import ParamsForm, params_from_json
+from services.catalogue.registry import EndpointDefinition, ServiceDefinition, find_service
+from services.catalogue.selectors import ResolvedEndpoint, endpoint_resolve, service_catalogue
+from services.console import snippets
+from services.console.forms import ParamsForm, params_from_json
+from services.console.views.catalogue import Catalogue, api_base_url
+from services.execution.actions import ExecuteOutcome, call_start
+from services.execution.selectors import console_runs_recent, process_for_owner
 from services.models import Endpoint, Process
-from services.registry import EndpointDefinition, ServiceDefinition, find_service
-from services.selectors import (
-    ResolvedEndpoint,
-    console_runs_recent,
-    endpoint_resolve,
-    process_for_owner,
-    service_catalogue,
-)
-from services.views.catalogue import Catalogue, api_base_url
+from services.usage.actions import usage_log_record
+from services.usage.figures import process_failed
 
 FORM = "form"
 RAW_JSON = "json"
@@ -318,8 +315,7 @@ def run_status(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
         "finished": finished,
         "expired": expired,
         "elapsed": max((end - process.created_at).total_seconds(), 0.0),
-        "failed": process.state == Process.State.ERROR
-        or (result is not None and result.get("status") == "error"),
+        "failed": process_failed(process),
         "result_json": json.dumps(result, indent=2, ensure_ascii=False)
         if result is not None and not expired
         else "",

@@ -18,9 +18,16 @@ from accounts.actions import account_for_user
 from accounts.models import Account, User
 from breact.csv_export import csv_lines, iso_utc
 from breact.http import HtmxHttpRequest
-from services import selectors
-from services.charts import BarChart, bar_chart
-from services.usage_forms import UsageFilterForm
+from services.console.charts import BarChart, bar_chart
+from services.console.usage_forms import UsageFilterForm
+from services.usage.selectors import (
+    usage_by_key,
+    usage_by_service,
+    usage_daily,
+    usage_exists,
+    usage_log,
+    usage_totals,
+)
 
 LOG_PAGE_SIZE = 50
 EXPORT_CHUNK_SIZE = 2000
@@ -97,26 +104,26 @@ def usage(request: HtmxHttpRequest) -> HttpResponse:
     form = UsageFilterForm(request.GET, account=account)
     context: dict[str, Any] = {
         "form": form,
-        "has_usage": selectors.usage_exists(account=account),
+        "has_usage": usage_exists(account=account),
         "usage_page_url": usage_url(),
     }
     if form.is_valid():
         filters = form.filters()
-        daily = selectors.usage_daily(**filters)
+        daily = usage_daily(**filters)
         calls_chart, credits_chart = _charts(daily, filters["start"], filters["end"])
-        log = selectors.usage_filtered(**filters).select_related("api_key")
+        log = usage_log(**filters).select_related("api_key")
         page = Paginator(log, LOG_PAGE_SIZE).get_page(request.GET.get("page"))
         query = form.query()
         context.update(
             {
                 "start": filters["start"],
                 "end": filters["end"],
-                "totals": selectors.usage_totals(**filters),
+                "totals": usage_totals(**filters),
                 "daily": daily,
                 "calls_chart": calls_chart,
                 "credits_chart": credits_chart,
-                "by_service": selectors.usage_by_service(**filters),
-                "by_key": selectors.usage_by_key(**filters),
+                "by_service": usage_by_service(**filters),
+                "by_key": usage_by_key(**filters),
                 "page_obj": page,
                 "query": query,
                 "export_url": f"{reverse('usage-export')}?{query.urlencode()}",
@@ -155,7 +162,7 @@ def usage_export(request: HttpRequest) -> HttpResponseBase:
         return redirect(f"{usage_url()}?{request.GET.urlencode()}")
     filters = form.filters()
     rows = (
-        selectors.usage_filtered(**filters)
+        usage_log(**filters)
         .values_list(
             "created_at",
             "method",
@@ -165,7 +172,7 @@ def usage_export(request: HttpRequest) -> HttpResponseBase:
             "status_code",
             "error_code",
             "duration_ms",
-            "credits",
+            "credits_spent",
             "api_key__name",
             "api_key__prefix",
             "api_key__is_console",

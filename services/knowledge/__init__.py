@@ -1,0 +1,1 @@
+"""Knowledge bases and their documents (used by the knowledge_service)."""

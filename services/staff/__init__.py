@@ -1,0 +1,1 @@
+"""The staff pages of the services app: billing overview, services and prices, model providers."""

@@ -1,0 +1,1 @@
+"""Staff page views of the services app (under /staff/)."""

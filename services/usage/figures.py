@@ -1,0 +1,303 @@
+"""THE usage figures, defined once. Every page (console home, usage page and its CSV, the staff
+overview, services and account pages), the API's /usage and the rollup read them from here:
+
+- a **call** is an execute request: a POST to a service endpoint (CALL). Polls of a process and
+  account reads are requests in the log, not calls.
+- **credits spent** are the ledger's charges net of refunds (credits_spent): a refunded call
+  costs nothing. Usage-log credits (what a request was charged when it was made) are not.
+- an **error** is a call answered 4xx/5xx (REQUEST_ERROR), or a call whose process failed:
+  a platform failure (state error) or a service error (completed with an inner error, refunded)
+  (PROCESS_FAILED, process_failed).
+- the **error rate** is errors / calls; the **failure rate** is failed processes / finished
+  processes (state completed or error), by the processes' creation day.
+
+Days are whole days of the current time zone (breact.dates.day_bounds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, Sum, Value, When
+from django.db.models.functions import TruncDate
+
+from accounts.models import LedgerEntry
+from breact.dates import day_bounds
+from services.models import Process
+
+# A call: an execute request (POST to a service endpoint). UsageDaily.kind "call" is this.
+CALL = Q(method="POST") & ~Q(service_id="")
+# A call answered with a client or server error (nothing was charged, or it was refunded).
+REQUEST_ERROR = Q(status_code__gte=400)
+# Process.error_code of a process completed with a service error (inner status "error").
+SERVICE_ERROR = "SERVICE_ERROR"
+FINISHED_STATES = (Process.State.COMPLETED, Process.State.ERROR)
+# A failed process: a platform failure, or a service error (marked SERVICE_ERROR when it
+# completes; older rows are told by their result while it is kept).
+PROCESS_FAILED = (
+    Q(state=Process.State.ERROR)
+    | Q(state=Process.State.COMPLETED, error_code=SERVICE_ERROR)
+    | Q(state=Process.State.COMPLETED, result__status="error")
+)
+SPENT_KINDS = (LedgerEntry.Kind.CHARGE, LedgerEntry.Kind.REFUND)
+
+
+def is_call(*, method: str, service_id: str) -> bool:
+    """CALL for one request (the rollup's kind)."""
+    return method == "POST" and bool(service_id)
+
+
+def is_error_status(status_code: int) -> bool:
+    """REQUEST_ERROR for one status code (or a status class × 100)."""
+    return status_code >= 400
+
+
+def process_failed(process: Process) -> bool:
+    """PROCESS_FAILED for one process row."""
+    if process.state == Process.State.ERROR:
+        return True
+    if process.state != Process.State.COMPLETED:
+        return False
+    result = process.result
+    return process.error_code == SERVICE_ERROR or (
+        isinstance(result, dict) and result.get("status") == "error"
+    )
+
+
+def credits_net_of_refund(process_ref: str) -> Any:
+    """An expression for a request-log row: its credits, or 0 when the ledger holds a refund of
+    its process (`process_ref`, the row's field holding the process's public id)."""
+    refunded = LedgerEntry.objects.filter(
+        kind=LedgerEntry.Kind.REFUND, process__public_id=OuterRef(process_ref)
+    )
+    return Case(When(Exists(refunded), then=Value(0)), default=F("credits"))
+
+
+def rate(part: int, whole: int) -> float:
+    """part / whole (0–1), 0.0 when there is no whole."""
+    return part / whole if whole else 0.0
+
+
+# Grouping keys → the expression on each table.
+_PROCESS_KEYS = {
+    "day": TruncDate("created_at"),
+    "service_id": "service_id",
+    "endpoint": "endpoint",
+    "api_key_id": "api_key_id",
+    "account_id": "account_id",
+}
+_LEDGER_KEYS = {
+    "day": TruncDate("created_at"),
+    "service_id": "process__service_id",
+    "endpoint": "process__endpoint",
+    "api_key_id": "process__api_key_id",
+    "account_id": "account_id",
+}
+
+
+def _grouped(rows: Any, keys: Mapping[str, Any], by: Sequence[str], **sums: Any) -> list[Any]:
+    names = {f"g_{name}": keys[name] for name in by}
+    annotated = rows.annotate(**{k: v for k, v in names.items() if not isinstance(v, str)})
+    fields = [v if isinstance(v, str) else k for k, v in names.items()]
+    if not by:
+        return [((), annotated.aggregate(**sums))]
+    out = []
+    for row in annotated.values(*fields).annotate(**sums).order_by():
+        key = tuple(_normal(row[f]) for f in fields)
+        out.append((key, row))
+    return out
+
+
+def _normal(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.date()
+    return value
+
+
+def _narrow(
+    rows: Any,
+    prefix: str,
+    *,
+    account_id: int | None,
+    api_key_id: int | None,
+    service_id: str | None,
+    endpoint: str | None,
+) -> Any:
+    if account_id is not None:
+        rows = rows.filter(account_id=account_id)
+    if api_key_id is not None:
+        rows = rows.filter(**{f"{prefix}api_key_id": api_key_id})
+    if service_id:
+        rows = rows.filter(**{f"{prefix}service_id": service_id})
+    if endpoint:
+        rows = rows.filter(**{f"{prefix}endpoint": endpoint})
+    return rows
+
+
+def credits_spent(
+    *,
+    start: date,
+    end: date,
+    by: Sequence[str] = (),
+    account_id: int | None = None,
+    api_key_id: int | None = None,
+    service_id: str | None = None,
+    endpoint: str | None = None,
+) -> dict[tuple[Any, ...], int]:
+    """Credits spent (charges net of refunds, positive) on days `start`..`end` by the ledger
+    entries' time, summed per `by` (names of day, service_id, endpoint, api_key_id,
+    account_id; the process's for service, endpoint and key). One grouped query on the
+    ledger's (created_at, kind) index (or (account, created_at) with an account)."""
+    lower, upper = day_bounds(start, end)
+    rows = LedgerEntry.objects.filter(
+        created_at__gte=lower, created_at__lt=upper, kind__in=SPENT_KINDS
+    )
+    rows = _narrow(
+        rows,
+        "process__",
+        account_id=account_id,
+        api_key_id=api_key_id,
+        service_id=service_id,
+        endpoint=endpoint,
+    )
+    return {
+        key: -int(row["spent"] or 0)
+        for key, row in _grouped(rows, _LEDGER_KEYS, by, spent=Sum("amount"))
+        if row["spent"]
+    }
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """Finished processes (state completed or error) and how many of them failed."""
+
+    finished: int = 0
+    failed: int = 0
+
+    @property
+    def failure_rate(self) -> float:
+        return rate(self.failed, self.finished)
+
+
+def process_outcomes(
+    *,
+    start: date,
+    end: date,
+    by: Sequence[str] = (),
+    account_id: int | None = None,
+    api_key_id: int | None = None,
+    service_id: str | None = None,
+    endpoint: str | None = None,
+) -> dict[tuple[Any, ...], Outcomes]:
+    """Finished and failed processes (PROCESS_FAILED) created on days `start`..`end`, free
+    calls included, per `by`. One grouped query on the process table's created_at index (or
+    (account, created_at) with an account); queued and running processes are not counted."""
+    lower, upper = day_bounds(start, end)
+    rows = Process.objects.filter(
+        created_at__gte=lower, created_at__lt=upper, state__in=FINISHED_STATES
+    )
+    rows = _narrow(
+        rows,
+        "",
+        account_id=account_id,
+        api_key_id=api_key_id,
+        service_id=service_id,
+        endpoint=endpoint,
+    )
+    return {
+        key: Outcomes(finished=int(row["finished"] or 0), failed=int(row["failed"] or 0))
+        for key, row in _grouped(
+            rows,
+            _PROCESS_KEYS,
+            by,
+            finished=Count("id"),
+            failed=Count("id", filter=PROCESS_FAILED),
+        )
+        if row["finished"]
+    }
+
+
+def calls_by_status_class(
+    grouped: Mapping[tuple[Any, ...], Any],
+) -> dict[tuple[Any, ...], tuple[int, int]]:
+    """(calls, request errors) per group from usage grouped with the HTTP status class last in
+    its key (services.usage.rollups.usage_grouped(by=(..., "status_class"))): the call_figures
+    input from the rollups."""
+    out: dict[tuple[Any, ...], tuple[int, int]] = {}
+    for (*key, status_class), usage in grouped.items():
+        calls, errors = out.get(tuple(key), (0, 0))
+        bad = usage.requests if is_error_status(int(status_class) * 100) else 0
+        out[tuple(key)] = (calls + usage.requests, errors + bad)
+    return out
+
+
+@dataclass
+class CallFigures:
+    """The figures of a group of calls: calls, calls answered 4xx/5xx, processes finished and
+    failed, credits spent. `errors` = request errors + failed processes."""
+
+    calls: int = 0
+    request_errors: int = 0
+    finished: int = 0
+    failed: int = 0
+    credits: int = 0
+
+    @property
+    def errors(self) -> int:
+        return self.request_errors + self.failed
+
+    @property
+    def error_rate(self) -> float:
+        return rate(self.errors, self.calls)
+
+    @property
+    def failure_rate(self) -> float:
+        return rate(self.failed, self.finished)
+
+
+def call_figures(
+    *,
+    start: date,
+    end: date,
+    calls: Mapping[tuple[Any, ...], tuple[int, int]],
+    by: Sequence[str] = (),
+    **narrow: Any,
+) -> dict[tuple[Any, ...], CallFigures]:
+    """Per `by` group: `calls` (the caller's (calls, request errors) per group, from the
+    request log or the rollups) with the process outcomes and credits spent of the same days
+    and filters. Every group of any of the three is present."""
+    out: dict[tuple[Any, ...], CallFigures] = {}
+    for key, (count, request_errors) in calls.items():
+        item = out.setdefault(key, CallFigures())
+        item.calls += count
+        item.request_errors += request_errors
+    for key, outcome in process_outcomes(start=start, end=end, by=by, **narrow).items():
+        item = out.setdefault(key, CallFigures())
+        item.finished += outcome.finished
+        item.failed += outcome.failed
+    for key, spent in credits_spent(start=start, end=end, by=by, **narrow).items():
+        out.setdefault(key, CallFigures()).credits += spent
+    return out
+
+
+# How a run is shown everywhere (home, playground, run page, staff account page): one status.
+RUN_STATUSES = {
+    "queued": ("queued", ""),
+    "running": ("running", "badge-warn"),
+    "completed": ("completed", "badge-ok"),
+    "failed": ("failed", "badge-danger"),
+    "service_error": ("failed: service error", "badge-danger"),
+}
+
+
+def run_status(process: Process) -> str:
+    """One of RUN_STATUSES: a process that returned a service error (refunded) is failed, not
+    completed."""
+    if process.state == Process.State.COMPLETED and process_failed(process):
+        return "service_error"
+    if process.state == Process.State.ERROR:
+        return "failed"
+    return str(process.state)
