@@ -1,7 +1,10 @@
 """Staff reads across all accounts for the billing overview: credit flows from the ledger,
 revenue, calls and failures per service, top and struggling accounts. Usage comes from
 services.usage.rollups (daily rollups plus the live tail). Nothing here checks permissions:
-the staff views do (accounts.permissions.staff_required)."""
+the staff views do (accounts.permissions.staff_required).
+
+About 500 lines on purpose: everything the one overview page reads under one rollup watermark
+(staff_overview), kept together so its figures are read consistently."""
 
 from __future__ import annotations
 

@@ -117,23 +117,16 @@ def _normal(value: Any) -> Any:
     return value
 
 
-def _narrow(
-    rows: Any,
-    prefix: str,
-    *,
-    account_id: int | None,
-    api_key_id: int | None,
-    service_id: str | None,
-    endpoint: str | None,
-) -> Any:
-    if account_id is not None:
-        rows = rows.filter(account_id=account_id)
-    if api_key_id is not None:
-        rows = rows.filter(**{f"{prefix}api_key_id": api_key_id})
-    if service_id:
-        rows = rows.filter(**{f"{prefix}service_id": service_id})
-    if endpoint:
-        rows = rows.filter(**{f"{prefix}endpoint": endpoint})
+def _in_range(rows: Any, prefix: str, start: date, end: date, **narrow: Any) -> Any:
+    """`rows` created on days `start`..`end`, narrowed by account_id, api_key_id, service_id
+    and endpoint (None or "" leaves one out); `prefix` reaches the process's fields."""
+    lower, upper = day_bounds(start, end)
+    rows = rows.filter(created_at__gte=lower, created_at__lt=upper)
+    for name, value in narrow.items():
+        if value is None or value == "":
+            continue
+        field = name if name == "account_id" else f"{prefix}{name}"
+        rows = rows.filter(**{field: value})
     return rows
 
 
@@ -142,26 +135,20 @@ def credits_spent(
     start: date,
     end: date,
     by: Sequence[str] = (),
-    account_id: int | None = None,
-    api_key_id: int | None = None,
-    service_id: str | None = None,
-    endpoint: str | None = None,
+    **narrow: int | str | None,
 ) -> dict[tuple[Any, ...], int]:
     """Credits spent (charges net of refunds, positive) on days `start`..`end` by the ledger
     entries' time, summed per `by` (names of day, service_id, endpoint, api_key_id,
-    account_id; the process's for service, endpoint and key). One grouped query on the
-    ledger's (created_at, kind) index (or (account, created_at) with an account)."""
-    lower, upper = day_bounds(start, end)
-    rows = LedgerEntry.objects.filter(
-        created_at__gte=lower, created_at__lt=upper, kind__in=SPENT_KINDS
-    )
-    rows = _narrow(
-        rows,
+    account_id; the process's for service, endpoint and key), `narrow`ed by the same names.
+    One grouped query on the ledger's (created_at, kind) index (or (account, created_at) with
+    an account)."""
+    entries = LedgerEntry.objects.filter(kind__in=SPENT_KINDS)
+    rows = _in_range(
+        entries,
         "process__",
-        account_id=account_id,
-        api_key_id=api_key_id,
-        service_id=service_id,
-        endpoint=endpoint,
+        start,
+        end,
+        **narrow,
     )
     return {
         key: -int(row["spent"] or 0)
@@ -187,25 +174,18 @@ def process_outcomes(
     start: date,
     end: date,
     by: Sequence[str] = (),
-    account_id: int | None = None,
-    api_key_id: int | None = None,
-    service_id: str | None = None,
-    endpoint: str | None = None,
+    **narrow: int | str | None,
 ) -> dict[tuple[Any, ...], Outcomes]:
     """Finished and failed processes (PROCESS_FAILED) created on days `start`..`end`, free
     calls included, per `by`. One grouped query on the process table's created_at index (or
     (account, created_at) with an account); queued and running processes are not counted."""
-    lower, upper = day_bounds(start, end)
-    rows = Process.objects.filter(
-        created_at__gte=lower, created_at__lt=upper, state__in=FINISHED_STATES
-    )
-    rows = _narrow(
-        rows,
+    finished = Process.objects.filter(state__in=FINISHED_STATES)
+    rows = _in_range(
+        finished,
         "",
-        account_id=account_id,
-        api_key_id=api_key_id,
-        service_id=service_id,
-        endpoint=endpoint,
+        start,
+        end,
+        **narrow,
     )
     return {
         key: Outcomes(finished=int(row["finished"] or 0), failed=int(row["failed"] or 0))

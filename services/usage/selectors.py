@@ -377,7 +377,7 @@ def account_usage_summary(*, account: Account, start: date, end: date) -> Accoun
         total.failed += item.failed
         total.credits += item.credits
         by_day[(day, service)] = by_day.get((day, service), 0) + item.credits
-    services = sorted(
+    services: list[dict[str, Any]] = sorted(
         (
             {
                 "service_id": service,
