@@ -70,16 +70,21 @@ def _call_figures(
         "service_id": F("service_id"),
         "api_key_id": F("api_key_id"),
     }
-    grouped = (
-        rows.filter(CALL)
-        .annotate(**{f"g_{name}": log_keys[name] for name in by})
-        .values(*[f"g_{name}" for name in by])
-        .annotate(n=Count("id"), bad=Count("id", filter=REQUEST_ERROR))
-        .order_by()
-    )
-    calls = {
-        tuple(row[f"g_{name}"] for name in by): (int(row["n"]), int(row["bad"])) for row in grouped
-    }
+    calls_only = rows.filter(CALL).order_by()
+    sums = {"n": Count("id"), "bad": Count("id", filter=REQUEST_ERROR)}
+    if by:
+        grouped = (
+            calls_only.annotate(**{f"g_{name}": log_keys[name] for name in by})
+            .values(*[f"g_{name}" for name in by])
+            .annotate(**sums)
+        )
+        calls = {
+            tuple(row[f"g_{name}"] for name in by): (int(row["n"]), int(row["bad"]))
+            for row in grouped
+        }
+    else:
+        total = calls_only.aggregate(**sums)
+        calls = {(): (int(total["n"]), int(total["bad"]))} if total["n"] else {}
     if not processes:
         return {key: CallFigures(calls=n, request_errors=bad) for key, (n, bad) in calls.items()}
     return call_figures(

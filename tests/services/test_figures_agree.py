@@ -132,7 +132,7 @@ def test_console_pages_and_api_agree_with_the_rows(scenario):
     assert len(call_rows) == want["calls"]
     assert sum(int(r["credits"]) for r in rows) == want["credits"]
 
-    api = scenario["api"].get("/api/v1/account/usage").json()
+    api = scenario["api"].get("/api/v1/usage").json()
     assert api["totals"] == {
         "calls": want["calls"],
         "errors": want["errors"],
