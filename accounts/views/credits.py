@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -19,13 +19,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.actions import (
-    account_for_user,
     account_low_balance_threshold_set,
     payment_checkout_start,
     payment_test_topup,
     stripe_event_apply,
 )
-from accounts.models import Account, LedgerEntry, Payment, User
+from accounts.models import Account, LedgerEntry, Payment
 from accounts.payments import (
     OFF,
     STRIPE,
@@ -37,7 +36,7 @@ from accounts.payments import (
     topup_mode,
 )
 from accounts.selectors import account_balance, ledger_entries, payment_get
-from breact.http import HtmxHttpRequest
+from breact.http import HtmxHttpRequest, request_account, see_other
 
 logger = logging.getLogger(__name__)
 
@@ -51,18 +50,6 @@ KIND_BADGES = {
     "charge": "",
     "adjustment": "badge-warn",
 }
-
-
-def _account(request: HttpRequest) -> Account:
-    assert isinstance(request.user, User)  # login_required ran first
-    return account_for_user(user=request.user)
-
-
-def _see_other(url: str) -> HttpResponseRedirect:
-    """POST → redirect → GET: a 303 so the browser never re-submits."""
-    response = HttpResponseRedirect(url)
-    response.status_code = 303
-    return response
 
 
 class AlertForm(forms.Form):
@@ -119,7 +106,7 @@ def _page_context(
 @login_required
 @require_GET
 def credits_page(request: HtmxHttpRequest) -> HttpResponse:
-    account = _account(request)
+    account = request_account(request)
     if request.htmx:  # the ledger filter and pagination swap only the table
         return render(request, "accounts/credits.html#ledger", _ledger_context(request, account))
     return render(request, "accounts/credits.html", _page_context(request, account))
@@ -128,7 +115,7 @@ def credits_page(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def credits_topup(request: HtmxHttpRequest) -> HttpResponse:
-    account = _account(request)
+    account = request_account(request)
     pack_id = request.POST.get("pack", "")
     pack = credit_pack(pack_id)
     mode = topup_mode()
@@ -152,15 +139,15 @@ def credits_topup(request: HtmxHttpRequest) -> HttpResponse:
         except PaymentProviderError as exc:
             logger.warning("Stripe Checkout failed for account %s: %r", account.pk, exc.__cause__)
             messages.error(request, str(exc))
-            return _see_other(reverse("credits"))
-        return _see_other(url)
+            return see_other(reverse("credits"))
+        return see_other(url)
     entry = payment_test_topup(account=account, pack_id=pack.id)
     messages.success(
         request,
         f"Added {pack.credits} credits ({pack.name}). Test mode: no payment was taken. "
         f"Balance: {entry.balance_after} credits.",
     )
-    return _see_other(reverse("credits"))
+    return see_other(reverse("credits"))
 
 
 @never_cache
@@ -168,7 +155,7 @@ def credits_topup(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def credits_topup_done(request: HtmxHttpRequest) -> HttpResponse:
     """Stripe's success_url: the payment's state, polled until the webhook confirms it."""
-    account = _account(request)
+    account = request_account(request)
     session_id = request.GET.get("session_id", "")
     payment = payment_get(account=account, provider_reference=session_id) if session_id else None
     context = {
@@ -185,7 +172,7 @@ def credits_topup_done(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def credits_alert(request: HtmxHttpRequest) -> HttpResponse:
-    account = _account(request)
+    account = request_account(request)
     form = AlertForm(request.POST)
     if not form.is_valid():
         if request.htmx:
@@ -204,7 +191,7 @@ def credits_alert(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx:
         context = {"alert_form": AlertForm(initial={"threshold": threshold}), "alert_saved": True}
         return render(request, "accounts/credits.html#alert", context)
-    return _see_other(reverse("credits"))
+    return see_other(reverse("credits"))
 
 
 @csrf_exempt

@@ -17,13 +17,13 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.actions import account_for_user, api_key_create, api_key_revoke, api_key_roll
-from accounts.models import Account, ApiKey, User
+from accounts.actions import api_key_create, api_key_revoke, api_key_roll
+from accounts.models import Account, ApiKey
 from accounts.rates import parse_rate
 from accounts.selectors import api_key_get, api_key_status, api_keys_listed
 from breact.errors import BadRequest
 from breact.forms import BoundedDateField
-from breact.http import HtmxHttpRequest, client_ip
+from breact.http import HtmxHttpRequest, client_ip, request_account
 from services.catalogue.selectors import service_catalogue
 from services.usage.selectors import calls_by_key
 
@@ -58,11 +58,6 @@ STATUS_BADGES = {
     "expired": ("badge-danger", "Expired"),
     "revoked": ("badge-danger", "Revoked"),
 }
-
-
-def _account(request: HttpRequest) -> Account:
-    assert isinstance(request.user, User)  # login_required ran first
-    return account_for_user(user=request.user)
 
 
 def account_execute_rate(account: Account) -> str:
@@ -209,7 +204,7 @@ def _list_context(request: HttpRequest, account: Account) -> dict[str, Any]:
 @login_required
 @require_GET
 def key_list(request: HtmxHttpRequest) -> HttpResponse:
-    account = _account(request)
+    account = request_account(request)
     template = "accounts/keys.html#key-table" if request.htmx else "accounts/keys.html"
     return render(request, template, _list_context(request, account))
 
@@ -230,7 +225,7 @@ def _key_once(
 @login_required
 @require_http_methods(["GET", "POST"])
 def key_create(request: HtmxHttpRequest) -> HttpResponse:
-    account = _account(request)
+    account = request_account(request)
     if request.method == "POST":
         form = KeyCreateForm(request.POST, account=account)
         if form.is_valid():
@@ -259,7 +254,7 @@ def key_create(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def key_revoke(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    account = _account(request)
+    account = request_account(request)
     key = api_key_get(account=account, pk=pk)
     if request.method == "POST":
         already = key.revoked_at is not None
@@ -280,7 +275,7 @@ def key_revoke(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def key_roll(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    account = _account(request)
+    account = request_account(request)
     key = api_key_get(account=account, pk=pk)
     status = api_key_status(api_key=key)
     if status in ("revoked", "expired"):

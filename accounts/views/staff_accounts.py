@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -41,7 +41,7 @@ from accounts.staff_forms import (
     nonce_new,
 )
 from breact.errors import BadRequest, InsufficientCredits
-from breact.http import HtmxHttpRequest, client_ip
+from breact.http import HtmxHttpRequest, client_ip, see_other
 from breact.params import ascii_int
 from services.console.charts import bar_chart
 from services.execution.selectors import (
@@ -76,20 +76,9 @@ PROCESS_BADGES = {"completed": "badge-ok", "error": "badge-danger", "running": "
 REGIONS = {"account-keys": "keys", "account-ledger": "ledger", "account-processes": "processes"}
 
 
-def _see_other(url: str) -> HttpResponseRedirect:
-    """POST → redirect → GET: a 303, so reloading never re-submits."""
-    response = HttpResponseRedirect(url)
-    response.status_code = 303
-    return response
-
-
 def _actor(request: HttpRequest) -> User:
     assert isinstance(request.user, User)  # staff_required ran first
     return request.user
-
-
-def _ip(request: HttpRequest) -> str | None:
-    return client_ip(request)
 
 
 # Past this page number a link is stale or forged: the list shows its first page.
@@ -317,7 +306,7 @@ def account_adjust(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 actor=_actor(request),
                 reason=data["reason"],
                 nonce=data["nonce"],
-                ip=_ip(request),
+                ip=client_ip(request),
             )
         except InsufficientCredits as exc:
             form.add_error("amount", exc.message)
@@ -333,7 +322,7 @@ def account_adjust(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                     request,
                     f"Adjusted by {entry.amount:+d} credits. Balance: {entry.balance_after}.",
                 )
-            return _see_other(_account_url(account.pk))
+            return see_other(_account_url(account.pk))
     account.refresh_from_db()
     return _account_page(request, account, adjust_form=form)
 
@@ -351,7 +340,7 @@ def account_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         status=status,
         actor=_actor(request),
         reason=form.cleaned_data["reason"],
-        ip=_ip(request),
+        ip=client_ip(request),
     )
     label = "disabled: its keys are refused" if status == "disabled" else "enabled"
     if changed:
@@ -361,7 +350,7 @@ def account_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             request,
             f"{account.owner.email} was already {status}; nothing changed.",
         )
-    return _see_other(_account_url(account.pk))
+    return see_other(_account_url(account.pk))
 
 
 @staff_required
@@ -374,21 +363,24 @@ def key_revoke(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     form = ReasonForm(request.POST)
     if not form.is_valid():
         messages.error(request, f"“{key.name}” was not revoked: give a reason.")
-        return _see_other(url)
+        return see_other(url)
     if key.is_console:
         messages.error(
             request,
             "This is the account's console key (playground); disable the account instead.",
         )
-        return _see_other(url)
+        return see_other(url)
     if key.revoked_at is not None:
         messages.info(request, f"“{key.name}” ({key.masked}) was already revoked.")
-        return _see_other(url)
+        return see_other(url)
     api_key_revoke(
-        api_key=key, actor=_actor(request), ip=_ip(request), reason=form.cleaned_data["reason"]
+        api_key=key,
+        actor=_actor(request),
+        ip=client_ip(request),
+        reason=form.cleaned_data["reason"],
     )
     messages.success(request, f"Revoked “{key.name}” ({key.masked}): it is refused from now on.")
-    return _see_other(url)
+    return see_other(url)
 
 
 @staff_required
@@ -402,17 +394,17 @@ def process_refund(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     form = ReasonForm(request.POST)
     if not form.is_valid():
         messages.error(request, f"Process {public_id} was not refunded: give a reason.")
-        return _see_other(url)
+        return see_other(url)
     try:
         entry = process_refund_by_staff(
             process=process,
             actor=_actor(request),
             reason=form.cleaned_data["reason"],
-            ip=_ip(request),
+            ip=client_ip(request),
         )
     except BadRequest as exc:
         messages.error(request, exc.message)
-        return _see_other(url)
+        return see_other(url)
     if entry is None:
         messages.info(request, f"Process {public_id} was already refunded; nothing changed.")
     else:
@@ -421,4 +413,4 @@ def process_refund(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
             f"Refunded {entry.amount} credits for process {public_id}. "
             f"Balance: {entry.balance_after}.",
         )
-    return _see_other(url)
+    return see_other(url)

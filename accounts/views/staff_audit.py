@@ -20,7 +20,8 @@ from accounts.models import AuditEvent
 from accounts.permissions import staff_required
 from accounts.reconciliation import KIND_LABELS, reconcile
 from accounts.selectors import audit_actions_recorded, audit_events_filtered
-from breact.csv_export import csv_lines, iso_utc
+from breact.csv_export import csv_lines
+from breact.dates import iso
 from breact.forms import BoundedDateField
 from breact.http import HtmxHttpRequest
 
@@ -217,7 +218,7 @@ def _export_lines(rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
     def cells() -> Iterator[list[Any]]:
         for created_at, *rest, before, after, reason, ip in rows:
             yield [
-                iso_utc(created_at),
+                iso(created_at, timespec="milliseconds"),
                 *(cell if cell is not None else "" for cell in rest),
                 compact_json(before) if before is not None else "",
                 compact_json(after) if after is not None else "",

@@ -732,7 +732,7 @@ def test_unexpected_exception_is_internal_error_without_a_trace(
     def broken():
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(views.selectors, "service_catalogue", broken)
+    monkeypatch.setattr(views, "service_catalogue", broken)
 
     response = keyed_client.get(SERVICES_URL)
 

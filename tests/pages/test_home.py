@@ -168,8 +168,8 @@ def test_recent_processes_list_own_latest_ten_with_links(page_client, account):
     assert "summary.summarize" not in content
     assert f'href="/playground/runs/{failed.public_id}/"' in content
     assert "classifier.process" in content
-    assert 'class="badge badge-danger">Error<' in content
-    assert 'class="badge badge-ok">Completed<' in content
+    assert 'class="badge badge-danger">failed<' in content  # one status on every page
+    assert 'class="badge badge-ok">completed<' in content
     shown = [p for p in mine if f"/playground/runs/{p.public_id}/" in content]
     assert shown == mine[-9:]  # the newest nine, plus the failed one: ten rows
     assert content.count("/playground/runs/") == 10

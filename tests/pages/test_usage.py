@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.actions import api_key_revoke, console_key_for
 from accounts.models import ApiKey
 from services.models import UsageLog
-from tests.factories import AccountFactory, ApiKeyFactory
+from tests.factories import AccountFactory, ApiKeyFactory, charge_logged_calls
 
 USAGE = "/usage/"
 EXPORT = "/usage/export.csv"
@@ -41,7 +41,10 @@ def log(account: Any, *, when: datetime, key: ApiKey | None = None, **fields: An
         "credits": 1,
         **fields,
     }
-    return UsageLog.objects.create(account=account, api_key=key, created_at=when, **values)
+    row = UsageLog.objects.create(account=account, api_key=key, created_at=when, **values)
+    if charge_logged_calls(account, pk=row.pk):  # its process and charge, as the API writes
+        row.refresh_from_db()
+    return row
 
 
 def results_region(response: Any) -> str:

@@ -37,6 +37,7 @@ from services.execution.idempotency import (
 from services.execution.selectors import process_for_poll, process_token_hash
 from services.models import Endpoint, IdempotencyRecord, Process, Service
 from services.tasks import run_process
+from services.usage.figures import SERVICE_ERROR
 from tests.services.fake_service import PRICE
 
 pytestmark = pytest.mark.django_db
@@ -102,6 +103,7 @@ def test_start_without_enough_credits_writes_nothing(make_key, resolved, enqueue
 
 
 def test_start_of_a_free_endpoint_charges_nothing(fake_service_definition, key, enqueued):
+    services_sync()  # the catalogue rows of the test service, as on a deploy
     free = endpoint_resolve(service_id="fake_echo", endpoint="free")
 
     started = process_start(api_key=key, resolved=free, params={})
@@ -117,6 +119,7 @@ def test_start_when_the_broker_is_down_fails_refunds_and_raises(
 ):
     # transaction=True: process_start runs in autocommit, so its on-commit enqueue runs inside it.
     key = make_key(credits=10)
+    services_sync()  # the catalogue rows of the test service, as on a deploy
     resolved = endpoint_resolve(service_id="fake_echo", endpoint="echo")
 
     def broker_down(*args, **kwargs):
@@ -180,7 +183,7 @@ def test_service_failure_completes_with_an_inner_error_and_refunds(start, key):
 
     process = _reload(started.process)
     assert process.state == Process.State.COMPLETED
-    assert process.error_code == ""
+    assert process.error_code == SERVICE_ERROR  # still known as failed once purged
     assert process.result["status"] == "error"
     assert process.result["result"] is None
     assert "refused this input" in process.result["error"]

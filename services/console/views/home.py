@@ -10,9 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from accounts.actions import account_for_user
-from accounts.models import User
-from breact.http import HtmxHttpRequest
+from breact.http import HtmxHttpRequest, request_account
 from services.console.snippets import API_KEY_ENV, curl_snippet, sdk_snippet
 from services.execution.selectors import processes_recent
 from services.usage.selectors import DayFigures, account_overview
@@ -73,9 +71,7 @@ def snippets(base_url: str) -> dict[str, str]:
 @require_GET
 def home(request: HtmxHttpRequest) -> HttpResponse:
     # Users made outside the sign-up page (createsuperuser) get their account on first visit.
-    user = request.user
-    assert isinstance(user, User)  # login_required
-    account = account_for_user(user=user)
+    account = request_account(request)
     overview = account_overview(account=account, now=timezone.now())
     processes = processes_recent(account=account, limit=10)
     context: dict[str, Any] = {

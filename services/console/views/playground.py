@@ -18,8 +18,8 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, push_url
 
-from accounts.actions import account_for_user, console_key_for
-from accounts.models import Account, User
+from accounts.actions import console_key_for
+from accounts.models import Account
 from accounts.selectors import account_balance
 from breact.errors import (
     BadRequest,
@@ -31,7 +31,7 @@ from breact.errors import (
     RateLimitExceeded,
     ServiceNotFound,
 )
-from breact.http import HtmxHttpRequest
+from breact.http import HtmxHttpRequest, request_account
 from services.api.parsing import json_problem
 from services.api.ratelimit import EXECUTE, rate_limit_hit
 from services.catalogue.registry import EndpointDefinition, ServiceDefinition, find_service
@@ -48,11 +48,6 @@ from services.usage.figures import process_failed
 FORM = "form"
 RAW_JSON = "json"
 RECENT_RUNS = 10
-
-
-def _account(request: HttpRequest) -> Account:
-    assert isinstance(request.user, User)  # login_required ran first
-    return account_for_user(user=request.user)
 
 
 @dataclass(frozen=True)
@@ -134,7 +129,7 @@ def playground(request: HtmxHttpRequest) -> HttpResponse:
     """Pick a service and endpoint (`service`, `endpoint`), get its form prefilled from the
     endpoint's example — or from an earlier run of the account (`from`). An htmx request (the
     pickers changed) gets the picker and form region only."""
-    account = _account(request)
+    account = request_account(request)
     entries = service_catalogue()
     service_id = request.GET.get("service", "")
     endpoint = request.GET.get("endpoint", "")
@@ -224,7 +219,7 @@ def playground_run(request: HtmxHttpRequest) -> HttpResponse:
     """Run the endpoint with the submitted parameters — the form's (`mode=form`) or the raw
     JSON editor's (`mode=json`) — through the API's execute path. Success redirects to the
     run's status page; every error is shown on the form (status 200) and charges nothing."""
-    account = _account(request)
+    account = request_account(request)
     entries = service_catalogue()
     mode = RAW_JSON if request.POST.get("mode") == RAW_JSON else FORM
     raw_json = request.POST.get("raw_json", "").replace("\r\n", "\n")
@@ -300,7 +295,7 @@ def run_status(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """One run of the account: live state while pending (the htmx partial polls itself every
     second and stops once finished), then the result, the credits and the code for the call.
     Another account's run answers 404."""
-    account = _account(request)
+    account = request_account(request)
     try:
         process = process_for_owner(account=account, public_id=public_id)
     except NotFound:

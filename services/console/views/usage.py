@@ -14,10 +14,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from accounts.actions import account_for_user
-from accounts.models import Account, User
-from breact.csv_export import csv_lines, iso_utc
-from breact.http import HtmxHttpRequest
+from breact.csv_export import csv_lines
+from breact.dates import iso
+from breact.http import HtmxHttpRequest, request_account
 from services.console.charts import BarChart, bar_chart
 from services.console.usage_forms import UsageFilterForm
 from services.usage.selectors import (
@@ -52,11 +51,6 @@ EXPORT_HEADER = (
 def usage_url() -> str:
     """The usage page's path."""
     return reverse("usage")
-
-
-def _account(request: HttpRequest) -> Account:
-    assert isinstance(request.user, User)  # login_required ran first
-    return account_for_user(user=request.user)
 
 
 def _days(start: date, end: date) -> list[date]:
@@ -100,7 +94,7 @@ def _charts(daily: list[dict[str, Any]], start: date, end: date) -> tuple[BarCha
 def usage(request: HtmxHttpRequest) -> HttpResponse:
     """The account's usage for the filters in the query string; an htmx request gets the
     results region only (plus the fields' errors, swapped out of band)."""
-    account = _account(request)
+    account = request_account(request)
     form = UsageFilterForm(request.GET, account=account)
     context: dict[str, Any] = {
         "form": form,
@@ -140,7 +134,7 @@ def _export_lines(rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
             if is_console:  # its prefix is never shown to users
                 key_name, key_prefix = "Console (playground)", ""
             yield [
-                iso_utc(created_at),
+                iso(created_at, timespec="milliseconds"),
                 *rest,
                 key_name or "",
                 key_prefix or "",
@@ -156,7 +150,7 @@ def _export_lines(rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
 def usage_export(request: HttpRequest) -> HttpResponseBase:
     """The filtered usage rows as CSV, streamed in chunks from the database (never all in
     memory). Invalid filters send the user back to the usage page, which shows the errors."""
-    account = _account(request)
+    account = request_account(request)
     form = UsageFilterForm(request.GET, account=account)
     if not form.is_valid():
         return redirect(f"{usage_url()}?{request.GET.urlencode()}")

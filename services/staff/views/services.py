@@ -36,10 +36,6 @@ HISTORY_SIZE = 10
 PROVIDER_ACTIONS = ["model_provider.create", "model_provider.update", "model_provider.delete"]
 
 
-def _ip(request: HttpRequest) -> str | None:
-    return client_ip(request)
-
-
 @dataclass
 class EndpointRow:
     """One line of the services page: the endpoint's row and its figures for the range."""
@@ -143,7 +139,7 @@ def endpoint_edit(request: HtmxHttpRequest, service_id: str, endpoint: str) -> H
                 service_enabled=data["service_enabled"],
                 actor=request.user,
                 reason=data["reason"],
-                ip=_ip(request),
+                ip=client_ip(request),
             )
         except EndpointChanged:
             messages.error(
@@ -215,7 +211,7 @@ def provider_create(request: HtmxHttpRequest) -> HttpResponse:
                 api_key=form.new_api_key() or "",
                 actor=request.user,
                 reason=form.cleaned_data.get("reason") or "",
-                ip=_ip(request),
+                ip=client_ip(request),
             )
         except ModelIdTaken:
             form.add_error("model_id", TAKEN)
@@ -241,7 +237,7 @@ def provider_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 api_key=form.new_api_key(),
                 actor=request.user,
                 reason=form.cleaned_data.get("reason") or "",
-                ip=_ip(request),
+                ip=client_ip(request),
             )
         except ModelProvider.DoesNotExist as exc:
             raise Http404("This model provider was deleted.") from exc
@@ -265,7 +261,7 @@ def provider_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """Delete a model provider; audited. A second submit finds it gone and changes nothing."""
     reason = str(request.POST.get("reason", "")).strip()[:500]
     event = model_provider_delete(
-        provider_id=pk, actor=request.user, reason=reason, ip=_ip(request)
+        provider_id=pk, actor=request.user, reason=reason, ip=client_ip(request)
     )
     if event is None:
         messages.info(request, "That model provider was already deleted.")
