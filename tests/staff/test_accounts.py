@@ -21,7 +21,7 @@ from breact.errors import InsufficientCredits
 from services.models import Process, RollupState, UsageLog
 from services.usage.actions import usage_rollup
 from services.usage.selectors import account_usage_summary
-from tests.factories import AccountFactory, ApiKeyFactory, UserFactory
+from tests.factories import AccountFactory, ApiKeyFactory, UserFactory, charge_logged_calls
 
 pytestmark = pytest.mark.django_db
 
@@ -343,6 +343,7 @@ def test_usage_summary_is_rollup_plus_live_tail_and_equals_the_log(account: Acco
     assert usage_rollup() == 6
     log(account, ago=timedelta(hours=1), credits=6)  # the live tail, past the watermark
     assert RollupState.objects.get(name="usage").last_id < UsageLog.objects.latest("id").id
+    charge_logged_calls(account)  # the 202s' processes and charges, as the API writes them
 
     end = timezone.now().date()
     usage = account_usage_summary(account=account, start=end - timedelta(days=29), end=end)
@@ -368,6 +369,7 @@ def test_account_page_shows_the_usage_table(staff_client: Client, account: Accou
         duration_ms=10,
         credits=9,
     )
+    charge_logged_calls(account)
     response = staff_client.get(reverse("staff-account", args=[account.pk]))
     body = response.content.decode()
     assert 'data-service="summary"' in body

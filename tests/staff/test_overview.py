@@ -192,14 +192,16 @@ def expected_march() -> dict[str, Any]:
     for row in calls:
         s = per_service.setdefault(row.service_id, {"calls": 0, "4": 0, "5": 0, "credits": 0})
         s["calls"] += 1
-        s["credits"] += row.credits
         if 400 <= row.status_code < 500:
             s["4"] += 1
         elif row.status_code >= 500:
             s["5"] += 1
     net: dict[int, int] = {}
-    for entry in ledger.filter(kind__in=["charge", "refund"]):
+    for entry in ledger.filter(kind__in=["charge", "refund"]).select_related("process"):
         net[entry.account_id] = net.get(entry.account_id, 0) - entry.amount
+        # Credits spent per service: charges net of refunds (services.usage.figures).
+        if entry.process is not None and entry.process.service_id in per_service:
+            per_service[entry.process.service_id]["credits"] -= entry.amount
     revenue: dict[tuple[str, str], int] = {}
     for p in Payment.objects.filter(status="paid", paid_at__gte=lower, paid_at__lt=upper):
         key = (p.provider, p.currency.upper())

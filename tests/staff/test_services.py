@@ -269,7 +269,14 @@ def _expected(service_id: str, endpoint: str, days: int = 30) -> dict[str, Any]:
         buckets[_bucket_of(row.duration_ms)] += 1
     return {
         "calls": len(rows),
-        "credits": sum(row.credits for row in rows),
+        # Credits spent: the ledger's charges net of refunds (services.usage.figures).
+        "credits": -sum(
+            entry.amount
+            for entry in LedgerEntry.objects.filter(kind__in=["charge", "refund"])
+            if entry.process is not None
+            and (entry.process.service_id, entry.process.endpoint) == (service_id, endpoint)
+            and entry.created_at.date() >= since
+        ),
         "calls_4xx": sum(1 for row in rows if 400 <= row.status_code < 500),
         "calls_5xx": sum(1 for row in rows if row.status_code >= 500),
         "duration_ms_sum": sum(row.duration_ms for row in rows),
