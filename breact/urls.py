@@ -4,13 +4,13 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerView
 
-from accounts.views.auth import admin_login
+from accounts.console.views.auth import admin_login
 
 urlpatterns = [
     path("", include("services.urls")),
-    path("", include("accounts.urls")),
+    path("", include("accounts.console.urls")),
     path("staff/", include("services.staff_urls")),
-    path("staff/", include("accounts.staff_urls")),
+    path("staff/", include("accounts.staff.urls")),
     path("api/v1/", include("services.api.urls")),
     path(
         "api/docs",

@@ -15,7 +15,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.actions import audit_record, credits_charge, credits_refund
+from accounts.audit.actions import audit_record
+from accounts.ledger.actions import credits_charge, credits_refund
 from accounts.models import ApiKey, AuditEvent
 from breact.errors import (
     BadRequest,

@@ -6,7 +6,8 @@ from typing import Any
 
 import factory
 
-from accounts.actions import api_key_create, credits_add
+from accounts.keys.actions import api_key_create
+from accounts.ledger.actions import credits_add
 from accounts.models import Account, ApiKey, User
 
 

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from accounts.actions import account_for_user
+from accounts.console.actions import account_for_user
 from accounts.models import User
 from breact.http import HtmxHttpRequest
 from services.selectors import DayFigures, account_overview, processes_recent

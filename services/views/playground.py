@@ -18,9 +18,10 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, push_url
 
-from accounts.actions import account_for_user, console_key_for
+from accounts.console.actions import account_for_user
+from accounts.keys.actions import console_key_for
+from accounts.ledger.selectors import account_balance
 from accounts.models import Account, User
-from accounts.selectors import account_balance
 from breact.errors import (
     BadRequest,
     BReactError,

@@ -14,11 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from accounts.payments import topup_mode
-from accounts.permissions import staff_required
+from accounts.billing.payments import topup_mode
 from breact.csv_export import csv_lines
 from breact.forms import DateRangeFilterForm
 from breact.http import HtmxHttpRequest
+from breact.staff import staff_required
 from services import staff_selectors
 from services.charts import BarChart, bar_chart
 from services.staff_selectors import GRANULARITIES, Granularity, StaffOverview

@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import AuditEvent
-from accounts.permissions import staff_required
 from breact.http import HtmxHttpRequest, client_ip
+from breact.staff import staff_required
 from services import actions, selectors
 from services.models import LATENCY_BUCKETS_MS, Endpoint, ModelProvider
 from services.registry import all_services

@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from accounts.actions import account_for_user
+from accounts.console.actions import account_for_user
 from accounts.models import Account, User
 from breact.csv_export import csv_lines, iso_utc
 from breact.http import HtmxHttpRequest

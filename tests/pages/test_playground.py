@@ -13,8 +13,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from accounts.ledger.selectors import account_balance
 from accounts.models import LedgerEntry
-from accounts.selectors import account_balance
 from services import actions
 from services.models import Endpoint, Process, Service, UsageLog
 from services.selectors import endpoint_resolve, endpoint_rows
@@ -52,7 +52,7 @@ def _pre(html: str, element_id: str) -> str:
 
 def _queued_process(account: Any) -> Process:
     """A console run left queued (its task never ran)."""
-    from accounts.actions import console_key_for
+    from accounts.keys.actions import console_key_for
 
     resolved = endpoint_resolve(service_id="text_analyzer", endpoint="analyze")
     started = actions.process_start(

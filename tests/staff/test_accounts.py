@@ -14,9 +14,14 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.actions import credits_adjust, credits_charge, credits_refund, process_refund_by_staff
+from accounts.ledger.actions import (
+    credits_adjust,
+    credits_charge,
+    credits_refund,
+    process_refund_by_staff,
+)
+from accounts.ledger.selectors import account_balance, ledger_total
 from accounts.models import Account, ApiKey, AuditEvent, LedgerEntry
-from accounts.selectors import account_balance, ledger_total
 from breact.errors import InsufficientCredits
 from services.actions import usage_rollup
 from services.models import Process, RollupState, UsageLog
@@ -697,7 +702,7 @@ def test_revoking_an_unknown_key_is_404(staff_client: Client) -> None:
 
 
 def test_the_console_key_is_not_revoked_here(staff_client: Client, account: Account) -> None:
-    from accounts.actions import console_key_for
+    from accounts.keys.actions import console_key_for
 
     console = console_key_for(account=account)
     audits = _audits()

@@ -12,7 +12,9 @@ from django.db.models import QuerySet
 from django.test import Client
 from django.urls import reverse
 
-from accounts.actions import api_key_create, audit_record, credits_add
+from accounts.audit.actions import audit_record
+from accounts.keys.actions import api_key_create
+from accounts.ledger.actions import credits_add
 from accounts.models import AuditEvent
 from tests.factories import AccountFactory, UserFactory
 

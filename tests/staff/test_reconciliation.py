@@ -16,9 +16,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.actions import audit_record, credits_charge, credits_refund
+from accounts.audit.actions import audit_record
+from accounts.ledger.actions import credits_charge, credits_refund
+from accounts.ledger.reconciliation import reconcile
 from accounts.models import Account, LedgerEntry
-from accounts.reconciliation import reconcile
 from services.actions import process_complete, process_fail
 from services.models import Process
 from tests.factories import AccountFactory, UserFactory

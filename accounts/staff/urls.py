@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from accounts.views import staff_accounts, staff_audit
+from accounts.staff.views import accounts as staff_accounts
+from accounts.staff.views import audit as staff_audit
 
 urlpatterns = [
     path("accounts/", staff_accounts.account_search, name="staff-accounts"),

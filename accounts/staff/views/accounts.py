@@ -16,33 +16,24 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.actions import (
-    account_status_set,
-    api_key_revoke,
-    credits_adjust,
-    process_refund_by_staff,
-)
+from accounts.keys.actions import api_key_revoke
+from accounts.keys.selectors import api_key_counts, api_key_status, api_keys_of_account
+from accounts.ledger.actions import credits_adjust, process_refund_by_staff
+from accounts.ledger.selectors import ledger_for_staff, ledger_total
 from accounts.models import Account, ApiKey, User
-from accounts.permissions import staff_required
-from accounts.selectors import (
-    account_for_staff,
-    accounts_search,
-    api_key_counts,
-    api_key_status,
-    api_keys_of_account,
-    ledger_for_staff,
-    ledger_total,
-)
-from accounts.staff_forms import (
+from accounts.staff.actions import account_status_set
+from accounts.staff.forms import (
     AccountSearchForm,
     AccountStatusForm,
     CreditAdjustForm,
     ReasonForm,
     nonce_new,
 )
+from accounts.staff.selectors import account_for_staff, accounts_search
 from breact.errors import BadRequest, InsufficientCredits
 from breact.http import HtmxHttpRequest, client_ip
 from breact.params import ascii_int
+from breact.staff import staff_required
 from services.charts import bar_chart
 from services.selectors import (
     account_usage_summary,

@@ -16,13 +16,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from accounts.audit.selectors import audit_actions_recorded, audit_events_filtered
+from accounts.ledger.reconciliation import KIND_LABELS, reconcile
 from accounts.models import AuditEvent
-from accounts.permissions import staff_required
-from accounts.reconciliation import KIND_LABELS, reconcile
-from accounts.selectors import audit_actions_recorded, audit_events_filtered
 from breact.csv_export import csv_lines, iso_utc
 from breact.forms import BoundedDateField
 from breact.http import HtmxHttpRequest
+from breact.staff import staff_required
 
 PAGE_SIZE = 50
 EXPORT_CHUNK_SIZE = 2000
