@@ -5,12 +5,13 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerView
 
 from accounts.console.views.auth import admin_login
+from breact.staff import staff_urlpatterns
 
 urlpatterns = [
     path("", include("services.urls")),
     path("", include("accounts.console.urls")),
-    path("staff/", include("services.staff_urls")),
-    path("staff/", include("accounts.staff.urls")),
+    # Every staff page, from both apps, behind the one staff check (breact.staff).
+    path("staff/", include(staff_urlpatterns("services.staff_urls", "accounts.staff.urls"))),
     path("api/v1/", include("services.api.urls")),
     path(
         "api/docs",

@@ -1,4 +1,4 @@
-"""Staff pages of the accounts app (under /staff/)."""
+"""Staff pages of the accounts app (under /staff/; breact.staff guards them at the include)."""
 
 from django.urls import path
 

@@ -103,54 +103,8 @@ def _books_balance(account: Account) -> None:
 # --- access: every URL, GET and POST -----------------------------------------------------------
 
 
-def _urls(account: Account, key: ApiKey, process: Process) -> list[str]:
-    return [
-        reverse("staff-accounts"),
-        reverse("staff-account", args=[account.pk]),
-        reverse("staff-account-adjust", args=[account.pk]),
-        reverse("staff-account-status", args=[account.pk]),
-        reverse("staff-key-revoke", args=[key.pk]),
-        reverse("staff-process-refund", args=[process.public_id]),
-    ]
-
-
-@pytest.mark.parametrize("method", ["get", "post"])
-def test_every_staff_account_url_is_forbidden_to_a_non_staff_user(
-    page_client: Client, account: Account, method: str
-) -> None:
-    key = ApiKeyFactory(account=account)
-    process = _process(account)
-    audits = _audits()
-    for url in _urls(account, key, process):
-        response = getattr(page_client, method)(
-            url,
-            {
-                "amount": "5",
-                "reason": "x",
-                "nonce": _nonce(),
-                "status": "disabled",
-                "account": account.pk,
-            },
-        )
-        assert response.status_code == 403, url
-    account.refresh_from_db()
-    key.refresh_from_db()
-    assert account.balance == 93 and account.is_active and key.revoked_at is None
-    assert not LedgerEntry.objects.filter(kind__in=["adjustment", "refund"]).exists()
-    assert _audits() == audits
-
-
-@pytest.mark.parametrize("method", ["get", "post"])
-def test_every_staff_account_url_sends_anonymous_users_to_log_in(
-    account: Account, method: str
-) -> None:
-    key = ApiKeyFactory(account=account)
-    process = _process(account)
-    for url in _urls(account, key, process):
-        response = getattr(Client(), method)(url, {"reason": "x", "account": account.pk})
-        assert response.status_code == 302, url
-        assert response["Location"].startswith(reverse("login")), url
-    assert not LedgerEntry.objects.filter(kind="refund").exists()
+# Refusal of anonymous and non-staff users: tests/staff/test_staff_urls_refuse.py walks every
+# staff URL.
 
 
 def test_actions_refuse_get_for_staff(staff_client: Client, account: Account) -> None:

@@ -102,19 +102,8 @@ def healthy_books() -> list[Account]:
 # --- access -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["get", "post"])
-def test_anonymous_users_are_sent_to_log_in(client, method):
-    response = getattr(client, method)(reverse("staff-reconciliation"))
-
-    assert response.status_code == 302
-    assert response["Location"].startswith(reverse("login"))
-
-
-@pytest.mark.parametrize("method", ["get", "post"])
-def test_logged_in_non_staff_users_get_403(page_client, method):
-    response = getattr(page_client, method)(reverse("staff-reconciliation"))
-
-    assert response.status_code == 403
+# Refusal of anonymous and non-staff users: tests/staff/test_staff_urls_refuse.py walks every
+# staff URL.
 
 
 def test_the_page_only_answers_get(staff_client):

@@ -33,7 +33,6 @@ from accounts.staff.selectors import account_for_staff, accounts_search
 from breact.errors import BadRequest, InsufficientCredits
 from breact.http import HtmxHttpRequest, client_ip
 from breact.params import ascii_int
-from breact.staff import staff_required
 from services.charts import bar_chart
 from services.selectors import (
     account_usage_summary,
@@ -75,7 +74,7 @@ def _see_other(url: str) -> HttpResponseRedirect:
 
 
 def _actor(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)  # staff_required ran first
+    assert isinstance(request.user, User)  # breact.staff guards every staff URL
     return request.user
 
 
@@ -129,7 +128,6 @@ def _window(request: HttpRequest, rows: QuerySet[Any], *, param: str, size: int)
 # --- search ----------------------------------------------------------------------------------
 
 
-@staff_required
 @require_GET
 def account_search(request: HtmxHttpRequest) -> HttpResponse:
     form = AccountSearchForm(request.GET)
@@ -269,7 +267,6 @@ def _account_page(request: HttpRequest, account: Account, **forms: Any) -> HttpR
     return render(request, "staff/account.html", _account_context(request, account, **forms))
 
 
-@staff_required
 @require_GET
 def account_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     account = account_for_staff(pk=pk)
@@ -294,7 +291,6 @@ def _account_url(account_id: int) -> str:
     return reverse("staff-account", args=[account_id])
 
 
-@staff_required
 @require_POST
 def account_adjust(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     account = account_for_staff(pk=pk)
@@ -329,7 +325,6 @@ def account_adjust(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _account_page(request, account, adjust_form=form)
 
 
-@staff_required
 @require_POST
 def account_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     account = account_for_staff(pk=pk)
@@ -355,7 +350,6 @@ def account_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _see_other(_account_url(account.pk))
 
 
-@staff_required
 @require_POST
 def key_revoke(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     key = ApiKey.objects.filter(pk=pk).first()
@@ -382,7 +376,6 @@ def key_revoke(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _see_other(url)
 
 
-@staff_required
 @require_POST
 def process_refund(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     process = process_for_staff(public_id=public_id)
