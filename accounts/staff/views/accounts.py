@@ -78,10 +78,6 @@ def _actor(request: HttpRequest) -> User:
     return request.user
 
 
-def _ip(request: HttpRequest) -> str | None:
-    return client_ip(request)
-
-
 # Past this page number a link is stale or forged: the list shows its first page.
 MAX_PAGE_NUMBER = 1_000_000
 
@@ -304,7 +300,7 @@ def account_adjust(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 actor=_actor(request),
                 reason=data["reason"],
                 nonce=data["nonce"],
-                ip=_ip(request),
+                ip=client_ip(request),
             )
         except InsufficientCredits as exc:
             form.add_error("amount", exc.message)
@@ -337,7 +333,7 @@ def account_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         status=status,
         actor=_actor(request),
         reason=form.cleaned_data["reason"],
-        ip=_ip(request),
+        ip=client_ip(request),
     )
     label = "disabled: its keys are refused" if status == "disabled" else "enabled"
     if changed:
@@ -370,7 +366,10 @@ def key_revoke(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         messages.info(request, f"“{key.name}” ({key.masked}) was already revoked.")
         return _see_other(url)
     api_key_revoke(
-        api_key=key, actor=_actor(request), ip=_ip(request), reason=form.cleaned_data["reason"]
+        api_key=key,
+        actor=_actor(request),
+        ip=client_ip(request),
+        reason=form.cleaned_data["reason"],
     )
     messages.success(request, f"Revoked “{key.name}” ({key.masked}): it is refused from now on.")
     return _see_other(url)
@@ -392,7 +391,7 @@ def process_refund(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
             process=process,
             actor=_actor(request),
             reason=form.cleaned_data["reason"],
-            ip=_ip(request),
+            ip=client_ip(request),
         )
     except BadRequest as exc:
         messages.error(request, exc.message)
