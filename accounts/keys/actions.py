@@ -1,5 +1,7 @@
-"""Writes on API keys: issue, revoke, roll, record use; the console key. Audited in the same
-transaction (accounts.audit)."""
+"""Writes on API keys: issue, revoke, roll, record use; the console key.
+
+Each change is audited (accounts.audit) in the transaction that makes it.
+"""
 
 from __future__ import annotations
 
