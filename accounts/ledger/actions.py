@@ -1,5 +1,7 @@
 """Writes on the credit ledger: add, charge, refund (automatic or by staff), staff adjustments.
-Every balance change and its ledger row commit together; see house style "Money and counters"."""
+
+Every balance change and its ledger row commit together (conditional UPDATEs, integer credits).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +23,25 @@ def _balance(account_pk: int) -> int:
     return int(Account.objects.filter(pk=account_pk).values_list("balance", flat=True).get())
 
 
+def _entry_after_update(
+    *, account: Account, kind: str, amount: int, reference: str, actor: User | None, reason: str
+) -> LedgerEntry:
+    """After this transaction's UPDATE of the balance by `amount`: the ledger row with the exact
+    balance after (the row stays locked until commit), and the low-balance watch."""
+    balance = _balance(account.pk)
+    account.balance = balance
+    low_balance_watch(account_id=account.pk)
+    return LedgerEntry.objects.create(
+        account=account,
+        kind=kind,
+        amount=amount,
+        balance_after=balance,
+        reference=reference,
+        actor=actor,
+        reason=reason,
+    )
+
+
 @transaction.atomic
 def credits_add(
     *,
@@ -38,18 +59,10 @@ def credits_add(
     if amount <= 0:
         raise BadRequest("The amount must be a positive whole number of credits.")
     Account.objects.filter(pk=account.pk).update(balance=F("balance") + amount)
-    balance = _balance(account.pk)
-    account.balance = balance
-    low_balance_watch(account_id=account.pk)
-    entry = LedgerEntry.objects.create(
-        account=account,
-        kind=kind,
-        amount=amount,
-        balance_after=balance,
-        reference=reference,
-        actor=actor,
-        reason=reason,
+    entry = _entry_after_update(
+        account=account, kind=kind, amount=amount, reference=reference, actor=actor, reason=reason
     )
+    balance = entry.balance_after
     audit_record(
         action=f"credits.{kind}",
         target=entry,
@@ -188,18 +201,15 @@ def credits_adjust(
             message=f"The balance is {before} credits: removing {-amount} would take it "
             "below zero.",
         )
-    balance = _balance(account.pk)
-    account.balance = balance
-    low_balance_watch(account_id=account.pk)
-    entry = LedgerEntry.objects.create(
+    entry = _entry_after_update(
         account=account,
         kind=LedgerEntry.Kind.ADJUSTMENT,
         amount=amount,
-        balance_after=balance,
         reference=reference,
         actor=actor,
         reason=reason,
     )
+    balance = entry.balance_after
     audit_record(
         action="credits.adjust",
         target=entry,

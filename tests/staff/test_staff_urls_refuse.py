@@ -5,9 +5,7 @@ writes nothing either way. A new staff view is covered the day its URL is added.
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,12 +13,10 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from django.utils import timezone
 
-from accounts.ledger.actions import credits_charge
 from accounts.models import Account
-from services.models import ModelProvider, Process
-from tests.factories import AccountFactory, ApiKeyFactory
+from services.models import ModelProvider
+from tests.factories import AccountFactory, ApiKeyFactory, process_make
 
 pytestmark = pytest.mark.django_db
 
@@ -55,18 +51,7 @@ def objects() -> dict[str, Any]:
     something (and the no-write assertion would catch it)."""
     target = AccountFactory(credits=100)
     key = ApiKeyFactory(account=target)
-    process = Process.objects.create(
-        public_id=f"proc_{secrets.token_hex(8)}",
-        account=target,
-        api_key=key,
-        service_id="text_analyzer",
-        endpoint="analyze",
-        state="completed",
-        credits=5,
-        deadline_at=timezone.now() + timedelta(minutes=5),
-        finished_at=timezone.now(),
-    )
-    credits_charge(process=process)
+    process = process_make(target, state="completed", credits=5, key=key)
     provider = ModelProvider.objects.create(
         model_id="gpt-4o", base_url="https://llm.example.com/v1", api_key="sk-walk"
     )
