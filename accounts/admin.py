@@ -14,7 +14,7 @@ from django.db.models import Model
 from django.forms import BaseForm, BaseFormSet, ModelForm
 from django.http import HttpRequest
 
-from accounts.actions import audit_record
+from accounts.audit.actions import audit_record
 from accounts.models import Account, ApiKey, AuditEvent, LedgerEntry, Payment, User, WebhookEvent
 from breact.http import client_ip
 

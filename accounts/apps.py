@@ -6,7 +6,8 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from accounts import (  # noqa: F401  (registers the billing checks, the OpenAPI auth scheme)
-            checks,
-            schema,
-        )
+        # The billing checks and the OpenAPI auth scheme register on import; the alert task
+        # lives in accounts/alerts/tasks.py, which Celery's autodiscovery (accounts.tasks) misses.
+        from accounts import schema  # noqa: F401
+        from accounts.alerts import tasks  # noqa: F401
+        from accounts.billing import checks  # noqa: F401

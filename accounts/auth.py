@@ -8,9 +8,9 @@ from django.conf import settings
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
-from accounts.actions import api_key_touch
+from accounts.keys.actions import api_key_touch
+from accounts.keys.selectors import api_key_verify
 from accounts.models import ApiKey
-from accounts.selectors import api_key_verify
 from breact import throttle
 from breact.access_log import API_KEY_QUERY_NAMES
 from breact.errors import Unauthorized

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from accounts.actions import account_get_or_create, credits_add
+from accounts.console.actions import account_get_or_create
+from accounts.ledger.actions import credits_add
 from accounts.models import User
 
 DEMO_EMAIL = "demo@breact.local"

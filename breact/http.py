@@ -85,7 +85,7 @@ def see_other(url: str) -> HttpResponseRedirect:
 def request_account(request: HttpRequest) -> Account:
     """The signed-in user's account (created on first use). For views behind login_required or
     staff_required, which ran first."""
-    from accounts.actions import account_for_user
+    from accounts.console.actions import account_for_user
     from accounts.models import User
 
     assert isinstance(request.user, User)  # login_required ran first

@@ -214,6 +214,10 @@ BREACT_HEARTBEAT_STALE_SECONDS = env_int("BREACT_HEARTBEAT_STALE_SECONDS", 20)
 BREACT_REQUIRE_WORKER = env_bool("BREACT_REQUIRE_WORKER", True)
 # HMAC key for API key hashes; changing it invalidates every issued key.
 BREACT_API_KEY_HASH_SECRET = env_str("BREACT_API_KEY_HASH_SECRET", SECRET_KEY)
+# Fernet keys for secrets stored encrypted (model-provider API keys), comma-separated: the first
+# encrypts, all decrypt (rotation: new key first, then `manage.py rotate_field_keys`). Unset: a
+# key derived from SECRET_KEY. See breact/encryption.py.
+BREACT_FIELD_KEY = env_list("BREACT_FIELD_KEY")
 BREACT_DEFAULT_RATE_LIMIT = env_str("BREACT_DEFAULT_RATE_LIMIT", "60/m")
 BREACT_POLL_RATE_LIMIT = env_str("BREACT_POLL_RATE_LIMIT", "600/m")
 BREACT_AUTH_FAILURE_RATE_LIMIT = env_str("BREACT_AUTH_FAILURE_RATE_LIMIT", "30/m")

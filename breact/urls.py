@@ -4,13 +4,14 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerView
 
-from accounts.views.auth import admin_login
+from accounts.console.views.auth import admin_login
+from breact.staff import staff_urlpatterns
 
 urlpatterns = [
     path("", include("services.urls")),
-    path("", include("accounts.urls")),
-    path("staff/", include("services.staff.urls")),
-    path("staff/", include("accounts.staff_urls")),
+    path("", include("accounts.console.urls")),
+    # Every staff page, from both apps, behind the one staff check (breact.staff).
+    path("staff/", include(staff_urlpatterns("services.staff.urls", "accounts.staff.urls"))),
     path("api/v1/", include("services.api.urls")),
     path(
         "api/docs",

@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from breact.encryption import EncryptedTextField
+
 
 class Service(models.Model):
     """A catalogue service; defined in code (services.catalogue.registry), enabled flag edited by
@@ -185,7 +187,8 @@ class ModelProvider(models.Model):
 
     model_id = models.CharField(max_length=128, unique=True)
     base_url = models.URLField(max_length=500, help_text="e.g. https://api.openai.com/v1")
-    api_key = models.CharField(max_length=500, blank=True, help_text="Sent as a Bearer token.")
+    # Encrypted at rest (BREACT_FIELD_KEY); reads as plaintext, or "" when no key opens it.
+    api_key = EncryptedTextField(max_length=500, blank=True, help_text="Sent as a Bearer token.")
     upstream_model = models.CharField(
         max_length=128, blank=True, help_text="Model name sent upstream; blank = model id."
     )

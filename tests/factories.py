@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import secrets
+from datetime import timedelta
 from typing import Any
 
 import factory
+from django.utils import timezone
 
-from accounts.actions import api_key_create, credits_add
+from accounts.keys.actions import api_key_create
+from accounts.ledger.actions import credits_add, credits_charge
 from accounts.models import Account, ApiKey, User
+from services.models import Process
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -93,3 +98,32 @@ def charge_logged_calls(account: Account, *, pk: int | None = None) -> int:
         UsageLog.objects.filter(pk=row.pk).update(process_id=process.public_id)
         charged += 1
     return charged
+
+
+def process_make(
+    account: Account,
+    *,
+    state: str = Process.State.ERROR,
+    credits: int = 7,
+    charged: bool = True,
+    inner_error: bool = False,
+    key: ApiKey | None = None,
+) -> Process:
+    """A finished text_analyzer process of `account` (charged through the ledger unless
+    `charged=False`), for staff and ledger tests."""
+    now = timezone.now()
+    process = Process.objects.create(
+        public_id=f"proc_{secrets.token_hex(8)}",
+        account=account,
+        api_key=key,
+        service_id="text_analyzer",
+        endpoint="analyze",
+        state=state,
+        credits=credits,
+        deadline_at=now + timedelta(minutes=5),
+        finished_at=now if state in ("completed", "error") else None,
+        result={"status": "error", "result": None, "error": "boom"} if inner_error else None,
+    )
+    if charged:
+        credits_charge(process=process)
+    return process

@@ -17,8 +17,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.ledger.selectors import account_balance
 from accounts.models import ApiKey
-from accounts.selectors import account_balance
 from breact.dates import iso
 from breact.errors import BadRequest, Forbidden, ServiceNotFound, ServiceUnavailable
 from breact.forms import DATE_MAX, DATE_MIN, DateRangeFilterForm

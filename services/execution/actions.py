@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.actions import credits_charge, credits_refund
+from accounts.ledger.actions import credits_charge, credits_refund
 from accounts.models import ApiKey
 from breact.dates import iso
 from breact.errors import (

@@ -8,7 +8,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.actions import audit_record
+from accounts.audit.actions import audit_record
 from accounts.models import AuditEvent
 from services.models import (
     Endpoint,

@@ -9,6 +9,7 @@ from django import forms
 from django.http import QueryDict
 from django.utils import timezone
 
+from breact.encryption import UNREADABLE_MESSAGE, UnreadableSecret
 from breact.forms import DateRangeFilterForm
 from services.engines.llm import LOCAL_MODEL
 from services.models import ModelProvider
@@ -160,13 +161,18 @@ class ModelProviderStaffForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.initial.setdefault("base_url", self.instance.base_url)
+        # A stored key no configured key decrypts reads as "": say so instead of "no key".
+        unreadable = isinstance(self.instance.api_key, UnreadableSecret)
+        has_key = bool(self.instance.pk and (self.instance.api_key or unreadable))
         key_help = (
             "Leave blank to keep the current key."
-            if self.instance.pk and self.instance.api_key
+            if has_key
             else "Sent as a Bearer token; leave blank when the endpoint needs none."
         )
+        if unreadable:
+            key_help = f"{UNREADABLE_MESSAGE} {key_help}"
         self.fields["api_key"].help_text = key_help + " It is never shown again."
-        if not (self.instance.pk and self.instance.api_key):
+        if not has_key:
             del self.fields["clear_api_key"]
 
     def clean_model_id(self) -> str:

@@ -1,4 +1,4 @@
-"""Business rules of API keys and the credit ledger (accounts.actions and accounts.selectors)."""
+"""Business rules of API keys and the credit ledger (accounts.keys and accounts.ledger)."""
 
 from __future__ import annotations
 
@@ -8,19 +8,18 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import actions
-from accounts.actions import (
+from accounts.keys import actions
+from accounts.keys.actions import (
     KEY_LENGTH,
     PREFIX_LENGTH,
     api_key_create,
     api_key_hash,
     api_key_revoke,
-    credits_add,
-    credits_charge,
-    credits_refund,
 )
+from accounts.keys.selectors import api_key_verify
+from accounts.ledger.actions import credits_add, credits_charge, credits_refund
+from accounts.ledger.selectors import account_balance, ledger_total
 from accounts.models import Account, ApiKey, LedgerEntry
-from accounts.selectors import account_balance, api_key_verify, ledger_total
 from breact.errors import BadRequest, Forbidden, InsufficientCredits, Unauthorized
 from tests.factories import AccountFactory, UserFactory
 

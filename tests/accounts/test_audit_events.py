@@ -9,17 +9,11 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.actions import (
-    account_sign_up,
-    api_key_create,
-    api_key_revoke,
-    api_key_roll,
-    audit_record,
-    credits_add,
-    credits_charge,
-    credits_refund,
-    payment_test_topup,
-)
+from accounts.audit.actions import audit_record
+from accounts.billing.actions import payment_test_topup
+from accounts.console.actions import account_sign_up
+from accounts.keys.actions import api_key_create, api_key_revoke, api_key_roll
+from accounts.ledger.actions import credits_add, credits_charge, credits_refund
 from accounts.models import AuditEvent, LedgerEntry, Payment
 from services.models import Process
 from tests.factories import AccountFactory, UserFactory
@@ -169,7 +163,7 @@ def test_a_test_mode_top_up_records_the_top_up_and_the_paid_payment(account, set
 
 
 def first_pack_id() -> str:
-    from accounts.payments import credit_packs
+    from accounts.billing.payments import credit_packs
 
     return credit_packs()[0].id
 

@@ -8,8 +8,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from accounts.keys.selectors import api_key_verify
+from accounts.ledger.selectors import ledger_total
 from accounts.models import Account, ApiKey, LedgerEntry, User
-from accounts.selectors import api_key_verify, ledger_total
 
 pytestmark = pytest.mark.django_db
 

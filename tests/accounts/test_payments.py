@@ -17,9 +17,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from django.urls import reverse
 
-from accounts.actions import payment_fulfil
+from accounts.billing.actions import payment_fulfil
+from accounts.billing.payments import credit_packs
 from accounts.models import Account, LedgerEntry, Payment, WebhookEvent
-from accounts.payments import credit_packs
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from accounts.selectors import account_balance
+from accounts.ledger.selectors import account_balance
 from breact.params import ascii_int, value_problem
 from services.models import Process
 from services.usage.actions import usage_log_record

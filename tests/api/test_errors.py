@@ -9,9 +9,9 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.actions import api_key_revoke
+from accounts.keys.actions import api_key_revoke
+from accounts.ledger.selectors import account_balance
 from accounts.models import Account, LedgerEntry
-from accounts.selectors import account_balance
 from services.api import views
 from services.catalogue.actions import services_sync
 from services.execution.actions import results_purge

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.actions import credits_add
+from accounts.ledger.actions import credits_add
+from accounts.ledger.selectors import account_balance, ledger_total
 from accounts.models import LedgerEntry
-from accounts.selectors import account_balance, ledger_total
 from services import tasks
 from services.execution.actions import process_fail
 from services.execution.idempotency import IDEMPOTENCY_STALE_SECONDS, request_fingerprint

@@ -2,7 +2,7 @@
 
 import pytest
 
-from accounts.selectors import ledger_total
+from accounts.ledger.selectors import ledger_total
 
 
 @pytest.mark.django_db(transaction=True)

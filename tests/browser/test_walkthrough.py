@@ -13,8 +13,8 @@ import uuid
 import httpx
 import pytest
 
+from accounts.ledger.selectors import account_balance, ledger_total
 from accounts.models import LedgerEntry, User
-from accounts.selectors import account_balance, ledger_total
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -17,7 +17,7 @@ import pytest
 import redis
 from django.test import Client
 
-from accounts.selectors import account_balance, ledger_total
+from accounts.ledger.selectors import account_balance, ledger_total
 from services.models import Process
 from tests.integration.live import (
     EXECUTE_PATH,

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from breactsdk import create_client
 
+from accounts.ledger.selectors import account_balance, ledger_total
 from accounts.models import LedgerEntry
-from accounts.selectors import account_balance, ledger_total
 from services.models import ModelProvider
 from tests.llm_server import FakeChatServer
 

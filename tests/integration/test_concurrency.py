@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from accounts.ledger.selectors import account_balance, ledger_total
 from accounts.models import LedgerEntry
-from accounts.selectors import account_balance, ledger_total
 from services.models import Process
 from tests.integration.live import EXECUTE_PATH, need_postgres, wait_for
 

@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
+from accounts.ledger.selectors import account_balance, ledger_total
 from accounts.models import LedgerEntry
-from accounts.selectors import account_balance, ledger_total
 from services.models import Process
 from tests.integration.live import EXECUTE_PATH, LiveStack, poll_until_finished, wait_for
 from tests.integration.slow_service import pid_file

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from accounts.ledger.selectors import account_balance, ledger_total
 from accounts.models import Account
-from accounts.selectors import account_balance, ledger_total
 from services.models import Process
 from tests.integration.live import EXECUTE_PATH, LiveStack, need_redis, wait_for
 

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from breactsdk import create_client
 
+from accounts.ledger.selectors import account_balance, ledger_total
 from accounts.models import LedgerEntry
-from accounts.selectors import account_balance, ledger_total
 from services.models import Process
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

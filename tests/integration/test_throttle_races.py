@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from accounts.views.auth import LOGIN_FAILED
+from accounts.console.views.auth import LOGIN_FAILED
 from tests.conftest import PASSWORD
 from tests.integration.live import LiveStack, need_redis
 

@@ -10,9 +10,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 
-from accounts.actions import account_get_or_create, account_sign_up
+from accounts.console.actions import account_get_or_create, account_sign_up
+from accounts.console.views.auth import LOGIN_FAILED
 from accounts.models import Account, LedgerEntry, User
-from accounts.views.auth import LOGIN_FAILED
 from tests.conftest import PASSWORD
 from tests.factories import AccountFactory
 
@@ -360,7 +360,7 @@ def test_throttled_login_does_not_check_the_password(client, account, settings):
     _login(client, account.owner.email, "wrong")
     _login(client, account.owner.email, "wrong")
 
-    with mock.patch("accounts.views.auth.authenticate") as authenticate:
+    with mock.patch("accounts.console.views.auth.authenticate") as authenticate:
         response = _login(client, account.owner.email, PASSWORD)
 
     assert response.status_code == 429
@@ -525,7 +525,7 @@ def test_sign_ups_from_one_address_are_limited(settings):
 
 
 def test_login_during_a_cache_outage_is_refused_with_a_clear_error(client, account, cache_down):
-    with mock.patch("accounts.views.auth.authenticate") as authenticate:
+    with mock.patch("accounts.console.views.auth.authenticate") as authenticate:
         response = _login(client, account.owner.email, PASSWORD)
 
     assert response.status_code == 503

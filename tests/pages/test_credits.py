@@ -14,14 +14,13 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import actions
-from accounts.actions import (
+from accounts.alerts.actions import (
     account_low_balance_threshold_set,
-    credits_add,
-    credits_charge,
-    credits_refund,
     low_balance_check,
+    low_balance_email_send,
 )
+from accounts.billing.actions import payment_fulfil, payment_test_topup
+from accounts.ledger.actions import credits_add, credits_charge, credits_refund
 from accounts.models import Account, LedgerEntry, Payment
 from breact.errors import Forbidden
 from services.models import Process
@@ -110,7 +109,7 @@ def test_test_mode_top_up_credits_the_pack_once(page_client, account):
     assert payment.provider == Payment.Provider.TEST and payment.status == Payment.Status.PAID
     entry = LedgerEntry.objects.get(account=account, kind=LedgerEntry.Kind.TOPUP)
     assert entry.amount == 1000 and entry.reference == f"payment:{payment.pk}"
-    assert actions.payment_fulfil(payment=payment) is None  # credited once, whatever happens
+    assert payment_fulfil(payment=payment) is None  # credited once, whatever happens
     assert _balance(account) == 1100
     page = page_client.get(reverse("credits")).content.decode()
     assert "Added 1000 credits" in page and "no payment was taken" in page
@@ -148,7 +147,7 @@ def test_without_stripe_or_test_mode_a_top_up_adds_nothing(
     assert _balance(account) == 100
     assert not Payment.objects.exists()
     with pytest.raises(Forbidden):
-        actions.payment_test_topup(account=account, pack_id="starter")
+        payment_test_topup(account=account, pack_id="starter")
     assert _balance(account) == 100
 
 
@@ -168,7 +167,7 @@ def test_test_mode_needs_debug_unless_forced(page_client, account, settings, mod
 
 
 def test_stripe_takes_precedence_over_test_mode(settings):
-    from accounts.payments import topup_mode
+    from accounts.billing.payments import topup_mode
 
     settings.STRIPE_SECRET_KEY, settings.STRIPE_WEBHOOK_SECRET = "sk_test_1", "whsec_1"
     assert topup_mode() == "stripe"
@@ -407,7 +406,7 @@ def test_saving_the_alert_on_the_page_emails_when_already_below(
 def test_an_unreachable_broker_releases_the_alert_for_a_later_check(
     account, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from accounts.tasks import low_balance_email
+    from accounts.alerts.tasks import low_balance_email
 
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise ConnectionError("broker down")
@@ -422,7 +421,7 @@ def test_an_unreachable_broker_releases_the_alert_for_a_later_check(
 
 def test_the_email_is_skipped_when_the_balance_recovered_before_it_was_sent(account, mailoutbox):
     Account.objects.filter(pk=account.pk).update(low_balance_threshold=500)
-    assert actions.low_balance_email_send(account_id=account.pk) is False
+    assert low_balance_email_send(account_id=account.pk) is False
     assert mailoutbox == []
 
 

@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.test import Client
 from django.utils import timezone
 
-from accounts.actions import console_key_for
+from accounts.keys.actions import console_key_for
 from accounts.models import Account, LedgerEntry, User
 from services.execution.selectors import processes_recent
 from services.models import Process, UsageLog

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.actions import api_key_roll, console_key_for
+from accounts.keys.actions import api_key_roll, console_key_for
 from accounts.models import Account, ApiKey
 from services.models import UsageLog
 from tests.factories import AccountFactory, ApiKeyFactory

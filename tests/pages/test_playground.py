@@ -13,8 +13,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from accounts.ledger.selectors import account_balance
 from accounts.models import LedgerEntry
-from accounts.selectors import account_balance
 from services.catalogue.selectors import endpoint_resolve, endpoint_rows
 from services.execution.actions import process_fail, process_run, process_start, results_purge
 from services.models import Endpoint, Process, Service, UsageLog
@@ -52,7 +52,7 @@ def _pre(html: str, element_id: str) -> str:
 
 def _queued_process(account: Any) -> Process:
     """A console run left queued (its task never ran)."""
-    from accounts.actions import console_key_for
+    from accounts.keys.actions import console_key_for
 
     resolved = endpoint_resolve(service_id="text_analyzer", endpoint="analyze")
     started = process_start(

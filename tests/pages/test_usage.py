@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from accounts.actions import api_key_revoke, console_key_for
+from accounts.keys.actions import api_key_revoke, console_key_for
 from accounts.models import ApiKey
 from services.models import UsageLog
 from tests.factories import AccountFactory, ApiKeyFactory, charge_logged_calls

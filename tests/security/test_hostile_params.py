@@ -15,7 +15,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from accounts.actions import credits_add
+from accounts.ledger.actions import credits_add
 from tests.factories import AccountFactory, ApiKeyFactory, UserFactory
 from tests.routes import Route, all_routes
 

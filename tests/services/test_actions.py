@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from accounts.ledger.selectors import account_balance, ledger_total
 from accounts.models import ApiKey, LedgerEntry
-from accounts.selectors import account_balance, ledger_total
 from breact.errors import (
     IdempotencyInFlight,
     IdempotencyMismatch,

@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from accounts.ledger.selectors import account_balance, ledger_total
 from accounts.models import LedgerEntry
-from accounts.selectors import account_balance, ledger_total
 from services.execution.actions import process_run, process_start
 from services.models import Heartbeat, Process
 from services.workers import BeatScheduler, heartbeat_record, runner_status

@@ -14,14 +14,24 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.actions import credits_adjust, credits_charge, credits_refund, process_refund_by_staff
+from accounts.ledger.actions import (
+    credits_adjust,
+    credits_refund,
+    process_refund_by_staff,
+)
+from accounts.ledger.selectors import account_balance, ledger_total
 from accounts.models import Account, ApiKey, AuditEvent, LedgerEntry
-from accounts.selectors import account_balance, ledger_total
 from breact.errors import InsufficientCredits
 from services.models import Process, RollupState, UsageLog
 from services.usage.actions import usage_rollup
 from services.usage.selectors import account_usage_summary
-from tests.factories import AccountFactory, ApiKeyFactory, UserFactory, charge_logged_calls
+from tests.factories import (
+    AccountFactory,
+    ApiKeyFactory,
+    UserFactory,
+    charge_logged_calls,
+    process_make,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -39,33 +49,6 @@ def staff_client(staff_user: Any) -> Client:
     client = Client()
     client.force_login(staff_user)
     return client
-
-
-def _process(
-    account: Account,
-    *,
-    state: str = Process.State.ERROR,
-    credits: int = 7,
-    charged: bool = True,
-    inner_error: bool = False,
-    key: ApiKey | None = None,
-) -> Process:
-    now = timezone.now()
-    process = Process.objects.create(
-        public_id=f"proc_{secrets.token_hex(8)}",
-        account=account,
-        api_key=key,
-        service_id="text_analyzer",
-        endpoint="analyze",
-        state=state,
-        credits=credits,
-        deadline_at=now + timedelta(minutes=5),
-        finished_at=now if state in ("completed", "error") else None,
-        result={"status": "error", "result": None, "error": "boom"} if inner_error else None,
-    )
-    if charged:
-        credits_charge(process=process)
-    return process
 
 
 def _nonce() -> str:
@@ -98,54 +81,8 @@ def _books_balance(account: Account) -> None:
 # --- access: every URL, GET and POST -----------------------------------------------------------
 
 
-def _urls(account: Account, key: ApiKey, process: Process) -> list[str]:
-    return [
-        reverse("staff-accounts"),
-        reverse("staff-account", args=[account.pk]),
-        reverse("staff-account-adjust", args=[account.pk]),
-        reverse("staff-account-status", args=[account.pk]),
-        reverse("staff-key-revoke", args=[key.pk]),
-        reverse("staff-process-refund", args=[process.public_id]),
-    ]
-
-
-@pytest.mark.parametrize("method", ["get", "post"])
-def test_every_staff_account_url_is_forbidden_to_a_non_staff_user(
-    page_client: Client, account: Account, method: str
-) -> None:
-    key = ApiKeyFactory(account=account)
-    process = _process(account)
-    audits = _audits()
-    for url in _urls(account, key, process):
-        response = getattr(page_client, method)(
-            url,
-            {
-                "amount": "5",
-                "reason": "x",
-                "nonce": _nonce(),
-                "status": "disabled",
-                "account": account.pk,
-            },
-        )
-        assert response.status_code == 403, url
-    account.refresh_from_db()
-    key.refresh_from_db()
-    assert account.balance == 93 and account.is_active and key.revoked_at is None
-    assert not LedgerEntry.objects.filter(kind__in=["adjustment", "refund"]).exists()
-    assert _audits() == audits
-
-
-@pytest.mark.parametrize("method", ["get", "post"])
-def test_every_staff_account_url_sends_anonymous_users_to_log_in(
-    account: Account, method: str
-) -> None:
-    key = ApiKeyFactory(account=account)
-    process = _process(account)
-    for url in _urls(account, key, process):
-        response = getattr(Client(), method)(url, {"reason": "x", "account": account.pk})
-        assert response.status_code == 302, url
-        assert response["Location"].startswith(reverse("login")), url
-    assert not LedgerEntry.objects.filter(kind="refund").exists()
+# Refusal of anonymous and non-staff users: tests/staff/test_staff_urls_refuse.py walks every
+# staff URL.
 
 
 def test_actions_refuse_get_for_staff(staff_client: Client, account: Account) -> None:
@@ -241,8 +178,8 @@ def test_account_page_shows_balance_ledger_sum_keys_and_processes(
     key = ApiKeyFactory(account=account)
     revoked = ApiKeyFactory(account=account)
     ApiKey.objects.filter(pk=revoked.pk).update(revoked_at=timezone.now())
-    failed = _process(account, key=key)  # charged, failed, never refunded: needs a refund
-    done = _process(account, state="completed", credits=3)
+    failed = process_make(account, key=key)  # charged, failed, never refunded: needs a refund
+    done = process_make(account, state="completed", credits=3)
     credits_refund(process=done, reason="test")
 
     response = staff_client.get(reverse("staff-account", args=[account.pk]))
@@ -262,7 +199,7 @@ def test_account_page_shows_balance_ledger_sum_keys_and_processes(
 def test_completed_with_inner_error_and_unrefunded_needs_a_refund(
     staff_client: Client, account: Account
 ) -> None:
-    process = _process(account, state="completed", inner_error=True)
+    process = process_make(account, state="completed", inner_error=True)
     response = staff_client.get(reverse("staff-account", args=[account.pk]))
     (row,) = response.context["process_rows"]
     assert row["process"].pk == process.pk
@@ -308,7 +245,7 @@ def test_ledger_is_paginated_newest_first_and_swappable(
 
 def test_processes_are_paginated(staff_client: Client, account: Account) -> None:
     for _ in range(23):
-        _process(account, charged=False)
+        process_make(account, charged=False)
     url = reverse("staff-account", args=[account.pk])
     first = staff_client.get(url)
     second = staff_client.get(url, {"processes_page": "2"})
@@ -506,7 +443,7 @@ def test_refund_gives_the_credits_back_once_with_ledger_and_audit_rows(
     staff_client: Client, account: Account, staff_user: Any
 ) -> None:
     key = ApiKeyFactory(account=account)
-    process = _process(account, key=key, credits=7)
+    process = process_make(account, key=key, credits=7)
     assert account_balance(account=account) == 93
     audits = _audits()
 
@@ -536,7 +473,7 @@ def test_refund_gives_the_credits_back_once_with_ledger_and_audit_rows(
 def test_refund_of_an_automatically_refunded_process_says_already_refunded(
     staff_client: Client, account: Account
 ) -> None:
-    process = _process(account)
+    process = process_make(account)
     credits_refund(process=process, reason="Service error")
     audits = _audits()
 
@@ -558,7 +495,7 @@ def test_refund_of_an_unknown_process_is_404(staff_client: Client, account: Acco
 def test_refund_through_another_accounts_page_is_404(
     staff_client: Client, account: Account
 ) -> None:
-    process = _process(account)
+    process = process_make(account)
     other = AccountFactory()
 
     response = _refund(staff_client, process, account=other.pk)
@@ -568,7 +505,7 @@ def test_refund_through_another_accounts_page_is_404(
 
 
 def test_refund_without_reason_writes_nothing(staff_client: Client, account: Account) -> None:
-    process = _process(account)
+    process = process_make(account)
     audits = _audits()
     response = _refund(staff_client, process, reason=" ")
     assert response.status_code == 303
@@ -578,7 +515,7 @@ def test_refund_without_reason_writes_nothing(staff_client: Client, account: Acc
 
 
 def test_refund_of_an_uncharged_process_is_refused(staff_client: Client, account: Account) -> None:
-    process = _process(account, charged=False)
+    process = process_make(account, charged=False)
     audits = _audits()
     response = _refund(staff_client, process)
     assert any("not charged" in m for m in _messages(staff_client.get(response["Location"])))
@@ -587,7 +524,7 @@ def test_refund_of_an_uncharged_process_is_refused(staff_client: Client, account
 
 
 def test_refund_action_returns_none_the_second_time(account: Account, staff_user: Any) -> None:
-    process = _process(account)
+    process = process_make(account)
     assert process_refund_by_staff(process=process, actor=staff_user, reason="a") is not None
     assert process_refund_by_staff(process=process, actor=staff_user, reason="a") is None
     assert _audits("credits.refund") == 1
@@ -699,7 +636,7 @@ def test_revoking_an_unknown_key_is_404(staff_client: Client) -> None:
 
 
 def test_the_console_key_is_not_revoked_here(staff_client: Client, account: Account) -> None:
-    from accounts.actions import console_key_for
+    from accounts.keys.actions import console_key_for
 
     console = console_key_for(account=account)
     audits = _audits()
@@ -721,7 +658,7 @@ def test_concurrent_submits_of_one_adjustment_and_one_refund_apply_once() -> Non
 
     staff = UserFactory(is_staff=True)
     account = AccountFactory(credits=100)
-    process = _process(account, credits=10)
+    process = process_make(account, credits=10)
     nonce, threads = _nonce(), 6
     start = threading.Barrier(threads)
 

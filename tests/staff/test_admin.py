@@ -12,7 +12,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.actions import audit_record, credits_charge
+from accounts.audit.actions import audit_record
+from accounts.ledger.actions import credits_charge
 from accounts.models import Account, ApiKey, AuditEvent, LedgerEntry, Payment, WebhookEvent
 from services.catalogue.actions import services_sync
 from services.models import (

@@ -16,7 +16,7 @@ from django.http import StreamingHttpResponse
 from django.test import Client
 from django.utils import timezone
 
-from accounts.actions import credits_add, credits_charge, credits_refund
+from accounts.ledger.actions import credits_add, credits_charge, credits_refund
 from accounts.models import Account, LedgerEntry, Payment
 from services.models import Process, RollupState, UsageDaily, UsageLog
 from services.usage.actions import usage_rollup

@@ -16,9 +16,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.actions import audit_record, credits_charge, credits_refund
+from accounts.audit.actions import audit_record
+from accounts.ledger.actions import credits_charge, credits_refund
+from accounts.ledger.reconciliation import reconcile
 from accounts.models import Account, LedgerEntry
-from accounts.reconciliation import reconcile
 from services.execution.actions import process_complete, process_fail
 from services.models import Process
 from tests.factories import AccountFactory, UserFactory
@@ -101,19 +102,8 @@ def healthy_books() -> list[Account]:
 # --- access -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["get", "post"])
-def test_anonymous_users_are_sent_to_log_in(client, method):
-    response = getattr(client, method)(reverse("staff-reconciliation"))
-
-    assert response.status_code == 302
-    assert response["Location"].startswith(reverse("login"))
-
-
-@pytest.mark.parametrize("method", ["get", "post"])
-def test_logged_in_non_staff_users_get_403(page_client, method):
-    response = getattr(page_client, method)(reverse("staff-reconciliation"))
-
-    assert response.status_code == 403
+# Refusal of anonymous and non-staff users: tests/staff/test_staff_urls_refuse.py walks every
+# staff URL.
 
 
 def test_the_page_only_answers_get(staff_client):

@@ -15,7 +15,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.actions import credits_charge
+from accounts.ledger.actions import credits_charge
 from accounts.models import AuditEvent, LedgerEntry
 from services.catalogue.actions import services_sync
 from services.engines.llm import route_for

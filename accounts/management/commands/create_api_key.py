@@ -11,7 +11,9 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.actions import account_get_or_create, api_key_create, credits_add
+from accounts.console.actions import account_get_or_create
+from accounts.keys.actions import api_key_create
+from accounts.ledger.actions import credits_add
 from accounts.models import LedgerEntry
 from breact.errors import BReactError
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts.reconciliation import CHUNK_SIZE, MAX_MISMATCHES, Report, reconcile
+from accounts.ledger.reconciliation import CHUNK_SIZE, MAX_MISMATCHES, Report, reconcile
 
 
 class Command(BaseCommand):

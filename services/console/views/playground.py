@@ -18,9 +18,9 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, push_url
 
-from accounts.actions import console_key_for
+from accounts.keys.actions import console_key_for
+from accounts.ledger.selectors import account_balance
 from accounts.models import Account
-from accounts.selectors import account_balance
 from breact.errors import (
     BadRequest,
     BReactError,

@@ -12,7 +12,6 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import AuditEvent
-from accounts.permissions import staff_required
 from breact.http import HtmxHttpRequest, client_ip
 from services.catalogue.registry import all_services
 from services.catalogue.selectors import endpoint_rows
@@ -70,7 +69,6 @@ def _sort_key(name: str) -> Any:
     return value
 
 
-@staff_required
 @require_GET
 def service_list(request: HtmxHttpRequest) -> HttpResponse:
     """Every endpoint of every service (enabled or not) with its price and switches, and for
@@ -121,7 +119,6 @@ def _endpoint(service_id: str, endpoint: str) -> Endpoint:
     )
 
 
-@staff_required
 @require_http_methods(["GET", "POST"])
 def endpoint_edit(request: HtmxHttpRequest, service_id: str, endpoint: str) -> HttpResponse:
     """An endpoint's price and switch and its service's switch, with a reason; the change is
@@ -161,7 +158,6 @@ def endpoint_edit(request: HtmxHttpRequest, service_id: str, endpoint: str) -> H
     )
 
 
-@staff_required
 @require_GET
 def provider_list(request: HtmxHttpRequest) -> HttpResponse:
     """The model provider rows and, read-only, the routes of the BREACT_MODEL_PROVIDERS
@@ -199,7 +195,6 @@ def _provider_fields(form: ModelProviderStaffForm) -> dict[str, Any]:
 TAKEN = "Another provider row already answers this model id."
 
 
-@staff_required
 @require_http_methods(["GET", "POST"])
 def provider_create(request: HtmxHttpRequest) -> HttpResponse:
     """Add a model provider; audited (whether a key was given, never the key)."""
@@ -221,7 +216,6 @@ def provider_create(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "staff/provider_form.html", {"form": form, "provider": None})
 
 
-@staff_required
 @require_http_methods(["GET", "POST"])
 def provider_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Change a model provider; the key field is write-only (blank keeps the stored key)."""
@@ -255,7 +249,6 @@ def provider_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@staff_required
 @require_POST
 def provider_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """Delete a model provider; audited. A second submit finds it gone and changes nothing."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from accounts.selectors import account_balance, ledger_total
+from accounts.ledger.selectors import account_balance, ledger_total
 from services.catalog.email_response import SERVICE
 from services.engines import local_email as engine
 

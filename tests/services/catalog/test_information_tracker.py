@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from accounts.selectors import account_balance
+from accounts.ledger.selectors import account_balance
 from services.catalog.information_tracker import MAX_CONTENT_CHARS, SERVICE
 from services.catalogue.registry import ServiceFailure
 from services.engines.local_extraction import extract, extract_free, merge

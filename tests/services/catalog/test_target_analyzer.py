@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from accounts.selectors import account_balance
+from accounts.ledger.selectors import account_balance
 from services.catalog.target_analyzer import MAX_CONTENT_CHARS, SERVICE
 from services.catalogue.registry import ServiceFailure
 from services.engines.local_targets import assess, key, resolve

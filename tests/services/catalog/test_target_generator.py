@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from accounts.selectors import account_balance
+from accounts.ledger.selectors import account_balance
 from services.catalog.target_generator import MAX_CONTENT_CHARS, SERVICE
 from services.catalogue.registry import ServiceFailure
 from services.engines.local_targets import cycles, done_when_for, imperative, key, plan

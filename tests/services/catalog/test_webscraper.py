@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from accounts.selectors import account_balance, ledger_total
+from accounts.ledger.selectors import account_balance, ledger_total
 from services.catalog.webscraper import SERVICE
 from services.catalogue.registry import ServiceFailure
 from services.engines import local_web as web

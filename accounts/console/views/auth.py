@@ -22,8 +22,8 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.actions import account_sign_up
-from accounts.forms import LoginForm, PasswordResetForm, SignupForm, normalize_email
+from accounts.console.actions import account_sign_up
+from accounts.console.forms import LoginForm, PasswordResetForm, SignupForm, normalize_email
 from breact import throttle
 from breact.throttle import Hit, ThrottleUnavailable
 

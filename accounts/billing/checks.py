@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Tags, Warning, register
 
-from accounts.payments import TEST_MODE, is_test_mode_requested, stripe_enabled, topup_mode
+from accounts.billing.payments import TEST_MODE, is_test_mode_requested, stripe_enabled, topup_mode
 
 
 @register(Tags.security, deploy=True)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from accounts.views import auth, credits, keys
+from accounts.console.views import auth, credits, keys
 
 urlpatterns = [
     path("signup/", auth.signup, name="signup"),

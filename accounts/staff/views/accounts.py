@@ -16,30 +16,20 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.actions import (
-    account_status_set,
-    api_key_revoke,
-    credits_adjust,
-    process_refund_by_staff,
-)
+from accounts.keys.actions import api_key_revoke
+from accounts.keys.selectors import api_key_counts, api_key_status, api_keys_of_account
+from accounts.ledger.actions import credits_adjust, process_refund_by_staff
+from accounts.ledger.selectors import ledger_for_staff, ledger_total
 from accounts.models import Account, ApiKey, User
-from accounts.permissions import staff_required
-from accounts.selectors import (
-    account_for_staff,
-    accounts_search,
-    api_key_counts,
-    api_key_status,
-    api_keys_of_account,
-    ledger_for_staff,
-    ledger_total,
-)
-from accounts.staff_forms import (
+from accounts.staff.actions import account_status_set
+from accounts.staff.forms import (
     AccountSearchForm,
     AccountStatusForm,
     CreditAdjustForm,
     ReasonForm,
     nonce_new,
 )
+from accounts.staff.selectors import account_for_staff, accounts_search
 from breact.errors import BadRequest, InsufficientCredits
 from breact.http import HtmxHttpRequest, client_ip, see_other
 from breact.params import ascii_int
@@ -77,7 +67,7 @@ REGIONS = {"account-keys": "keys", "account-ledger": "ledger", "account-processe
 
 
 def _actor(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)  # staff_required ran first
+    assert isinstance(request.user, User)  # breact.staff guards every staff URL
     return request.user
 
 
@@ -127,7 +117,6 @@ def _window(request: HttpRequest, rows: QuerySet[Any], *, param: str, size: int)
 # --- search ----------------------------------------------------------------------------------
 
 
-@staff_required
 @require_GET
 def account_search(request: HtmxHttpRequest) -> HttpResponse:
     form = AccountSearchForm(request.GET)
@@ -267,7 +256,6 @@ def _account_page(request: HttpRequest, account: Account, **forms: Any) -> HttpR
     return render(request, "staff/account.html", _account_context(request, account, **forms))
 
 
-@staff_required
 @require_GET
 def account_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     account = account_for_staff(pk=pk)
@@ -292,7 +280,6 @@ def _account_url(account_id: int) -> str:
     return reverse("staff-account", args=[account_id])
 
 
-@staff_required
 @require_POST
 def account_adjust(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     account = account_for_staff(pk=pk)
@@ -327,7 +314,6 @@ def account_adjust(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _account_page(request, account, adjust_form=form)
 
 
-@staff_required
 @require_POST
 def account_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     account = account_for_staff(pk=pk)
@@ -353,7 +339,6 @@ def account_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return see_other(_account_url(account.pk))
 
 
-@staff_required
 @require_POST
 def key_revoke(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     key = ApiKey.objects.filter(pk=pk).first()
@@ -383,7 +368,6 @@ def key_revoke(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return see_other(url)
 
 
-@staff_required
 @require_POST
 def process_refund(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     process = process_for_staff(public_id=public_id)

@@ -1,7 +1,7 @@
 """Credit packs from settings and the Stripe edge: Checkout Session creation, webhook verification.
 
-Only this module talks to Stripe. It makes no database writes: the actions in accounts/actions.py
-record payments and credit the ledger.
+Only this module talks to Stripe. It makes no database writes: accounts/billing/actions.py
+records payments and credit the ledger.
 """
 
 from __future__ import annotations

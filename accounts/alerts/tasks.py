@@ -1,4 +1,4 @@
-"""Celery tasks of the accounts app: thin wrappers that take ids and call an action."""
+"""Celery tasks of the low-balance alert: thin wrappers that take ids and call an action."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from smtplib import SMTPException
 
 from celery import shared_task
 
-from accounts import actions
+from accounts.alerts import actions
 
 
 @shared_task(
+    name="accounts.tasks.low_balance_email",  # the name queued messages carry: kept stable
     autoretry_for=(OSError, SMTPException),
     retry_backoff=True,
     max_retries=5,

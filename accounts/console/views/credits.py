@@ -18,14 +18,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.actions import (
-    account_low_balance_threshold_set,
-    payment_checkout_start,
-    payment_test_topup,
-    stripe_event_apply,
-)
-from accounts.models import Account, LedgerEntry, Payment
-from accounts.payments import (
+from accounts.alerts.actions import account_low_balance_threshold_set
+from accounts.billing.actions import payment_checkout_start, payment_test_topup, stripe_event_apply
+from accounts.billing.payments import (
     OFF,
     STRIPE,
     TEST_MODE,
@@ -35,7 +30,9 @@ from accounts.payments import (
     stripe_event_verify,
     topup_mode,
 )
-from accounts.selectors import account_balance, ledger_entries, payment_get
+from accounts.billing.selectors import payment_get
+from accounts.ledger.selectors import account_balance, ledger_entries
+from accounts.models import Account, LedgerEntry, Payment
 from breact.http import HtmxHttpRequest, request_account, see_other
 
 logger = logging.getLogger(__name__)

@@ -1,8 +1,9 @@
-"""Staff pages of the accounts app (under /staff/)."""
+"""Staff pages of the accounts app (under /staff/; breact.staff guards them at the include)."""
 
 from django.urls import path
 
-from accounts.views import staff_accounts, staff_audit
+from accounts.staff.views import accounts as staff_accounts
+from accounts.staff.views import audit as staff_audit
 
 urlpatterns = [
     path("accounts/", staff_accounts.account_search, name="staff-accounts"),

@@ -1,0 +1,63 @@
+"""Accounts as their owners meet them: sign-up (with its grant), get-or-create, a user's account."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from accounts.ledger.actions import credits_add
+from accounts.models import Account, LedgerEntry, User
+
+
+@transaction.atomic
+def account_get_or_create(*, email: str) -> tuple[Account, bool]:
+    """The account of the user with this email, creating user and account when missing.
+
+    Returns (account, created). A new user gets an unusable password until they set one.
+    """
+    normalized = User.objects.normalize_email(email).lower()
+    user = User.objects.filter(email=normalized).first()
+    created = False
+    if user is None:
+        user = User.objects.create_user(normalized, password=None)
+        created = True
+    account, account_created = Account.objects.get_or_create(owner=user)
+    return account, created or account_created
+
+
+@transaction.atomic
+def account_sign_up(*, email: str, password: str) -> Account:
+    """Create a user with this email and password, their account, and the sign-up grant of
+    settings.BREACT_SIGNUP_CREDITS credits through the ledger (reference "signup"), all in one
+    transaction. The caller validates the password. Raises ValidationError({"email": …}) when a
+    user with this email exists, whatever its case (also when a concurrent sign-up wins)."""
+
+    normalized = User.objects.normalize_email(email).strip().lower()
+    taken = ValidationError(
+        {"email": "An account with this email already exists. Log in or reset your password."},
+        code="duplicate",
+    )
+    if User.objects.filter(email__iexact=normalized).exists():
+        raise taken
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(normalized, password=password)
+    except IntegrityError:
+        raise taken from None
+    account = Account.objects.create(owner=user)
+    if settings.BREACT_SIGNUP_CREDITS > 0:
+        credits_add(
+            account=account,
+            amount=settings.BREACT_SIGNUP_CREDITS,
+            kind=LedgerEntry.Kind.GRANT,
+            reference="signup",
+        )
+    return account
+
+
+def account_for_user(*, user: User) -> Account:
+    """The user's account, created (empty) when the user has none yet — e.g. a superuser made
+    with createsuperuser opening the console. Pages call it for the logged-in user only."""
+    account, _created = Account.objects.get_or_create(owner=user)
+    return account

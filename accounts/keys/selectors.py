@@ -1,0 +1,95 @@
+"""Reads on API keys: verify a raw key, the console's and staff's key lists, a key's state."""
+
+from __future__ import annotations
+
+import hmac
+import re
+from datetime import datetime, timedelta
+
+from django.db.models import Count, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from accounts.keys.actions import KEY_LENGTH, KEY_PREFIX, PREFIX_LENGTH, api_key_hash
+from accounts.models import Account, ApiKey
+from breact.errors import Forbidden, Unauthorized
+
+_KEY_SHAPE = re.compile(rf"^{KEY_PREFIX}[A-Za-z0-9]{{{KEY_LENGTH - len(KEY_PREFIX)}}}$")
+
+
+def api_key_verify(*, raw_key: str) -> ApiKey:
+    """The usable key for `raw_key`, with its account, in one indexed query.
+
+    Raises Unauthorized (one message for malformed, unknown, revoked and expired keys) or
+    Forbidden when the key is fine but its account is disabled.
+    """
+    if not _KEY_SHAPE.match(raw_key):
+        raise Unauthorized()
+    key = (
+        ApiKey.objects.select_related("account", "account__owner")
+        .filter(prefix=raw_key[:PREFIX_LENGTH])
+        .first()
+    )
+    # Hash even when no row matched, so timing does not tell a known prefix from an unknown one.
+    expected = key.key_hash if key is not None else "0" * 64
+    if not hmac.compare_digest(expected, api_key_hash(raw_key)) or key is None:
+        raise Unauthorized()
+    if key.revoked_at is not None or (
+        key.expires_at is not None and key.expires_at <= timezone.now()
+    ):
+        raise Unauthorized()
+    if not key.account.is_active or not key.account.owner.is_active:
+        raise Forbidden("This account is disabled. Contact support to enable it.")
+    return key
+
+
+KEY_EXPIRES_SOON = timedelta(days=7)
+
+
+def api_keys_listed(*, account: Account) -> QuerySet[ApiKey]:
+    """The account's own keys for the keys page, newest first; console keys never appear."""
+    return ApiKey.objects.filter(account=account, is_console=False).order_by("-created_at", "-id")
+
+
+def api_key_get(*, account: Account, pk: int) -> ApiKey:
+    """The account's non-console key `pk`, else Http404: missing, another account's and
+    console keys answer alike. This is the permission check of every key page."""
+
+    key = api_keys_listed(account=account).filter(pk=pk).first()
+    if key is None:
+        raise Http404("No such API key.")
+    return key
+
+
+def api_key_status(*, api_key: ApiKey, now: datetime | None = None) -> str:
+    """The key's state: revoked, expired, expires_soon (within KEY_EXPIRES_SOON) or active."""
+    now = now or timezone.now()
+    if api_key.revoked_at is not None:
+        return "revoked"
+    if api_key.expires_at is not None:
+        if api_key.expires_at <= now:
+            return "expired"
+        if api_key.expires_at - now <= KEY_EXPIRES_SOON:
+            return "expires_soon"
+    return "active"
+
+
+def api_key_counts(*, account_ids: list[int]) -> dict[int, int]:
+    """Keys (console keys excluded, revoked and expired included) per account, for the given
+    accounts, in one grouped query. Accounts without keys are absent."""
+
+    if not account_ids:
+        return {}
+    rows = (
+        ApiKey.objects.filter(account_id__in=account_ids, is_console=False)
+        .values("account_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {int(row["account_id"]): int(row["n"]) for row in rows}
+
+
+def api_keys_of_account(*, account: Account) -> QuerySet[ApiKey]:
+    """Every key of the account for staff, newest first: revoked, expired and console keys
+    included."""
+    return ApiKey.objects.filter(account=account).order_by("-created_at", "-id")

@@ -1,1 +1,0 @@
-"""Pages of the console for accounts: sign-in, API keys, credits."""
