@@ -5,44 +5,29 @@ writes nothing either way. A new staff view is covered the day its URL is added.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 
 from accounts.models import Account
 from services.models import ModelProvider
 from tests.factories import AccountFactory, ApiKeyFactory, process_make
+from tests.routes import Route, all_routes
 
 pytestmark = pytest.mark.django_db
 
 # Staff URLs known today (accounts: 9, services: 8); the walk must find at least these, so it
 # cannot pass by finding nothing. Raise it when staff pages are added.
 KNOWN_STAFF_URLS = 17
-_CONVERTER = re.compile(r"<(?:(?P<conv>[^>:]+):)?(?P<name>[^>]+)>")
 _WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 
 
-def _walk(
-    patterns: list[URLPattern | URLResolver], prefix: str = ""
-) -> Iterator[tuple[str, URLPattern]]:
-    """(route, pattern) for every view in the urlconf, with its full route from the root."""
-    for pattern in patterns:
-        route = prefix + str(pattern.pattern)
-        if isinstance(pattern, URLResolver):
-            yield from _walk(pattern.url_patterns, route)
-        else:
-            yield route, pattern
-
-
-def _staff_routes() -> list[str]:
-    return sorted(
-        {route for route, _ in _walk(get_resolver().url_patterns) if route.startswith("staff/")}
-    )
+def _staff_routes() -> list[Route]:
+    return [route for route in all_routes() if route.route.startswith("staff/")]
 
 
 @pytest.fixture
@@ -58,28 +43,17 @@ def objects() -> dict[str, Any]:
     return {"account": target, "key": key, "process": process, "provider": provider}
 
 
-def _url(route: str, objects: dict[str, Any]) -> str:
-    """A concrete URL for `route`: converters filled with the ids of real rows."""
-    section = route.removeprefix("staff/").split("/", 1)[0]
-    by_section = {
-        "accounts": objects["account"].pk,
-        "keys": objects["key"].pk,
-        "models": objects["provider"].pk,
+def _url(route: Route, objects: dict[str, Any]) -> str:
+    """A concrete URL for `route`: its parameters filled with the ids of real rows."""
+    section = route.route.removeprefix("staff/").split("/", 1)[0]
+    pk = {"accounts": "account", "keys": "key", "models": "provider"}.get(section)
+    by_name = {
+        "public_id": objects["process"].public_id,
+        "service_id": "text_analyzer",
+        "endpoint": "analyze",
+        "pk": objects[pk].pk if pk else 1,
     }
-
-    def fill(match: re.Match[str]) -> str:
-        name, conv = match["name"], match["conv"] or "str"
-        if name == "public_id":
-            return str(objects["process"].public_id)
-        if name == "service_id":
-            return "text_analyzer"
-        if name == "endpoint":
-            return "analyze"
-        if conv == "int" or name == "pk":
-            return str(by_section.get(section, 1))
-        return "x"
-
-    return "/" + _CONVERTER.sub(fill, route)
+    return route.url(**{name: str(by_name.get(name, "x")) for name in route.params})
 
 
 _POST_DATA = {
@@ -101,9 +75,9 @@ def _writes(queries: CaptureQueriesContext) -> list[str]:
 
 def test_the_walk_finds_every_known_staff_url() -> None:
     routes = _staff_routes()
-    assert len(routes) >= KNOWN_STAFF_URLS, routes
-    for name in ("staff-overview", "staff-accounts", "staff-audit", "staff-providers"):
-        assert reverse(name).removeprefix("/") in routes
+    assert len(routes) >= KNOWN_STAFF_URLS, [route.route for route in routes]
+    names = {route.name for route in routes}
+    assert {"staff-overview", "staff-accounts", "staff-audit", "staff-providers"} <= names
 
 
 @pytest.mark.parametrize("method", ["get", "post"])
@@ -116,9 +90,9 @@ def test_every_staff_url_sends_an_anonymous_visitor_to_log_in(
         url = _url(route, objects)
         with CaptureQueriesContext(connection) as queries:
             response = getattr(client, method)(url, _POST_DATA if method == "post" else None)
-        assert response.status_code == 302, url
-        assert response["Location"].startswith(login), url
-        assert not _writes(queries), url
+        assert response.status_code == 302, route.label
+        assert response["Location"].startswith(login), route.label
+        assert not _writes(queries), route.label
 
 
 @pytest.mark.parametrize("method", ["get", "post"])
@@ -130,8 +104,8 @@ def test_every_staff_url_is_forbidden_to_a_logged_in_non_staff_user(
         url = _url(route, objects)
         with CaptureQueriesContext(connection) as queries:
             response = getattr(page_client, method)(url, _POST_DATA if method == "post" else None)
-        assert response.status_code in (403, 404), url
-        assert not _writes(queries), url
+        assert response.status_code in (403, 404), route.label
+        assert not _writes(queries), route.label
     target = objects["account"]
     target.refresh_from_db()
     objects["key"].refresh_from_db()
