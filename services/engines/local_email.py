@@ -13,6 +13,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from services.engines import nlp
+from services.engines.local_when import ISO_DATE, find_dates
 from services.engines.nlp import sentences, terms
 
 # --- cleaning ---------------------------------------------------------------------------------
@@ -272,15 +273,7 @@ def person_name(address_field: str, messages: list[Message]) -> str | None:
 
 # --- language ---------------------------------------------------------------------------------
 
-_LANGUAGE_WORDS = {
-    code: frozenset(text.split())
-    for code, text in {
-        "en": "the and you to is of for that it with this be are have please thanks",
-        "de": "der die das und ist nicht ich sie wir mit für bitte danke ihr es zu auf",
-        "fr": "le la les et est pas je vous nous avec pour merci une des du que qui",
-        "es": "el la los las y es no yo usted nosotros con para gracias una que por del",
-    }.items()
-}
+TEMPLATE_LANGUAGES = ("en", "de", "fr", "es")  # the languages the reply templates write
 LANGUAGE_NAMES = {
     "en": "en",
     "english": "en",
@@ -309,10 +302,8 @@ def language_code(value: str | None) -> str | None:
 
 
 def detect_language(text: str) -> str:
-    tokens = [t.lower() for t in re.findall(r"[^\W\d_]+", text)]
-    scores = {code: sum(t in vocab for t in tokens) for code, vocab in _LANGUAGE_WORDS.items()}
-    best = max(scores, key=lambda code: scores[code])
-    return best if scores[best] > 0 else "en"
+    """The template language `text` is written in (nlp.detect_language); English when unsure."""
+    return nlp.detect_language(text, among=TEMPLATE_LANGUAGES, default="en")
 
 
 # --- sentiment --------------------------------------------------------------------------------
@@ -651,33 +642,17 @@ _WEEKDAYS = {
     for day in names.split()
 }
 _WEEKDAY = re.compile(r"\b(" + "|".join(_WEEKDAYS) + r")\b", re.IGNORECASE)
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        [
-            "january jan januar janvier enero",
-            "february feb februar février febrero",
-            "march mar märz mars marzo",
-            "april apr avril abril",
-            "may mai mayo",
-            "june jun juni juin junio",
-            "july jul juli juillet julio",
-            "august aug août agosto",
-            "september sep sept septembre septiembre",
-            "october oct oktober octobre octubre",
-            "november nov novembre noviembre",
-            "december dec dezember décembre diciembre",
-        ],
-        start=1,
-    )
-    for name in names.split()
-}
-_MONTH_NAMES = "|".join(sorted(_MONTHS, key=len, reverse=True))
-_DATE_ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
-_DATE_MONTH_DAY = re.compile(rf"\b({_MONTH_NAMES})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", re.I)
-_DATE_DAY_MONTH = re.compile(
-    rf"\b(\d{{1,2}})(?:st|nd|rd|th|\.)?\s+(?:of\s+)?({_MONTH_NAMES})\b", re.I
-)
+
+
+_ANY_DAY = date(2000, 1, 1)  # a reference for reading ISO dates, which need none
+_YEAR = re.compile(r"\b\d{4}\b")
+
+
+def _next_year(day: date) -> date:
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + 1, day=28)
 
 
 def is_request(unit: str) -> bool:
@@ -691,27 +666,22 @@ def is_request(unit: str) -> bool:
 
 
 def due_date(unit: str, sent: datetime | None) -> date | None:
-    """The date a deadline in `unit` falls on, relative to when the message was sent."""
+    """The date a deadline in `unit` falls on, relative to when the message was sent: an ISO
+    date first, else the first calendar date (local_when.find_dates: "March 5", "5. März",
+    "12 mars"; one without a year more than 60 days before the message is next year's), else
+    the next weekday named (in English, German, French or Spanish)."""
     reference = sent.date() if sent else None
-    match = _DATE_ISO.search(unit)
-    if match:
-        try:
-            return date(int(match[1]), int(match[2]), int(match[3]))
-        except ValueError:
-            return None
+    written = [h for h in find_dates(unit, reference or _ANY_DAY) if h.explicit]
+    iso = [h for h in written if ISO_DATE.fullmatch(h.text)]
+    if iso:
+        return iso[0].value
     if reference is None:
         return None
-    for pattern, month_group, day_group in ((_DATE_MONTH_DAY, 1, 2), (_DATE_DAY_MONTH, 2, 1)):
-        match = pattern.search(unit)
-        if match:
-            month = _MONTHS[match[month_group].lower()]
-            try:
-                candidate = date(reference.year, month, int(match[day_group]))
-            except ValueError:
-                continue
-            if candidate < reference - timedelta(days=60):
-                candidate = candidate.replace(year=reference.year + 1)
-            return candidate
+    if written:
+        hit = written[0]
+        if not _YEAR.search(hit.text) and hit.value < reference - timedelta(days=60):
+            return _next_year(hit.value)
+        return hit.value
     match = _WEEKDAY.search(unit)
     if match:
         ahead = (_WEEKDAYS[match[1].lower()] - reference.weekday()) % 7 or 7

@@ -11,6 +11,7 @@ from functools import lru_cache
 
 import snowballstemmer
 from bs4 import BeautifulSoup
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 WORD = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
 SENTENCE_END = re.compile(r"[.!?。！？…]+(?=\s|$)|[。！？]+")
@@ -116,6 +117,32 @@ def stem(word: str) -> str:
 def stems(text: str) -> list[str]:
     """Stems of the content words of `text`, in order (see terms())."""
     return [stem(t) for t in terms(text)]
+
+
+# --- language detection ------------------------------------------------------------------
+
+# Below this probability (among the languages asked about) a text is too short or too mixed to
+# tell, and the caller's default stands: "ok", "Hola" alone, a number.
+_LANGUAGE_CONFIDENCE = 0.5
+
+
+@lru_cache(maxsize=8)
+def _language_identifier(among: tuple[str, ...]) -> LanguageIdentifier:
+    """py3langid's model, read from its wheel (no download), limited to `among`; loaded once
+    (about a second: the model is compressed)."""
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier.set_languages(list(among))
+    return identifier
+
+
+def detect_language(text: str, among: tuple[str, ...], default: str) -> str:
+    """The ISO 639-1 code of the language `text` is written in, one of `among` (py3langid,
+    character n-grams, so short texts such as "Vielen Dank!" or "Merci beaucoup" are read too);
+    `default` when the text has no letters or no language is likely enough."""
+    if not any(c.isalpha() for c in text):
+        return default
+    language, probability = _language_identifier(among).classify(text)
+    return str(language) if probability >= _LANGUAGE_CONFIDENCE else default
 
 
 # --- HTML to text -------------------------------------------------------------------------
