@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.utils import getaddresses, parsedate_to_datetime
@@ -14,7 +15,7 @@ from typing import Any
 
 from services.engines import nlp
 from services.engines.local_when import ISO_DATE, find_dates
-from services.engines.nlp import sentences, terms
+from services.engines.nlp import document_frequencies, sentences, terms
 
 # --- cleaning ---------------------------------------------------------------------------------
 
@@ -537,15 +538,9 @@ def main_points(messages: list[Message], limit: int = 6) -> list[str]:
     if not candidates:
         fallback = [u for m in messages for u in m.units if terms(u)]
         return [_shorten(u) for u in fallback[:1]]
-    frequency: dict[str, int] = {}
-    for _, _, unit_terms in candidates:
-        for term in unit_terms:
-            frequency[term] = frequency.get(term, 0) + 1
+    frequency = Counter(term for _, _, unit_terms in candidates for term in unit_terms)
     n = len(candidates)
-    document_frequency: dict[str, int] = {}
-    for _, _, unit_terms in candidates:
-        for term in set(unit_terms):
-            document_frequency[term] = document_frequency.get(term, 0) + 1
+    document_frequency = document_frequencies(unit_terms for _, _, unit_terms in candidates)
     scored: list[tuple[float, int]] = []
     for position, (m_index, unit, unit_terms) in enumerate(candidates):
         unique = set(unit_terms)

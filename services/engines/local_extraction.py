@@ -43,7 +43,7 @@ from services.engines.local_when import (
     find_dates,
     find_durations,
 )
-from services.engines.nlp import STOPWORDS, sentences, stem
+from services.engines.nlp import STOPWORDS, bare_words, sentences, stem
 from services.engines.places import find_places, place_kind
 
 EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-zA-Z]{2,}\b")
@@ -511,7 +511,7 @@ def make_prop(view: SchemaView, name: str, raw: Any, path: str) -> Prop:
         cues.append(((s,), 1.0))
     for s in [*stems, *(stem(w) for w in title_words)]:
         for synonym in CUE_INDEX.get(s, ()):
-            phrase = tuple(stem(w) for w in re.findall(r"[^\W_]+", synonym))
+            phrase = tuple(stem(w) for w in bare_words(synonym))
             weight = 0.3 if synonym in STOPWORDS else 0.8
             cues.append((phrase, weight))
     for s in content_stems(str(node.get("description", ""))):
@@ -600,10 +600,10 @@ def _variants(value: Any) -> list[tuple[tuple[str, ...], float]]:
 @lru_cache(maxsize=4096)
 def _variants_of(normalised: str) -> list[tuple[tuple[str, ...], float]]:
     out: list[tuple[tuple[str, ...], float]] = [
-        (tuple(stem(w) for w in re.findall(r"[^\W_]+", normalised)), 1.0)
+        (tuple(stem(w) for w in bare_words(normalised)), 1.0)
     ]
     for synonym in ENUM_SYNONYMS.get(normalised, ()):
-        out.append((tuple(stem(w) for w in re.findall(r"[^\W_]+", synonym)), 0.85))
+        out.append((tuple(stem(w) for w in bare_words(synonym)), 0.85))
     return [(phrase, weight) for phrase, weight in out if phrase]
 
 
@@ -622,7 +622,7 @@ def match_enum(raw: str, options: list[Any]) -> Any:
     for option in options:
         if _normalise_enum(option) == norm:
             return option
-    raw_stems = tuple(stem(w) for w in re.findall(r"[^\W_]+", norm))
+    raw_stems = tuple(stem(w) for w in bare_words(norm))
     best: tuple[float, Any] = (0.0, None)
     for option in options:
         for phrase, weight in _variants(option):
@@ -676,7 +676,7 @@ def _number_value(match: re.Match[str]) -> float | None:
 
 
 def parse_bool(raw: str) -> bool | None:
-    words = re.findall(r"[^\W_]+", raw.lower())
+    words = bare_words(raw.lower())
     if not words:
         return None
     if words[0] in _AFFIRMATIVE:
@@ -1627,7 +1627,7 @@ _CURRENCY = {
 
 
 def snake_key(key: str) -> str:
-    words = re.findall(r"[^\W_]+", key.lower())
+    words = bare_words(key.lower())
     return "_".join(words)[:64]
 
 

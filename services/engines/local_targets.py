@@ -4,11 +4,12 @@ planner that turns a description into targets."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import re
-from collections import Counter
 from dataclasses import dataclass, field
+from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 from services.engines.local_language import (
@@ -23,7 +24,14 @@ from services.engines.local_language import (
     stems_match,
     tokenize,
 )
-from services.engines.nlp import IRREGULAR, STOPWORDS, sentences, stem
+from services.engines.nlp import (
+    IRREGULAR,
+    STOPWORDS,
+    bare_words,
+    document_frequencies,
+    sentences,
+    stem,
+)
 from services.registry import ServiceFailure
 
 MAX_TODO = 200
@@ -137,19 +145,31 @@ def cycles(targets: list[dict[str, Any]]) -> dict[str, list[str]]:
 
 def topological(targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Targets with each one after the ones it depends on (stable otherwise; cycle members
-    keep their place at the end)."""
+    keep their place at the end). graphlib.TopologicalSorter says which targets are ready;
+    they are placed in passes over the list in its order, a target as soon as everything it
+    depends on is placed, so that an order the caller gave survives where the graph allows."""
     by_key = {key(t["id"]): t for t in targets}
+    sorter: TopologicalSorter[str] = TopologicalSorter(
+        {k: [d for d in deps(t) if d in by_key] for k, t in by_key.items()}
+    )
+    with contextlib.suppress(CycleError):  # the nodes off every cycle are still handed out
+        sorter.prepare()
+    ready = set(sorter.get_ready())
+    finished: set[str] = set()
     placed: list[dict[str, Any]] = []
-    done: set[str] = set()
     remaining = list(targets)
     while remaining:
         progress = False
         for target in list(remaining):
-            if all(d in done or d not in by_key for d in deps(target)):
+            k = key(target["id"])
+            if k in ready:
                 placed.append(target)
-                done.add(key(target["id"]))
                 remaining.remove(target)
                 progress = True
+                if k not in finished:  # an id used twice is one node
+                    finished.add(k)
+                    sorter.done(k)
+                    ready.update(sorter.get_ready())
         if not progress:
             placed.extend(remaining)
             break
@@ -291,7 +311,7 @@ def _verb_stems(target: dict[str, Any]) -> set[str]:
     published" -> writ, publish), whose past tense in the content is completion evidence."""
     out: set[str] = set()
     for field_name in ("target", "done_when"):
-        words = re.findall(r"[^\W_]+", str(target.get(field_name, "")))
+        words = bare_words(str(target.get(field_name, "")))
         for index, word in enumerate(words):
             lower = word.lower()
             if (
@@ -316,9 +336,7 @@ def assess(
     all_targets = [*todo, *done]
     documents = [[*a, *b] for a, b in (_target_terms(t) for t in all_targets)]
     n = len(documents)
-    df: Counter[str] = Counter()
-    for doc in documents:
-        df.update(set(doc))
+    df = document_frequencies(documents)
     weights = {term: 1.0 + math.log(1 + n / count) for term, count in df.items()}
     out: dict[str, Assessment] = {}
     for target in todo:

@@ -14,6 +14,7 @@ from bs4 import BeautifulSoup
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 WORD = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
+BARE_WORD = re.compile(r"[^\W_]+")
 SENTENCE_END = re.compile(r"[.!?。！？…]+(?=\s|$)|[。！？]+")
 # A break after end punctuation when the next sentence does not start lower-case, after CJK
 # end punctuation, or at a blank line.
@@ -63,17 +64,27 @@ def sentences(text: str) -> list[str]:
     return out
 
 
-def term_frequencies(items: Iterable[str]) -> Counter[str]:
-    return Counter(items)
+def bare_words(text: str) -> list[str]:
+    """Runs of letters and digits, in order: "state-of-the-art" is four words here (words()
+    keeps it one)."""
+    return BARE_WORD.findall(text)
+
+
+def document_frequencies(documents: Iterable[Iterable[str]]) -> Counter[str]:
+    """In how many of the tokenised `documents` each term occurs."""
+    df: Counter[str] = Counter()
+    for doc in documents:
+        df.update(set(doc))
+    return df
 
 
 def idf(documents: list[list[str]]) -> dict[str, float]:
     """Smoothed inverse document frequency over tokenised documents."""
     n = len(documents)
-    df: Counter[str] = Counter()
-    for doc in documents:
-        df.update(set(doc))
-    return {term: math.log(1 + (n - count + 0.5) / (count + 0.5)) for term, count in df.items()}
+    return {
+        term: math.log(1 + (n - count + 0.5) / (count + 0.5))
+        for term, count in document_frequencies(documents).items()
+    }
 
 
 # Irregular forms the Snowball stemmer leaves apart ("went" / "go"), mapped to their base.
