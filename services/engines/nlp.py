@@ -135,6 +135,7 @@ def stems(text: str) -> list[str]:
 # Below this probability (among the languages asked about) a text is too short or too mixed to
 # tell, and the caller's default stands: "ok", "Hola" alone, a number.
 _LANGUAGE_CONFIDENCE = 0.5
+_LANGUAGE_SAMPLE = 2000  # characters read: enough to tell, and the cost grows with the length
 
 
 @lru_cache(maxsize=8)
@@ -152,7 +153,7 @@ def detect_language(text: str, among: tuple[str, ...], default: str) -> str:
     `default` when the text has no letters or no language is likely enough."""
     if not any(c.isalpha() for c in text):
         return default
-    language, probability = _language_identifier(among).classify(text)
+    language, probability = _language_identifier(among).classify(text[:_LANGUAGE_SAMPLE])
     return str(language) if probability >= _LANGUAGE_CONFIDENCE else default
 
 
