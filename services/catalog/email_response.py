@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.engines import local_email as engine
+from services.engines import local_email_reply as writer
 from services.engines import local_or_model, run_metadata
 from services.engines.llm import ChatResult, chat_json, route_for
 from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition, ServiceFailure
@@ -324,7 +325,7 @@ def _model_reply(
 class _Written:
     """A reply written by the local templates or a model, before it is fitted to max_length."""
 
-    draft: engine.Draft
+    draft: writer.Draft
     language: str | None
     addressed: list[str] | None  # the model's own list; None: read from the fitted reply
 
@@ -349,8 +350,8 @@ def _local_reply(ask: _ReplyRequest) -> _Written:
             f"language {ask.asked_language!r} needs a model (set model_id)."
         )
     language = ask.language or engine.detect_language(" ".join(last.units) or last.subject)
-    draft = engine.compose(
-        engine.ComposeInput(
+    draft = writer.compose(
+        writer.ComposeInput(
             messages=ask.messages,
             tone=ask.tone,
             language=language,
@@ -369,9 +370,9 @@ def _model_written(route: Any, ask: _ReplyRequest) -> tuple[_Written, dict[str, 
     # With a language the templates know, the platform adds the sign-off in that
     # language; otherwise the model writes it and only the signature is appended.
     writes_signoff = ask.language is None and bool(ask.asked_language)
-    closing = engine.signature_block(
+    closing = writer.signature_block(
         ask.signature,
-        signoff=None if writes_signoff else engine.signoff_for(phrases_language, ask.tone),
+        signoff=None if writes_signoff else writer.signoff_for(phrases_language, ask.tone),
         fallback_name=None if writes_signoff else engine.person_name(last.recipient, ask.messages),
     )
     max_length = ask.style.get("max_length")
@@ -387,7 +388,7 @@ def _model_written(route: Any, ask: _ReplyRequest) -> tuple[_Written, dict[str, 
         options=ask.options,
     )
     body = _strip_model_signoff(reply.data["content"], ask.signature, keep_signoff=writes_signoff)
-    draft = engine.Draft(
+    draft = writer.Draft(
         paragraphs=[(p.strip(), None) for p in body.split("\n\n") if p.strip()],
         closing_block=closing,
     )
@@ -422,7 +423,7 @@ def generate_response(params: dict[str, Any]) -> HandlerOutput:
         model=lambda route: _model_written(route, ask),
     )
     try:
-        content, points_in = engine.fit(written.draft, style.get("max_length"))
+        content, points_in = writer.fit(written.draft, style.get("max_length"))
     except ValueError as exc:
         raise ServiceFailure(f"Cannot write the reply: {exc}.") from None
     addressed = written.addressed
@@ -432,7 +433,7 @@ def generate_response(params: dict[str, Any]) -> HandlerOutput:
             addressed = [line[2:] for line in content.split("\n") if line.startswith("- ")]
     response = {
         # the thread's subject, also under a model: not a new one
-        "subject": engine.reply_subject(ask.messages[-1].subject),
+        "subject": writer.reply_subject(ask.messages[-1].subject),
         "content": content,
         "tone": ask.tone,
         "key_points_addressed": addressed,
@@ -521,7 +522,7 @@ SERVICE = ServiceDefinition(
                         "type": "string",
                         "description": "Tone of the reply (style_guide.tone is used when this "
                         "is absent).",
-                        "enum": list(engine.TONES),
+                        "enum": list(writer.TONES),
                         "default": "professional",
                     },
                     "style_guide": {
@@ -563,12 +564,12 @@ SERVICE = ServiceDefinition(
                                 "description": "Greeting: formal ('Dear Jane Doe,'), "
                                 "professional ('Hello Jane,'), friendly ('Hi Jane,'), casual "
                                 "('Hey Jane,'), direct ('Jane,') or none. Default: by tone.",
-                                "enum": list(engine.GREETING_STYLES),
+                                "enum": list(writer.GREETING_STYLES),
                             },
                             "tone": {
                                 "type": "string",
                                 "description": "Tone, when the top-level tone is absent.",
-                                "enum": list(engine.TONES),
+                                "enum": list(writer.TONES),
                             },
                             "priority": {
                                 "type": "string",
