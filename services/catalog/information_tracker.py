@@ -14,11 +14,8 @@ from jsonschema.validators import validator_for
 from services.catalog._schema import DOCUMENTED_DEFAULT_MODEL, MAX_TOKENS, MODEL_ID, TEMPERATURE
 from services.engines import local_or_model, run_metadata, text_usage
 from services.engines.llm import ProviderRoute, chat_json, route_for
-from services.engines.local_extraction import (
-    ExtractionError,
-    SchemaView,
-    extract,
-    extract_free,
+from services.engines.local_extraction import ExtractionError, SchemaView, extract, extract_free
+from services.engines.local_merge import (
     fill_required,
     map_current,
     merge,

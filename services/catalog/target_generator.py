@@ -10,14 +10,8 @@ from typing import Any
 from services.catalog._schema import DOCUMENTED_DEFAULT_MODEL, MAX_TOKENS, MODEL_ID, TEMPERATURE
 from services.engines import local_or_model, run_metadata, text_usage
 from services.engines.llm import ProviderRoute, chat_json, route_for
-from services.engines.local_targets import (
-    check_unique,
-    key,
-    next_free_id,
-    plan,
-    plan_problems,
-    target_lists,
-)
+from services.engines.local_plan import next_free_id, plan, plan_problems
+from services.engines.local_targets import check_unique, key, target_lists
 from services.registry import EndpointDefinition, HandlerOutput, ServiceDefinition, ServiceFailure
 
 ENGINE = "local/target-planner"

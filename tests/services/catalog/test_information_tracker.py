@@ -14,7 +14,8 @@ from jsonschema import Draft202012Validator
 
 from accounts.selectors import account_balance
 from services.catalog.information_tracker import MAX_CONTENT_CHARS, SERVICE
-from services.engines.local_extraction import extract, extract_free, merge
+from services.engines.local_extraction import extract, extract_free
+from services.engines.local_merge import merge
 from services.registry import ServiceFailure
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "information_tracker"

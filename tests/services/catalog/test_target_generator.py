@@ -13,7 +13,8 @@ import pytest
 
 from accounts.selectors import account_balance
 from services.catalog.target_generator import MAX_CONTENT_CHARS, SERVICE
-from services.engines.local_targets import cycles, done_when_for, imperative, key, plan
+from services.engines.local_plan import done_when_for, imperative, plan
+from services.engines.local_targets import cycles, key
 from services.registry import ServiceFailure
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "target_generator"
