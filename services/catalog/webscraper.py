@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 
+from services.engines import local_fetch as fetcher
 from services.engines import local_or_model, run_metadata
 from services.engines import local_web as web
 from services.engines.llm import ChatResult, ProviderRoute, chat_json, route_for
@@ -75,7 +76,7 @@ def scrape(params: dict[str, Any]) -> HandlerOutput:
     description = (params.get("extraction_description") or "").strip()
     requested = endpoint.requested_model(params)
 
-    page = web.fetch(params["url"], timeout=timeout, allow_loopback=allow_loopback())
+    page = fetcher.fetch(params["url"], timeout=timeout, allow_loopback=allow_loopback())
     document, title, main = web.document_for(page, text_mode=text_mode)
     result: dict[str, Any] = {"main_article_content": main, "title": title}
     fetched: dict[str, Any] = {"bytes": page.size, "chars": len(main)}
