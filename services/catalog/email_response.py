@@ -1,4 +1,8 @@
-"""email_response: analyse an email thread, or write the reply to its last message."""
+"""email_response: analyse an email thread, or write the reply to its last message.
+
+Over 500 lines because it serves two endpoints, each with its model prompt, its answer check
+and its JSON Schema (the schemas and the example thread are about a quarter of the file);
+the engines themselves are in local_email and local_email_reply."""
 
 from __future__ import annotations
 

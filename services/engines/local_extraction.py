@@ -3,10 +3,12 @@
 negation, dates and durations, lists, nested objects), and free-form fact extraction. Merging
 new facts into known ones and fitting them to the schema is in local_merge.
 
-Over 500 lines because of one class, Extractor (about 830 lines): the search for one
-property's value runs through its methods, which share the document's segments, masks and
-the values already taken; cut into modules they would pass that state around as arguments
-in every call. The cue, vocabulary and value tables it reads are in local_vocabulary."""
+Over 500 lines because of one class, Extractor (about 830 lines), and the helpers only it
+calls (schema view, cue matching, value parsing, about 380 lines): the search for one
+property's value runs through Extractor's methods, which share the document's segments,
+masks and the values already taken; cut into modules they would pass that state around as
+arguments in every call. The word lists it reads are in local_vocabulary, dates in
+local_when, merging and schema repair in local_merge."""
 
 from __future__ import annotations
 
