@@ -1,8 +1,13 @@
-"""email_response: analyse an email thread, or write the reply to its last message."""
+"""email_response: analyse an email thread, or write the reply to its last message.
+
+Over 500 lines because it serves two endpoints, each with its model prompt, its answer check
+and its JSON Schema (the schemas and the example thread are about a quarter of the file);
+the engines themselves are in local_email and local_email_reply."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from services.catalogue.registry import (
@@ -12,7 +17,8 @@ from services.catalogue.registry import (
     ServiceFailure,
 )
 from services.engines import local_email as engine
-from services.engines import run_metadata
+from services.engines import local_email_reply as writer
+from services.engines import local_or_model, run_metadata
 from services.engines.llm import ChatResult, chat_json, route_for
 
 LOCAL_ANALYSIS_MODEL = "local/email-analysis"
@@ -179,13 +185,14 @@ def _analysis_problems(data: Any, wanted: list[str]) -> list[str]:
 
 def _model_analysis(
     route: Any, messages: list[engine.Message], wanted: list[str], options: dict[str, Any]
-) -> ChatResult:
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(analysis, usage) from the model: the keys asked for, action items in the API's shape."""
     fields = ",\n  ".join(_ANALYSIS_KEYS[kind][1] for kind in wanted)
     system = (
         "You analyse email threads. Reply with only a JSON object with exactly these keys:\n"
         f"{{\n  {fields}\n}}"
     )
-    return chat_json(
+    reply = chat_json(
         route,
         system=system,
         user=f"The thread, oldest message first:\n\n{transcript(messages)}",
@@ -193,6 +200,21 @@ def _model_analysis(
         temperature=options.get("temperature"),
         max_tokens=options.get("max_tokens"),
     )
+    analysis = {}
+    for kind in wanted:
+        key = _ANALYSIS_KEYS[kind][0]
+        value = reply.data[key]
+        if kind == "action_items":
+            value = [
+                {
+                    "task": str(item["task"]),
+                    "urgency": item["urgency"],
+                    "deadline": item.get("deadline") or None,
+                }
+                for item in value
+            ]
+        analysis[key] = value
+    return analysis, reply.usage.as_dict()
 
 
 def _usage(thread: list[dict[str, Any]]) -> dict[str, int]:
@@ -210,27 +232,12 @@ def analyze_thread(params: dict[str, Any]) -> HandlerOutput:
     ]
     messages = engine.prepare_thread(params["email_thread"])
     requested = endpoint.requested_model(params)
-    route = route_for(requested)
-    if route is None:
-        analysis = _local_analysis(messages, wanted)
-        model, usage = LOCAL_ANALYSIS_MODEL, _usage(params["email_thread"])
-    else:
-        reply = _model_analysis(route, messages, wanted, params.get("options") or {})
-        analysis = {}
-        for kind in wanted:
-            key = _ANALYSIS_KEYS[kind][0]
-            value = reply.data[key]
-            if kind == "action_items":
-                value = [
-                    {
-                        "task": str(item["task"]),
-                        "urgency": item["urgency"],
-                        "deadline": item.get("deadline") or None,
-                    }
-                    for item in value
-                ]
-            analysis[key] = value
-        model, usage = reply.model, reply.usage.as_dict()
+    analysis, model, usage = local_or_model(
+        route_for(requested),
+        engine=LOCAL_ANALYSIS_MODEL,
+        local=lambda: (_local_analysis(messages, wanted), _usage(params["email_thread"])),
+        model=lambda route: _model_analysis(route, messages, wanted, params.get("options") or {}),
+    )
     return HandlerOutput(
         result=analysis,
         metadata=run_metadata(
@@ -323,86 +330,121 @@ def _model_reply(
     )
 
 
+@dataclass(frozen=True)
+class _Written:
+    """A reply written by the local templates or a model, before it is fitted to max_length."""
+
+    draft: writer.Draft
+    language: str | None
+    addressed: list[str] | None  # the model's own list; None: read from the fitted reply
+
+
+@dataclass(frozen=True)
+class _ReplyRequest:
+    messages: list[engine.Message]
+    tone: str
+    style: dict[str, Any]
+    key_points: list[str]
+    signature: str
+    asked_language: str | None
+    language: str | None  # asked_language as a code the templates know, else None
+    options: dict[str, Any]
+
+
+def _local_reply(ask: _ReplyRequest) -> _Written:
+    last = ask.messages[-1]
+    if ask.asked_language and ask.language is None:
+        raise ServiceFailure(
+            f"The local engine writes English, German, French and Spanish replies; "
+            f"language {ask.asked_language!r} needs a model (set model_id)."
+        )
+    language = ask.language or engine.detect_language(" ".join(last.units) or last.subject)
+    draft = writer.compose(
+        writer.ComposeInput(
+            messages=ask.messages,
+            tone=ask.tone,
+            language=language,
+            greeting_style=ask.style.get("greeting_style"),
+            key_points=ask.key_points,
+            signature=ask.signature,
+            priority=ask.style.get("priority"),
+        )
+    )
+    return _Written(draft, language, None)
+
+
+def _model_written(route: Any, ask: _ReplyRequest) -> tuple[_Written, dict[str, Any]]:
+    last = ask.messages[-1]
+    phrases_language = ask.language or engine.detect_language(" ".join(last.units))
+    # With a language the templates know, the platform adds the sign-off in that
+    # language; otherwise the model writes it and only the signature is appended.
+    writes_signoff = ask.language is None and bool(ask.asked_language)
+    closing = writer.signature_block(
+        ask.signature,
+        signoff=None if writes_signoff else writer.signoff_for(phrases_language, ask.tone),
+        fallback_name=None if writes_signoff else engine.person_name(last.recipient, ask.messages),
+    )
+    max_length = ask.style.get("max_length")
+    reply = _model_reply(
+        route,
+        ask.messages,
+        tone=ask.tone,
+        language=ask.asked_language,
+        style=ask.style,
+        key_points=ask.key_points,
+        budget=None if max_length is None else max_length - len(closing) - 2,
+        writes_signoff=writes_signoff,
+        options=ask.options,
+    )
+    body = _strip_model_signoff(reply.data["content"], ask.signature, keep_signoff=writes_signoff)
+    draft = writer.Draft(
+        paragraphs=[(p.strip(), None) for p in body.split("\n\n") if p.strip()],
+        closing_block=closing,
+    )
+    addressed = [str(p) for p in reply.data["key_points_addressed"]]
+    return (
+        _Written(draft, ask.asked_language or phrases_language, addressed),
+        reply.usage.as_dict(),
+    )
+
+
 def generate_response(params: dict[str, Any]) -> HandlerOutput:
     started = time.perf_counter()
     endpoint = SERVICE.endpoints["generate_response"]
     style: dict[str, Any] = params.get("style_guide") or {}
-    tone = params.get("tone") or style.get("tone") or "professional"
     key_points = [p.strip() for p in params.get("key_points") or [] if p.strip()]
-    max_length = style.get("max_length")
-    signature = style.get("signature") or ""
-    messages = engine.prepare_thread(params["email_thread"])
-    last = messages[-1]
     asked_language = style.get("language")
-    language = engine.language_code(asked_language)
+    ask = _ReplyRequest(
+        messages=engine.prepare_thread(params["email_thread"]),
+        tone=params.get("tone") or style.get("tone") or "professional",
+        style=style,
+        key_points=key_points,
+        signature=style.get("signature") or "",
+        asked_language=asked_language,
+        language=engine.language_code(asked_language),
+        options=params.get("options") or {},
+    )
     requested = endpoint.requested_model(params)
-    route = route_for(requested)
-
-    if route is None:
-        if asked_language and language is None:
-            raise ServiceFailure(
-                f"The local engine writes English, German, French and Spanish replies; "
-                f"language {asked_language!r} needs a model (set model_id)."
-            )
-        language = language or engine.detect_language(" ".join(last.units) or last.subject)
-        draft = engine.compose(
-            engine.ComposeInput(
-                messages=messages,
-                tone=tone,
-                language=language,
-                greeting_style=style.get("greeting_style"),
-                key_points=key_points,
-                signature=signature,
-                priority=style.get("priority"),
-            )
-        )
-        subject = engine.reply_subject(last.subject)
-        model, usage = LOCAL_WRITER_MODEL, _usage(params["email_thread"])
-    else:
-        phrases_language = language or engine.detect_language(" ".join(last.units))
-        # With a language the templates know, the platform adds the sign-off in that
-        # language; otherwise the model writes it and only the signature is appended.
-        writes_signoff = language is None and bool(asked_language)
-        closing = engine.signature_block(
-            signature,
-            signoff=None if writes_signoff else engine.signoff_for(phrases_language, tone),
-            fallback_name=None if writes_signoff else engine.person_name(last.recipient, messages),
-        )
-        budget = None if max_length is None else max_length - len(closing) - 2
-        reply = _model_reply(
-            route,
-            messages,
-            tone=tone,
-            language=asked_language,
-            style=style,
-            key_points=key_points,
-            budget=budget,
-            writes_signoff=writes_signoff,
-            options=params.get("options") or {},
-        )
-        body = _strip_model_signoff(reply.data["content"], signature, keep_signoff=writes_signoff)
-        draft = engine.Draft(
-            paragraphs=[(p.strip(), None) for p in body.split("\n\n") if p.strip()],
-            closing_block=closing,
-        )
-        subject = engine.reply_subject(last.subject)  # the thread's subject, not a new one
-        model, usage = reply.model, reply.usage.as_dict()
-        language = asked_language or phrases_language
-
+    written, model, usage = local_or_model(
+        route_for(requested),
+        engine=LOCAL_WRITER_MODEL,
+        local=lambda: (_local_reply(ask), _usage(params["email_thread"])),
+        model=lambda route: _model_written(route, ask),
+    )
     try:
-        content, points_in = engine.fit(draft, max_length)
+        content, points_in = writer.fit(written.draft, style.get("max_length"))
     except ValueError as exc:
         raise ServiceFailure(f"Cannot write the reply: {exc}.") from None
-    if route is None:
+    addressed = written.addressed
+    if addressed is None:
         addressed = [p for p in key_points if p in points_in]
         if not key_points:
             addressed = [line[2:] for line in content.split("\n") if line.startswith("- ")]
-    else:
-        addressed = [str(p) for p in reply.data["key_points_addressed"]]
     response = {
-        "subject": subject,
+        # the thread's subject, also under a model: not a new one
+        "subject": writer.reply_subject(ask.messages[-1].subject),
         "content": content,
-        "tone": tone,
+        "tone": ask.tone,
         "key_points_addressed": addressed,
     }
     return HandlerOutput(
@@ -412,7 +454,7 @@ def generate_response(params: dict[str, Any]) -> HandlerOutput:
             requested_model=requested,
             started=started,
             usage=usage,
-            language=language,
+            language=written.language,
             length=len(content),
         ),
         extra={"response": response},
@@ -489,7 +531,7 @@ SERVICE = ServiceDefinition(
                         "type": "string",
                         "description": "Tone of the reply (style_guide.tone is used when this "
                         "is absent).",
-                        "enum": list(engine.TONES),
+                        "enum": list(writer.TONES),
                         "default": "professional",
                     },
                     "style_guide": {
@@ -531,12 +573,12 @@ SERVICE = ServiceDefinition(
                                 "description": "Greeting: formal ('Dear Jane Doe,'), "
                                 "professional ('Hello Jane,'), friendly ('Hi Jane,'), casual "
                                 "('Hey Jane,'), direct ('Jane,') or none. Default: by tone.",
-                                "enum": list(engine.GREETING_STYLES),
+                                "enum": list(writer.GREETING_STYLES),
                             },
                             "tone": {
                                 "type": "string",
                                 "description": "Tone, when the top-level tone is absent.",
-                                "enum": list(engine.TONES),
+                                "enum": list(writer.TONES),
                             },
                             "priority": {
                                 "type": "string",

@@ -18,13 +18,10 @@ from services.catalogue.registry import (
     ServiceDefinition,
     ServiceFailure,
 )
-from services.engines import run_metadata, text_usage
-from services.engines.llm import chat_json, route_for
-from services.engines.local_extraction import (
-    ExtractionError,
-    SchemaView,
-    extract,
-    extract_free,
+from services.engines import local_or_model, run_metadata, text_usage
+from services.engines.llm import ProviderRoute, chat_json, route_for
+from services.engines.local_extraction import ExtractionError, SchemaView, extract, extract_free
+from services.engines.local_merge import (
     fill_required,
     map_current,
     merge,
@@ -176,10 +173,7 @@ def track(
     if schema is not None:
         current, mapped, dropped = map_current(current, schema)
 
-    route = route_for(model_id)
-    found: list[str]
-    if route is not None:
-
+    def with_model(route: ProviderRoute) -> tuple[tuple[dict[str, Any], list[str]], dict[str, Any]]:
         def check(answer: Any) -> list[str]:
             if not isinstance(answer, dict):
                 return ["the answer must be one JSON object"]
@@ -195,22 +189,21 @@ def track(
             temperature=temperature,
             max_tokens=max_tokens,
         )
-        extracted: dict[str, Any] = reply.data
-        found = sorted(extracted)
-        model, usage = route.model_id, reply.usage.as_dict()
-    else:
-        if schema is not None:
-            try:
-                extraction = extract(content, schema, reference)
-            except ExtractionError as exc:
-                raise ServiceFailure(str(exc)) from exc
-            extracted, found = extraction.data, extraction.found
-        else:
-            extracted = extract_free(content, reference)
-            found = sorted(extracted)
-        model = ENGINE
-        usage = text_usage(content)
+        return (reply.data, sorted(reply.data)), reply.usage.as_dict()
 
+    def locally() -> tuple[tuple[dict[str, Any], list[str]], dict[str, Any]]:
+        if schema is None:
+            free = extract_free(content, reference)
+            return (free, sorted(free)), text_usage(content)
+        try:
+            extraction = extract(content, schema, reference)
+        except ExtractionError as exc:
+            raise ServiceFailure(str(exc)) from exc
+        return (extraction.data, extraction.found), text_usage(content)
+
+    (extracted, found), model, usage = local_or_model(
+        route_for(model_id), engine=ENGINE, local=locally, model=with_model
+    )
     result = merge(current, extracted)
     filled: list[str] = []
     absent: list[str] = []

@@ -15,7 +15,7 @@ from services.catalogue.registry import (
     ServiceDefinition,
     ServiceFailure,
 )
-from services.engines import run_metadata
+from services.engines import local_or_model, run_metadata
 from services.engines.llm import ProviderRoute, chat_json, route_for
 from services.engines.local_knowledge import (
     Hit,
@@ -158,7 +158,8 @@ def _answer_problems(data: Any, passage_count: int) -> list[str]:
 
 def _model_answer(
     route: ProviderRoute, query: str, hits: list[Hit], config: dict[str, Any]
-) -> tuple[dict[str, Any], list[Hit], dict[str, int]]:
+) -> tuple[tuple[dict[str, Any], list[Hit]], dict[str, Any]]:
+    """((answer, passages used), usage) from the model."""
     system = DEFAULT_SYSTEM_PROMPT + (
         f" Keep the response under {config['maxOutputLength']} characters."
     )
@@ -195,15 +196,12 @@ def _model_answer(
         used = [sent[n - 1] for n in sorted(set(chat.data["used_passages"]))]
     else:
         used = sent
-    return (
-        {
-            "response": trim_text(chat.data["response"], config["maxOutputLength"]),
-            "usedKnowledge": "\n\n".join(hit.passage.text for hit in used),
-            "confidence": round(float(chat.data["confidence"]), 3),
-        },
-        used,
-        chat.usage.as_dict(),
-    )
+    answer = {
+        "response": trim_text(chat.data["response"], config["maxOutputLength"]),
+        "usedKnowledge": "\n\n".join(hit.passage.text for hit in used),
+        "confidence": round(float(chat.data["confidence"]), 3),
+    }
+    return (answer, used), chat.usage.as_dict()
 
 
 def process(params: dict[str, Any]) -> HandlerOutput:
@@ -214,18 +212,21 @@ def process(params: dict[str, Any]) -> HandlerOutput:
     kb_ids, passages = _gather(params)
     index = index_for(passages)
     hits = index.search(query)
-    route = route_for(requested or DEFAULT_MODEL)
-    if route is None:
-        result, used = _local_answer(index, query, hits, config)
-        model = LOCAL_ENGINE
-        usage: dict[str, Any] = {
+
+    def locally() -> tuple[tuple[dict[str, Any], list[Hit]], dict[str, Any]]:
+        answer, used = _local_answer(index, query, hits, config)
+        return (answer, used), {
             "input_chars": len(query) + len(params["context"].get("knowledge", "")),
             "passages_searched": len(passages),
-            "output_chars": len(result["response"]),
+            "output_chars": len(answer["response"]),
         }
-    else:
-        result, used, usage = _model_answer(route, query, hits, config)
-        model = route.model_id
+
+    (result, used), model, usage = local_or_model(
+        route_for(requested or DEFAULT_MODEL),
+        engine=LOCAL_ENGINE,
+        local=locally,
+        model=lambda route: _model_answer(route, query, hits, config),
+    )
     return HandlerOutput(
         result=result,
         metadata=run_metadata(

@@ -1,4 +1,7 @@
-"""summary (alias aisummary): extractive summaries ranked locally, or written by a model."""
+"""summary (alias aisummary): extractive summaries ranked locally, or written by a model.
+
+Just over 500 lines: the local ranker, the model call, the length and format rules and the
+endpoint's schema all serve the one endpoint and are each short; no cut would stand alone."""
 
 from __future__ import annotations
 
@@ -155,7 +158,12 @@ def _normalised(values: list[float]) -> list[float]:
 def rank_sentences(text: str) -> tuple[list[_Sentence], list[dict[str, float]], list[str]]:
     """Score every sentence: graph centrality (TextRank over TF-IDF cosine), coverage of the
     text's keyphrases (terms that recur across sentences) and position (the opening sentence
-    and paragraph leads). Returns the sentences, their unit vectors and the keyphrases."""
+    and paragraph leads). Returns the sentences, their unit vectors and the keyphrases.
+
+    Keyphrases are ours, not yake's (tried: yake 0.7.3's one-word keyphrases as this
+    feature kept the quality floors, 65 key sentences kept of 96 against our 64, but a
+    summary took 181 ms instead of 25 ms on 1,050 words and 2.9 s instead of 0.33 s on
+    21,000, near the 5 s the long-text test allows)."""
     items = _split(text)
     if not items:
         return [], [], []

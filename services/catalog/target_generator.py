@@ -16,14 +16,8 @@ from services.catalogue.registry import (
 )
 from services.engines import local_or_model, run_metadata, text_usage
 from services.engines.llm import ProviderRoute, chat_json, route_for
-from services.engines.local_targets import (
-    check_unique,
-    key,
-    next_free_id,
-    plan,
-    plan_problems,
-    target_lists,
-)
+from services.engines.local_plan import next_free_id, plan, plan_problems
+from services.engines.local_targets import check_unique, key, target_lists
 
 ENGINE = "local/target-planner"
 DEFAULT_MODEL = DOCUMENTED_DEFAULT_MODEL

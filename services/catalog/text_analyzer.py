@@ -8,7 +8,7 @@ from collections import Counter
 from typing import Any
 
 from services.catalogue.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
-from services.engines.nlp import PARAGRAPH_BREAK, SENTENCE_END, STOPWORDS, WORD
+from services.engines.nlp import PARAGRAPH_BREAK, SENTENCE_END, WORD, terms
 
 MAX_TEXT_CHARS = 200_000
 WORDS_PER_MINUTE = 238
@@ -38,7 +38,7 @@ def analyze_text(text: str, top_n: int = 10) -> dict[str, Any]:
     unique = set(lowered)
     letters = sum(len(w) for w in words)
     syllables = sum(_syllables(w) for w in words)
-    frequent = Counter(w for w in lowered if w not in STOPWORDS and len(w) > 1)
+    frequent = Counter(terms(text))
 
     avg_word_length = round(letters / word_count, 2) if word_count else 0.0
     avg_sentence_length = round(word_count / sentence_count, 2) if sentence_count else 0.0

@@ -8,9 +8,10 @@ from typing import Any
 from django.conf import settings
 
 from services.catalogue.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
+from services.engines import local_fetch as fetcher
+from services.engines import local_or_model, run_metadata
 from services.engines import local_web as web
-from services.engines import run_metadata
-from services.engines.llm import ChatResult, chat_json, route_for
+from services.engines.llm import ChatResult, ProviderRoute, chat_json, route_for
 
 LOCAL_MODEL = "local/web-extract"
 DEFAULT_TIMEOUT = 30
@@ -74,26 +75,38 @@ def scrape(params: dict[str, Any]) -> HandlerOutput:
     text_mode = bool(options.get("text_mode", True))
     description = (params.get("extraction_description") or "").strip()
     requested = endpoint.requested_model(params)
-    route = route_for(requested)
 
-    page = web.fetch(params["url"], timeout=timeout, allow_loopback=allow_loopback())
+    page = fetcher.fetch(params["url"], timeout=timeout, allow_loopback=allow_loopback())
     document, title, main = web.document_for(page, text_mode=text_mode)
     result: dict[str, Any] = {"main_article_content": main, "title": title}
-    model = LOCAL_MODEL
-    usage: dict[str, Any] = {"bytes": page.size, "chars": len(main)}
-    if description and route is not None:
+    fetched: dict[str, Any] = {"bytes": page.size, "chars": len(main)}
+
+    def locally() -> tuple[dict[str, Any], dict[str, Any]]:
+        fields: dict[str, Any] = {}
+        for request in web.parse_description(description):
+            if fields.get(request.name, result.get(request.name)) is None:
+                fields[request.name] = web.extract_field(document, request)
+        return fields, fetched
+
+    def with_model(route: ProviderRoute) -> tuple[dict[str, Any], dict[str, Any]]:
         reply = _model_fields(
             route, description=description, document=document, title=title, options=options
         )
+        fields: dict[str, Any] = {}
         for key, value in reply.data.items():
             name = web.snake_case(str(key))
             if name and name != "main_article_content":
-                result[name] = value
-        model, usage = reply.model, {**usage, **reply.usage.as_dict()}
-    elif description:
-        for request in web.parse_description(description):
-            if request.name not in result or result[request.name] is None:
-                result[request.name] = web.extract_field(document, request)
+                fields[name] = value
+        return fields, {**fetched, **reply.usage.as_dict()}
+
+    # The main content is always extracted locally; a model only reads the described fields.
+    fields, model, usage = local_or_model(
+        route_for(requested) if description else None,
+        engine=LOCAL_MODEL,
+        local=locally,
+        model=with_model,
+    )
+    result.update(fields)
     return HandlerOutput(
         result=result,
         metadata=run_metadata(

@@ -1,11 +1,17 @@
 """Schema-driven information extraction on the CPU: fills a JSON Schema's properties from text
 ("key: value" lines, enums with synonyms and fuzzy matching, numbers with units, booleans with
-negation, dates and durations, lists, nested objects), free-form fact extraction, and the merge
-of new facts into existing ones."""
+negation, dates and durations, lists, nested objects), and free-form fact extraction. Merging
+new facts into known ones and fitting them to the schema is in local_merge.
+
+Over 500 lines because of one class, Extractor (about 830 lines), and the helpers only it
+calls (schema view, cue matching, value parsing, about 380 lines): the search for one
+property's value runs through Extractor's methods, which share the document's segments,
+masks and the values already taken; cut into modules they would pass that state around as
+arguments in every call. The word lists it reads are in local_vocabulary, dates in
+local_when, merging and schema repair in local_merge."""
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,7 +49,7 @@ from services.engines.local_when import (
     find_dates,
     find_durations,
 )
-from services.engines.nlp import STOPWORDS, sentences, stem
+from services.engines.nlp import STOPWORDS, bare_words, sentences, stem
 from services.engines.places import find_places, place_kind
 
 EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-zA-Z]{2,}\b")
@@ -354,7 +360,7 @@ class Doc:
                     ):
                         key = match.group("key").strip()
                         value = match.group("value").strip().rstrip(".;,")
-                        doc.pairs.append(Pair(key, _name_stems(key), value, line_no))
+                        doc.pairs.append(Pair(key, stems_of_name(key), value, line_no))
             for sentence in line_sentences:
                 tokens = tokenize(sentence)
                 doc.segments.append(
@@ -435,7 +441,7 @@ class SchemaView:
         return bool(self._validator.evolve(schema=clean).is_valid(value))
 
 
-def _kind_of(node: dict[str, Any]) -> tuple[str, bool]:
+def kind_of_node(node: dict[str, Any]) -> tuple[str, bool]:
     """(kind, nullable): kind is enum, const, boolean, integer, number, string, array, object
     or any."""
     nullable = bool(node.get("_nullable"))
@@ -467,7 +473,7 @@ def split_name(name: str) -> list[str]:
     return [w.lower() for w in re.split(r"[\s_\-./]+", spaced) if w]
 
 
-def _name_stems(name: str) -> list[str]:
+def stems_of_name(name: str) -> list[str]:
     words = split_name(name)
     kept = [w for w in words if w not in GENERIC_NAME_WORDS and w not in STOPWORDS] or words
     return [stem(w) for w in kept]
@@ -489,7 +495,7 @@ _DESCRIPTION_UNIT = re.compile(r"\b(?:in|as|of)\s+([^\W\d_]+|[%°$€£])|\(([^(
 
 def make_prop(view: SchemaView, name: str, raw: Any, path: str) -> Prop:
     node = view.resolve(raw)
-    kind, nullable = _kind_of(node)
+    kind, nullable = kind_of_node(node)
     words = split_name(name)
     title_words = split_name(str(node.get("title", "")))
     unit_family, unit_factor = _unit_hint(words)
@@ -503,15 +509,15 @@ def make_prop(view: SchemaView, name: str, raw: Any, path: str) -> Prop:
         unit_family, unit_factor = _unit_hint(stated)
     if unit_family is None and kind == "integer" and set(words) & _PEOPLE_WORDS:
         unit_family, unit_factor = "people", 1.0
-    stems = _name_stems(name)
+    stems = stems_of_name(name)
     cues: list[tuple[tuple[str, ...], float]] = [((s,), 1.0) for s in stems]
     if len(stems) > 1:
         cues.append((tuple(stems), 1.5))
-    for s in _name_stems(str(node.get("title", ""))) if title_words else []:
+    for s in stems_of_name(str(node.get("title", ""))) if title_words else []:
         cues.append(((s,), 1.0))
     for s in [*stems, *(stem(w) for w in title_words)]:
         for synonym in CUE_INDEX.get(s, ()):
-            phrase = tuple(stem(w) for w in re.findall(r"[^\W_]+", synonym))
+            phrase = tuple(stem(w) for w in bare_words(synonym))
             weight = 0.3 if synonym in STOPWORDS else 0.8
             cues.append((phrase, weight))
     for s in content_stems(str(node.get("description", ""))):
@@ -600,10 +606,10 @@ def _variants(value: Any) -> list[tuple[tuple[str, ...], float]]:
 @lru_cache(maxsize=4096)
 def _variants_of(normalised: str) -> list[tuple[tuple[str, ...], float]]:
     out: list[tuple[tuple[str, ...], float]] = [
-        (tuple(stem(w) for w in re.findall(r"[^\W_]+", normalised)), 1.0)
+        (tuple(stem(w) for w in bare_words(normalised)), 1.0)
     ]
     for synonym in ENUM_SYNONYMS.get(normalised, ()):
-        out.append((tuple(stem(w) for w in re.findall(r"[^\W_]+", synonym)), 0.85))
+        out.append((tuple(stem(w) for w in bare_words(synonym)), 0.85))
     return [(phrase, weight) for phrase, weight in out if phrase]
 
 
@@ -622,7 +628,7 @@ def match_enum(raw: str, options: list[Any]) -> Any:
     for option in options:
         if _normalise_enum(option) == norm:
             return option
-    raw_stems = tuple(stem(w) for w in re.findall(r"[^\W_]+", norm))
+    raw_stems = tuple(stem(w) for w in bare_words(norm))
     best: tuple[float, Any] = (0.0, None)
     for option in options:
         for phrase, weight in _variants(option):
@@ -676,7 +682,7 @@ def _number_value(match: re.Match[str]) -> float | None:
 
 
 def parse_bool(raw: str) -> bool | None:
-    words = re.findall(r"[^\W_]+", raw.lower())
+    words = bare_words(raw.lower())
     if not words:
         return None
     if words[0] in _AFFIRMATIVE:
@@ -1593,7 +1599,7 @@ def extract(text: str, schema: dict[str, Any], reference: date) -> Extraction:
     are left out; nothing is invented. Missing required fields are reported, not filled."""
     view = SchemaView(schema)
     root = view.resolve(schema)
-    if _kind_of(root)[0] not in {"object", "any"}:
+    if kind_of_node(root)[0] not in {"object", "any"}:
         raise ExtractionError('The schema must describe an object ("type": "object").')
     doc = Doc.parse(text, reference)
     extractor = Extractor(doc, schema)
@@ -1627,7 +1633,7 @@ _CURRENCY = {
 
 
 def snake_key(key: str) -> str:
-    words = re.findall(r"[^\W_]+", key.lower())
+    words = bare_words(key.lower())
     return "_".join(words)[:64]
 
 
@@ -1701,237 +1707,4 @@ def extract_free(text: str, reference: date) -> dict[str, Any]:
     ):
         if values and key not in out:
             out[key] = values
-    return out
-
-
-# --- merging and repair -----------------------------------------------------------------------
-
-
-def merge(current: Any, new: Any) -> Any:
-    """New facts over existing ones: scalars are replaced, lists are united without duplicates
-    (existing items first), objects are merged key by key."""
-    if isinstance(current, dict) and isinstance(new, dict):
-        out = copy.deepcopy(current)
-        for key, value in new.items():
-            out[key] = merge(out[key], value) if key in out else copy.deepcopy(value)
-        return out
-    if isinstance(current, list) and isinstance(new, list):
-        out_list = copy.deepcopy(current)
-        seen = [_identity(item) for item in out_list]
-        for item in new:
-            if _identity(item) not in seen:
-                out_list.append(copy.deepcopy(item))
-                seen.append(_identity(item))
-        return out_list
-    return copy.deepcopy(new)
-
-
-def _identity(item: Any) -> Any:
-    if isinstance(item, str):
-        return re.sub(r"\s+", " ", item.strip().lower())
-    return item
-
-
-def map_current(
-    current: dict[str, Any], schema: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, str], list[str]]:
-    """Existing facts fitted to the schema: a key the schema lacks moves to the one property
-    whose name it contains ("previous_symptoms" -> "symptoms") when the types agree; else it
-    stays if the schema allows extra properties, or is dropped. Returns (facts, moved, dropped)."""
-    view = SchemaView(schema)
-    root = view.resolve(schema)
-    properties = root.get("properties") or {}
-    if not properties:
-        return copy.deepcopy(current), {}, []
-    closed = root.get("additionalProperties") is False or root.get("unevaluatedProperties") is False
-    out: dict[str, Any] = {}
-    moved: dict[str, str] = {}
-    dropped: list[str] = []
-    for key, value in current.items():
-        if key in properties:
-            out[key] = merge(out[key], value) if key in out else copy.deepcopy(value)
-            continue
-        key_stems = set(_name_stems(key))
-        matches = []
-        for name, raw in properties.items():
-            name_stems = set(_name_stems(name))
-            node = view.resolve(raw)
-            kind, _ = _kind_of(node)
-            compatible = (
-                (isinstance(value, list) and kind == "array")
-                or (isinstance(value, dict) and kind == "object")
-                or (isinstance(value, str) and kind in {"string", "enum", "array"})
-                or (isinstance(value, bool) and kind == "boolean")
-                or (
-                    isinstance(value, (int, float))
-                    and not isinstance(value, bool)
-                    and kind in {"integer", "number"}
-                )
-            )
-            if compatible and name_stems and (name_stems <= key_stems or key_stems <= name_stems):
-                matches.append((name, kind))
-        if len(matches) == 1:
-            name, kind = matches[0]
-            fitted = [value] if kind == "array" and not isinstance(value, list) else value
-            out[name] = merge(out[name], fitted) if name in out else copy.deepcopy(fitted)
-            moved[key] = name
-        elif closed:
-            dropped.append(key)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out, moved, dropped
-
-
-def schema_errors(schema: dict[str, Any], instance: Any, limit: int = 10) -> list[str]:
-    """Readable violations of `schema` by `instance` ("severity: 'extreme' is not one of …")."""
-    cls = validator_for(schema)
-    errors = sorted(cls(schema).iter_errors(instance), key=lambda e: list(e.absolute_path))
-    out = []
-    for error in errors[:limit]:
-        path = ".".join(str(p) for p in error.absolute_path) or "(root)"
-        out.append(f"{path}: {error.message}")
-    return out
-
-
-def repair(schema: dict[str, Any], instance: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Remove the values that break `schema` (an invalid enum value, a wrong type, an extra key
-    of a closed object) when they can go; returns the result and the paths removed. What still
-    fails (a missing required field) is left for the caller to report."""
-    cls = validator_for(schema)
-    validator = cls(schema)
-    removed: list[str] = []
-    data = copy.deepcopy(instance)
-    for _ in range(50):
-        errors = sorted(validator.iter_errors(data), key=lambda e: -len(e.absolute_path))
-        changed = False
-        for error in errors:
-            path = list(error.absolute_path)
-            if error.validator in {"additionalProperties", "unevaluatedProperties"} and isinstance(
-                error.instance, dict
-            ):
-                allowed = (
-                    set((error.schema or {}).get("properties", {}))
-                    if isinstance(error.schema, dict)
-                    else set()
-                )
-                for key in [k for k in error.instance if k not in allowed]:
-                    if _delete(data, [*path, key]):
-                        removed.append(".".join(str(p) for p in [*path, key]))
-                        changed = True
-                break
-            if error.validator == "required" or not path:
-                continue
-            if error.validator in {"maxItems", "uniqueItems"} and isinstance(error.instance, list):
-                # a merged list that grew too long keeps its newest items
-                items = list(error.instance)
-                if error.validator == "uniqueItems":
-                    items = [x for i, x in enumerate(items) if x not in items[:i]]
-                else:
-                    items = items[len(items) - int(error.validator_value) :]
-                if _replace(data, path, items):
-                    changed = True
-                    break
-            if _delete(data, path):
-                removed.append(".".join(str(p) for p in path))
-                changed = True
-                break
-        if not changed:
-            break
-    return data, removed
-
-
-def _replace(data: Any, path: list[Any], value: Any) -> bool:
-    target = data
-    for part in path[:-1]:
-        try:
-            target = target[part]
-        except (KeyError, IndexError, TypeError):
-            return False
-    try:
-        target[path[-1]] = value
-    except (KeyError, IndexError, TypeError):
-        return False
-    return True
-
-
-def _delete(data: Any, path: list[Any]) -> bool:
-    target = data
-    for part in path[:-1]:
-        try:
-            target = target[part]
-        except (KeyError, IndexError, TypeError):
-            return False
-    last = path[-1]
-    if isinstance(target, dict) and last in target:
-        del target[last]
-        return True
-    if isinstance(target, list) and isinstance(last, int) and last < len(target):
-        del target[last]
-        return True
-    return False
-
-
-def fill_required(
-    schema: dict[str, Any], data: dict[str, Any]
-) -> tuple[list[str], list[str], list[str]]:
-    """Fill missing required fields from a default, a const, null (where the schema allows it)
-    or an empty list (in place); an optional nested object that cannot be completed is removed.
-    Returns (filled paths, still missing paths, removed incomplete objects)."""
-    view = SchemaView(schema)
-    defaulted: list[str] = []
-    removed: list[str] = []
-
-    def walk(node: dict[str, Any], obj: dict[str, Any], path: str) -> list[str]:
-        properties = node.get("properties") or {}
-        required = node.get("required", []) or []
-        missing: list[str] = []
-        for name, raw in properties.items():
-            sub = view.resolve(raw)
-            if name in obj and isinstance(obj[name], dict) and _kind_of(sub)[0] == "object":
-                child_path = f"{path}.{name}" if path else name
-                child_missing = walk(sub, obj[name], child_path)
-                if child_missing and name not in required:
-                    del obj[name]
-                    removed.append(child_path)
-                else:
-                    missing += child_missing
-        for name in required:
-            if name in obj:
-                continue
-            sub = view.resolve(properties.get(name, {}))
-            child_path = f"{path}.{name}" if path else name
-            kind, nullable = _kind_of(sub)
-            if "default" in sub:
-                obj[name] = copy.deepcopy(sub["default"])
-            elif "const" in sub:
-                obj[name] = copy.deepcopy(sub["const"])
-            elif nullable:
-                obj[name] = None
-            elif kind == "array" and not sub.get("minItems"):
-                obj[name] = []
-            else:
-                missing.append(child_path)
-                continue
-            defaulted.append(child_path)
-        return missing
-
-    still_missing = walk(view.resolve(schema), data, "")
-    return defaulted, still_missing, removed
-
-
-def required_absent(schema: dict[str, Any], data: dict[str, Any]) -> list[str]:
-    """Paths of the required properties `data` does not have (inside the objects it has)."""
-    view = SchemaView(schema)
-    out: list[str] = []
-
-    def walk(node: dict[str, Any], obj: dict[str, Any], path: str) -> None:
-        properties = node.get("properties") or {}
-        for name in node.get("required", []) or []:
-            if name not in obj:
-                out.append(f"{path}.{name}" if path else name)
-        for name, value in obj.items():
-            if isinstance(value, dict) and name in properties:
-                walk(view.resolve(properties[name]), value, f"{path}.{name}" if path else name)
-
-    walk(view.resolve(schema), data, "")
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import heapq
 import itertools
 import math
 import re
@@ -219,7 +220,15 @@ class Bm25:
     """Okapi BM25 (k1=1.5, b=0.75) over tokenised passages, scored through an inverted index
     (term → postings), so a query costs the postings of its terms, not a pass over every
     passage; idf as in Robertson–Spärck Jones with +1 inside the log so it never goes
-    negative."""
+    negative.
+
+    Ours rather than `bm25s` (checked: 0.3.16 installs on Python 3.11 and runs offline; its
+    "lucene" method ranks the same, its scores are ours divided by k1 + 1). On 20,000
+    passages of 60 terms bm25s builds its index slower (2.8 s against 2.2 s, and the index is
+    rebuilt whenever a knowledge base's documents change) and scores a query faster (0.02 ms
+    against 0.23 ms), but search() then works on the scores in Python (word pairs, order,
+    hits), so bm25s's numpy array has to become a list: 0.25 ms, no gain, for a numpy
+    dependency and a slower rebuild."""
 
     def __init__(self, documents: Sequence[Sequence[str]], k1: float = 1.5, b: float = 0.75):
         self.k1 = k1
@@ -239,8 +248,10 @@ class Bm25:
         df = self.document_frequency.get(term, 0)
         return math.log(1 + (self.count - df + 0.5) / (df + 0.5))
 
-    def scores(self, query: Iterable[str]) -> list[float]:
-        out = [0.0] * self.count
+    def matches(self, query: Iterable[str]) -> dict[int, float]:
+        """The score of each passage holding a query term (the others score 0), by position;
+        the cost is the postings of the query's terms, not the number of passages."""
+        out: dict[int, float] = {}
         if not self.average_length:
             return out
         k1 = self.k1
@@ -251,7 +262,14 @@ class Bm25:
                 continue
             weight = self.idf(term) * (k1 + 1)
             for i, tf in postings:
-                out[i] += weight * tf / (tf + norms[i])
+                out[i] = out.get(i, 0.0) + weight * tf / (tf + norms[i])
+        return out
+
+    def scores(self, query: Iterable[str]) -> list[float]:
+        """The score of every passage, in order."""
+        out = [0.0] * self.count
+        for i, score in self.matches(query).items():
+            out[i] = score
         return out
 
 
@@ -285,18 +303,15 @@ class KnowledgeIndex:
         candidates gain for each pair of query terms they hold side by side ("space probe",
         "prime minister"), weighted by the pair's rarer term."""
         query_terms = index_terms(query)
-        scores = self.bm25.scores(query_terms)
+        scores = self.bm25.matches(query_terms)  # every score here is positive
         pairs = {(a, b) for a, b in itertools.pairwise(query_terms) if a != b}
         if pairs:
-            top = sorted(range(len(scores)), key=lambda i: -scores[i])[:_PAIR_CANDIDATES]
-            for i in top:
-                if scores[i] <= 0:
-                    continue
+            for i in heapq.nsmallest(_PAIR_CANDIDATES, scores, key=lambda i: (-scores[i], i)):
                 held = self._pairs(i)
                 scores[i] += _PAIR_WEIGHT * sum(
                     min(self.bm25.idf(a), self.bm25.idf(b)) for a, b in pairs if (a, b) in held
                 )
-        order = sorted((i for i, s in enumerate(scores) if s > 0), key=lambda i: (-scores[i], i))
+        order = sorted(scores, key=lambda i: (-scores[i], i))
         return [Hit(self.passages[i], scores[i], rank, i) for rank, i in enumerate(order)]
 
     def coverage(self, query: str, hit: Hit) -> float:

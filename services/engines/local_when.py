@@ -1,5 +1,15 @@
-"""Dates, times and durations in English text, resolved against a reference date, written as
-ISO 8601 ("2025-03-03", "P3D", "PT1H30M"). Deterministic, no downloads."""
+"""Dates, times and durations in text, resolved against a reference date, written as ISO 8601
+("2025-03-03", "P3D", "PT1H30M"). Deterministic, no downloads.
+
+The one date parser of the engines. Finding the spans is ours (regular expressions tuned on
+the engines' tests: which words are a date, which weekday a bare "Friday" means, what a
+duration is); a span with a month name, in English, German, French or Spanish, is turned into
+a date by `dateparser` (its language data ships in the wheel; nothing is fetched). ISO and
+numeric dates and the relative English forms stay with this module's arithmetic: their rules
+(a dotted date is day first, a slashed one US order unless the first number exceeds 12, "last
+Friday" before "since Monday") are the product's, and dateparser's readings differ
+("01.03.2025" → 3 January), so handing them over would change answers users get today.
+"""
 
 from __future__ import annotations
 
@@ -8,33 +18,32 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
+import dateparser
+
 from services.engines.local_language import number_from_word
 
+# Month names as written in English, German, French and Spanish (for finding spans; the span
+# itself is read by dateparser), the number of each.
 MONTHS = {
-    "january": 1,
-    "jan": 1,
-    "february": 2,
-    "feb": 2,
-    "march": 3,
-    "mar": 3,
-    "april": 4,
-    "apr": 4,
-    "may": 5,
-    "june": 6,
-    "jun": 6,
-    "july": 7,
-    "jul": 7,
-    "august": 8,
-    "aug": 8,
-    "september": 9,
-    "sep": 9,
-    "sept": 9,
-    "october": 10,
-    "oct": 10,
-    "november": 11,
-    "nov": 11,
-    "december": 12,
-    "dec": 12,
+    name: number
+    for number, names in enumerate(
+        [
+            "january jan januar janvier enero",
+            "february feb februar février fevrier febrero",
+            "march mar märz maerz mars marzo",
+            "april apr avril abril",
+            "may mai mayo",
+            "june jun juni juin junio",
+            "july jul juli juillet julio",
+            "august aug août aout agosto",
+            "september sep sept septembre septiembre",
+            "october oct oktober octobre octubre",
+            "november nov novembre noviembre",
+            "december dec dezember décembre decembre diciembre",
+        ],
+        start=1,
+    )
+    for name in names.split()
 }
 WEEKDAYS = {
     "monday": 0,
@@ -106,14 +115,16 @@ _UNIT_NAMES = "|".join(sorted(_UNIT_ALIASES, key=len, reverse=True))
 ISO_DATE = re.compile(
     r"\b(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2}))?(Z|[+-]\d{2}:?\d{2})?)?\b"
 )
+# "1 March 2025", "1st of March", "5. März 2026", "12 mars", "3 de mayo de 2025".
 DAY_MONTH = re.compile(
-    rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_NAMES})\.?(?:,?\s+(\d{{4}}))?\b",
+    rf"\b(\d{{1,2}})(?:st|nd|rd|th|\.)?\s+(?:of\s+|de\s+)?({_MONTH_NAMES})\.?"
+    rf"(?:,?\s+(?:de\s+)?(\d{{4}}))?\b",
     re.IGNORECASE,
 )
 MONTH_DAY = re.compile(
     rf"\b({_MONTH_NAMES})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?", re.IGNORECASE
 )
-MONTH_YEAR = re.compile(rf"\b({_MONTH_NAMES})\.?\s+(\d{{4}})\b", re.IGNORECASE)
+MONTH_YEAR = re.compile(rf"\b({_MONTH_NAMES})\.?\s+(?:de\s+)?(\d{{4}})\b", re.IGNORECASE)
 NUMERIC_DATE = re.compile(r"\b(\d{1,2})([./])(\d{1,2})\2(\d{4}|\d{2})\b")
 RELATIVE_DAY = re.compile(
     r"\b(the day before yesterday|the day after tomorrow|today|tonight|this morning|"
@@ -219,6 +230,35 @@ def _offset(reference: date, amount: float, unit: str, sign: int) -> date:
     return reference + timedelta(days=sign * amount * UNITS[unit][2])
 
 
+_DATEPARSER_LANGUAGES = ["en", "de", "fr", "es"]
+_YEAR = re.compile(r"\d{4}")
+
+
+@lru_cache(maxsize=8192)
+def calendar_date(span: str, reference: date) -> date | None:
+    """The date a span with a month name stands for ("1 March 2025", "March 1st", "5. März",
+    "12 mars 2025", "3 de mayo"), read by dateparser in English, German, French or Spanish;
+    day first, the first of the month when no day is written, and the reference year when no
+    year is written. None for a day the month lacks ("31 February")."""
+    parsed = dateparser.parse(
+        span,
+        languages=_DATEPARSER_LANGUAGES,
+        settings={
+            "RELATIVE_BASE": datetime.combine(reference, time(0, 0)),
+            "PREFER_DATES_FROM": "current_period",
+            "PREFER_DAY_OF_MONTH": "first",
+            "DATE_ORDER": "DMY",
+            "REQUIRE_PARTS": ["month"],
+        },
+    )
+    if parsed is None:
+        return None
+    value = parsed.date()
+    if not _YEAR.search(span) and value.year != reference.year:
+        return _safe_date(reference.year, value.month, value.day)
+    return value
+
+
 @lru_cache(maxsize=4096)
 def find_dates(text: str, reference: date) -> tuple[DateHit, ...]:
     """Every date written in `text`, in order. Absolute forms ("2025-03-01", "1 March 2025",
@@ -245,16 +285,10 @@ def find_dates(text: str, reference: date) -> tuple[DateHit, ...]:
             time(int(m.group(4)), int(m.group(5)), int(m.group(6) or 0)) if m.group(4) else None
         )
         hits.append(DateHit(value, m.start(), m.end(), m.group(0), moment))
-    for m in DAY_MONTH.finditer(text):
-        add(
-            _safe_date(_year(m.group(3), reference), MONTHS[m.group(2).lower()], int(m.group(1))), m
-        )
-    for m in MONTH_DAY.finditer(text):
-        add(
-            _safe_date(_year(m.group(3), reference), MONTHS[m.group(1).lower()], int(m.group(2))), m
-        )
-    for m in MONTH_YEAR.finditer(text):
-        add(_safe_date(int(m.group(2)), MONTHS[m.group(1).lower()], 1), m)
+    for pattern in (DAY_MONTH, MONTH_DAY, MONTH_YEAR):
+        for m in pattern.finditer(text):
+            if not _overlaps(taken, *m.span()):
+                add(calendar_date(m.group(0), reference), m)
     for m in NUMERIC_DATE.finditer(text):
         first, second, year = int(m.group(1)), int(m.group(3)), _year(m.group(4), reference)
         if m.group(2) == "." or first > 12:

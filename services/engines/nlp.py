@@ -11,8 +11,10 @@ from functools import lru_cache
 
 import snowballstemmer
 from bs4 import BeautifulSoup
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 WORD = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
+BARE_WORD = re.compile(r"[^\W_]+")
 SENTENCE_END = re.compile(r"[.!?。！？…]+(?=\s|$)|[。！？]+")
 # A break after end punctuation when the next sentence does not start lower-case, after CJK
 # end punctuation, or at a blank line.
@@ -62,17 +64,27 @@ def sentences(text: str) -> list[str]:
     return out
 
 
-def term_frequencies(items: Iterable[str]) -> Counter[str]:
-    return Counter(items)
+def bare_words(text: str) -> list[str]:
+    """Runs of letters and digits, in order: "state-of-the-art" is four words here (words()
+    keeps it one)."""
+    return BARE_WORD.findall(text)
+
+
+def document_frequencies(documents: Iterable[Iterable[str]]) -> Counter[str]:
+    """In how many of the tokenised `documents` each term occurs."""
+    df: Counter[str] = Counter()
+    for doc in documents:
+        df.update(set(doc))
+    return df
 
 
 def idf(documents: list[list[str]]) -> dict[str, float]:
     """Smoothed inverse document frequency over tokenised documents."""
     n = len(documents)
-    df: Counter[str] = Counter()
-    for doc in documents:
-        df.update(set(doc))
-    return {term: math.log(1 + (n - count + 0.5) / (count + 0.5)) for term, count in df.items()}
+    return {
+        term: math.log(1 + (n - count + 0.5) / (count + 0.5))
+        for term, count in document_frequencies(documents).items()
+    }
 
 
 # Irregular forms the Snowball stemmer leaves apart ("went" / "go"), mapped to their base.
@@ -116,6 +128,33 @@ def stem(word: str) -> str:
 def stems(text: str) -> list[str]:
     """Stems of the content words of `text`, in order (see terms())."""
     return [stem(t) for t in terms(text)]
+
+
+# --- language detection ------------------------------------------------------------------
+
+# Below this probability (among the languages asked about) a text is too short or too mixed to
+# tell, and the caller's default stands: "ok", "Hola" alone, a number.
+_LANGUAGE_CONFIDENCE = 0.5
+_LANGUAGE_SAMPLE = 2000  # characters read: enough to tell, and the cost grows with the length
+
+
+@lru_cache(maxsize=8)
+def _language_identifier(among: tuple[str, ...]) -> LanguageIdentifier:
+    """py3langid's model, read from its wheel (no download), limited to `among`; loaded once
+    (about a second: the model is compressed)."""
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier.set_languages(list(among))
+    return identifier
+
+
+def detect_language(text: str, among: tuple[str, ...], default: str) -> str:
+    """The ISO 639-1 code of the language `text` is written in, one of `among` (py3langid,
+    character n-grams, so short texts such as "Vielen Dank!" or "Merci beaucoup" are read too);
+    `default` when the text has no letters or no language is likely enough."""
+    if not any(c.isalpha() for c in text):
+        return default
+    language, probability = _language_identifier(among).classify(text[:_LANGUAGE_SAMPLE])
+    return str(language) if probability >= _LANGUAGE_CONFIDENCE else default
 
 
 # --- HTML to text -------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 from accounts.ledger.selectors import account_balance, ledger_total
 from services.catalog.email_response import SERVICE
 from services.engines import local_email as engine
+from services.engines import local_email_reply as writer
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "email_response" / "threads.json"
 THREADS = {t["id"]: t for t in json.loads(FIXTURES.read_text())["threads"]}
@@ -328,9 +329,9 @@ def test_a_formal_greeting_uses_the_full_display_name_when_nobody_signed():
 
 
 def test_tones_write_different_replies():
-    contents = {reply(tone=tone)["content"] for tone in engine.TONES}
+    contents = {reply(tone=tone)["content"] for tone in writer.TONES}
 
-    assert len(contents) == len(engine.TONES)
+    assert len(contents) == len(writer.TONES)
 
 
 def test_the_default_tone_is_professional():

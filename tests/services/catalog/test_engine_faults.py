@@ -18,7 +18,8 @@ from services.catalog.email_response import analyze_thread, generate_response
 from services.catalog.summary import summarize
 from services.engines.local_extraction import extract
 from services.engines.local_knowledge import KnowledgeIndex, Passage
-from services.engines.local_targets import cycles, plan
+from services.engines.local_plan import plan
+from services.engines.local_targets import cycles
 
 pytestmark = pytest.mark.django_db
 

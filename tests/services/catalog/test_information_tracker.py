@@ -15,7 +15,8 @@ from jsonschema import Draft202012Validator
 from accounts.ledger.selectors import account_balance
 from services.catalog.information_tracker import MAX_CONTENT_CHARS, SERVICE
 from services.catalogue.registry import ServiceFailure
-from services.engines.local_extraction import extract, extract_free, merge
+from services.engines.local_extraction import extract, extract_free
+from services.engines.local_merge import merge
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "information_tracker"
 REFERENCE = date(2025, 3, 6)  # a Thursday

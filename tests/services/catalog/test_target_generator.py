@@ -14,7 +14,8 @@ import pytest
 from accounts.ledger.selectors import account_balance
 from services.catalog.target_generator import MAX_CONTENT_CHARS, SERVICE
 from services.catalogue.registry import ServiceFailure
-from services.engines.local_targets import cycles, done_when_for, imperative, key, plan
+from services.engines.local_plan import done_when_for, imperative, plan
+from services.engines.local_targets import cycles, key
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "target_generator"
 URL = "/api/v1/services/target_generator/process"

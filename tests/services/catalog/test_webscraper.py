@@ -21,7 +21,7 @@ import pytest
 from accounts.ledger.selectors import account_balance, ledger_total
 from services.catalog.webscraper import SERVICE
 from services.catalogue.registry import ServiceFailure
-from services.engines import local_web as web
+from services.engines import local_fetch as fetcher
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "webscraper" / "pages.json"
 PAGES = {p["id"]: p for p in json.loads(FIXTURES.read_text())["pages"]}
@@ -46,9 +46,7 @@ class Site:
         self.routes: dict[str, Route] = {}
         self.requests: list[dict[str, Any]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def port(self) -> int:
@@ -118,14 +116,14 @@ def only_loopback_connections(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every pinned connection is recorded, and one to a non-loopback address fails the test
     before any packet is sent."""
     connected: list[str] = []
-    original = web.PinnedTransport.__init__
+    original = fetcher.PinnedTransport.__init__
 
-    def guarded(self: web.PinnedTransport, ip: str) -> None:
+    def guarded(self: fetcher.PinnedTransport, ip: str) -> None:
         assert ipaddress.ip_address(ip).is_loopback, f"refused to test against {ip}"
         connected.append(ip)
         original(self, ip)
 
-    monkeypatch.setattr(web.PinnedTransport, "__init__", guarded)
+    monkeypatch.setattr(fetcher.PinnedTransport, "__init__", guarded)
     return connected
 
 
@@ -480,7 +478,7 @@ def test_a_page_declaring_more_than_2_mb_is_refused_without_reading_it(site, loo
 
 def test_a_streamed_page_over_2_mb_is_cut_off(site, loopback_allowed):
     body = b"<html><body>" + b"<p>filler text</p>" * 140_000 + b"</body></html>"
-    assert len(body) > web.MAX_BYTES
+    assert len(body) > fetcher.MAX_BYTES
     site.page("/stream", body, send_length=False)
 
     assert "larger than the 2 MB limit" in _refusal(site.url("/stream"))
