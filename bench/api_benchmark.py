@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -739,8 +739,8 @@ def measure(
     """The interleaved load rounds, then the interleaved sequential round trips."""
     wrk = wrk_check()
     results.loads.append(load_average())
-    result_path = completed_result_path(base_url, keys[0], args.sample_timeout)
-    round_phases = phases(args, keys, result_path)
+    timeout = args.sample_timeout
+    round_phases = phases(args, keys, completed_result_path(base_url, keys[0], timeout))
     for phase in round_phases:  # warm-up: connections, imports, caches
         wrk_run(wrk, base_url, phase, 1, var_dir)
     for number in range(1, args.rounds + 1):
@@ -749,6 +749,8 @@ def measure(
             left = wait_for_queue_drain(args, database_url, timeout=max(60, args.seconds * 12))
             if left:
                 log(f"warning: {left} processes still unfinished before {phase.name}")
+            if phase.name.startswith("poll"):  # results are deleted a minute after done
+                phase = replace(phase, path=completed_result_path(base_url, keys[0], timeout))
             settle(base_url)
             measured[phase.name] = wrk_run(wrk, base_url, phase, args.seconds, var_dir)
             got = measured[phase.name]
