@@ -10,9 +10,12 @@ from typing import Any
 import pytest
 import redis.connection
 from django.conf import settings
+from django.db import connection
 
 from accounts.actions import api_key_revoke
 from services.models import Process
+from tests.api.conftest import EXECUTE_URL
+from tests.integration.live import need_postgres, poll_until_finished
 
 # Today's counts, as the test database sees them (the test's transaction turns the execute's
 # BEGIN/COMMIT into a SAVEPOINT/RELEASE pair, counted here; no health check runs in tests):
@@ -134,3 +137,44 @@ def test_a_revoked_key_is_refused_on_the_very_next_request_on_every_server(
 
     for server in servers:
         assert [status(server) for _ in range(6)] == [401] * 6
+
+
+# --- the worker's database connections --------------------------------------------------------
+
+TASKS = 24
+
+
+def _sessions_opened() -> int:
+    """Connections ever opened to the test database (PostgreSQL's own statistics)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        row = cursor.fetchone()
+    return int(row[0])
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_keeps_its_database_connections_from_task_to_task(live_stack, make_key):
+    """Celery's Django fixup would close the connection after every task, so each task would
+    open a new one; the worker keeps them (breact/celery.py). Once the server's threads and the
+    worker's processes are connected, many tasks open next to no connection."""
+    need_postgres()
+    key = make_key(credits=1000)
+
+    def run_one(client: Any) -> None:
+        started = client.post(EXECUTE_URL, json={"text": "One. Two three."})
+        assert started.status_code == 202, started.text
+        finished = poll_until_finished(client, started.json()["result_url"])
+        assert finished["status"] == "completed", finished
+
+    with live_stack.client(key.raw) as client:
+        for _ in range(6):
+            run_one(client)
+        before = _sessions_opened()
+        for _ in range(TASKS):
+            run_one(client)
+        opened = _sessions_opened() - before
+
+    # Old behaviour: at least one per task. Slack for server threads connecting late.
+    assert opened <= TASKS // 3, opened
