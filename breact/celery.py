@@ -4,7 +4,7 @@ import os
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_process_init
 from kombu.transport import TRANSPORT_ALIASES
 
 # The embedded broker (no server): CELERY_BROKER_URL=embedded:// (see breact/broker.py).
@@ -41,3 +41,15 @@ def _close_old_connections(sender: Task | None = None, **kwargs: Any) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_process_init.connect
+def _check_kept_connections(**kwargs: Any) -> None:
+    """In the worker's processes, a kept connection is checked (one SELECT 1) before a task's
+    first query: a connection that broke while the worker idled (the database restarted) is
+    replaced instead of failing a task the customer has paid for. The web server does without
+    (settings.py): a client sees its failed request and retries."""
+    from django.db import connections
+
+    for alias in connections:
+        connections[alias].settings_dict["CONN_HEALTH_CHECKS"] = True

@@ -121,6 +121,7 @@ else:
     # restarted) fails the one request that finds it, and Django closes it at that request's
     # end (an error occurred and it no longer answers), so the next one reconnects.
     # BREACT_DB_CONN_HEALTH_CHECKS=1 trades that one failure for a round trip per request.
+    # The worker's processes check their kept connections before each task (breact/celery.py).
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool("BREACT_DB_CONN_HEALTH_CHECKS", False)
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("BREACT_DB_CONN_MAX_AGE", 60)
 

@@ -178,3 +178,32 @@ def test_the_worker_keeps_its_database_connections_from_task_to_task(live_stack,
 
     # Old behaviour: at least one per task. Slack for server threads connecting late.
     assert opened <= TASKS // 3, opened
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_kept_connections_killed_by_the_database_cost_no_task(live_stack, make_key):
+    """The database drops every connection (as on a restart). The server's kept connections
+    fail at most the one request each that finds them, then reconnect; the worker checks its
+    kept connections before a task, so every process accepted afterwards completes."""
+    need_postgres()
+    key = make_key(credits=1000)
+    with live_stack.client(key.raw) as client:
+        for _ in range(4):  # both worker processes have run a task and kept their connection
+            started = client.post(EXECUTE_URL, json={"text": "One. Two three."})
+            poll_until_finished(client, started.json()["result_url"])
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+
+        accepted, refused = [], []
+        while len(accepted) < 4 and len(refused) <= 8:  # 2 server processes × 4 threads
+            started = client.post(EXECUTE_URL, json={"text": "One. Two three."})
+            (accepted if started.status_code == 202 else refused).append(started)
+        finished = [poll_until_finished(client, s.json()["result_url"]) for s in accepted]
+
+    assert len(accepted) == 4, [r.status_code for r in refused]
+    assert all(r.status_code == 500 for r in refused), [r.text for r in refused]
+    assert [body["status"] for body in finished] == ["completed"] * 4
