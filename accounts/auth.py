@@ -42,7 +42,11 @@ class ApiKeyAuthentication(BaseAuthentication):
     Failed authentications are limited per client network (BREACT_AUTH_FAILURE_RATE_LIMIT):
     each attempt is counted before its key is checked, atomically, and given back unless the
     key turns out wrong; so of many parallel guesses at most the limit are checked. An
-    unreachable counter store answers 503 SERVICE_UNAVAILABLE (breact.throttle)."""
+    unreachable counter store answers 503 SERVICE_UNAVAILABLE (breact.throttle).
+
+    A view whose `defers_auth_give_back` is true takes the give-back of a good key's attempt
+    over: it finds the hit on `request.auth_attempt` and gives it back with its rate-limit
+    hit, in one round trip (services.api.ratelimit). Other views get it back here."""
 
     def authenticate(self, request: Request) -> tuple[Any, ApiKey] | None:
         if any(name in request.query_params for name in QUERY_KEY_NAMES):
@@ -68,7 +72,11 @@ class ApiKeyAuthentication(BaseAuthentication):
         except BaseException:
             throttle.undo(attempt)
             raise
-        throttle.undo(attempt)
+        view = (request.parser_context or {}).get("view")
+        if getattr(view, "defers_auth_give_back", False):
+            request._request.auth_attempt = attempt  # type: ignore[attr-defined]
+        else:
+            throttle.undo(attempt)
         api_key_touch(api_key=key)
         request._request.api_key = key  # type: ignore[attr-defined]
         return key.account.owner, key

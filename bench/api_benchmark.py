@@ -9,7 +9,6 @@ See bench/README.md.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import platform
@@ -20,12 +19,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -268,69 +266,6 @@ def wait_for_queue_drain(args: argparse.Namespace, database_url: str, timeout: f
 # --- measurements -----------------------------------------------------------------------------
 
 
-def load(
-    name: str,
-    *,
-    url: str,
-    method: str,
-    expected: int,
-    headers: dict[str, str],
-    body: bytes | None,
-    requests: int,
-    concurrency: int,
-    max_seconds: float,
-) -> Measurement:
-    """`requests` requests from `concurrency` threads (one keep-alive client each), stopping
-    early after `max_seconds`. Latency counts only answers with the `expected` status."""
-    result = Measurement(name)
-    tickets = itertools.count()
-    lock = threading.Lock()
-    stop = threading.Event()
-    start = time.perf_counter()
-    deadline = start + max_seconds
-
-    def run() -> None:
-        latencies: list[float] = []
-        errors: Counter[str] = Counter()
-        attempted = 0
-        with httpx.Client(timeout=10, trust_env=False, headers=headers) as client:
-            while not stop.is_set() and next(tickets) < requests:
-                if time.perf_counter() > deadline:
-                    break
-                attempted += 1
-                began = time.perf_counter()
-                try:
-                    response = client.request(method, url, content=body)
-                except httpx.HTTPError as exc:
-                    errors[type(exc).__name__] += 1
-                    continue
-                took = time.perf_counter() - began
-                if response.status_code == expected:
-                    latencies.append(took)
-                else:
-                    errors[f"HTTP {response.status_code}"] += 1
-        with lock:
-            result.latencies.extend(latencies)
-            result.errors.update(errors)
-            result.attempted += attempted
-
-    threads = [threading.Thread(target=run, daemon=True) for _ in range(concurrency)]
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(timeout=0.5)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=15)
-    result.elapsed = time.perf_counter() - start
-    if result.attempted < requests:
-        result.note = f"stopped after {max_seconds:.0f} s"
-    return result
-
-
 def execute_to_result(
     base_url: str, api_key: str, *, samples: int, poll_interval: float, timeout: float
 ) -> Measurement:
@@ -395,6 +330,114 @@ def celery_round_trip(app: Celery, *, samples: int, timeout: float) -> Measureme
     return result
 
 
+# --- load phases with wrk ---------------------------------------------------------------------
+
+WRK_INSTALL = "wrk is needed for the load phases: install it with `apt-get install -y wrk` (Debian)"
+# Per wrk thread: pre-formatted requests, one per key, sent in turn; a JSON summary at the end.
+WRK_SCRIPT = """
+local keys = {%(keys)s}
+local requests = {}
+init = function(args)
+  for i, key in ipairs(keys) do
+    local headers = {["content-type"] = "application/json"}
+    if key ~= "" then headers["x-api-key"] = key end
+    requests[i] = wrk.format(%(method)s, %(path)s, headers, %(body)s)
+  end
+end
+local n = 0
+request = function()
+  n = n + 1
+  return requests[(n %% #requests) + 1]
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRK-JSON {\\"requests\\": %%d, \\"duration_us\\": %%d, \\"status\\": %%d, " ..
+    "\\"connect\\": %%d, \\"read\\": %%d, \\"write\\": %%d, \\"timeout\\": %%d, " ..
+    "\\"p50_us\\": %%d, \\"p99_us\\": %%d, \\"max_us\\": %%d}\\n",
+    summary.requests, summary.duration, e.status, e.connect, e.read, e.write, e.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end
+"""
+
+
+def lua_string(value: str) -> str:
+    return json.dumps(value)  # a JSON string of ASCII text is a valid Lua string literal
+
+
+@dataclass
+class Phase:
+    """One wrk phase: `keys` are sent in turn ("" sends no key); `expected` is 2 (any 2xx) or
+    401 (the framework floor: every answer must be a 4xx, and wrk counts 4xx as status errors)."""
+
+    name: str
+    method: str
+    path: str
+    keys: list[str]
+    concurrency: int
+    expected: int
+    body: str | None = None
+
+
+@dataclass
+class WrkResult:
+    requests: int
+    seconds: float
+    unexpected: int  # answers with another status, and socket errors
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def wrk_check() -> str:
+    path = shutil.which("wrk")
+    if path is None:
+        raise BenchError(WRK_INSTALL)
+    return path
+
+
+def wrk_run(wrk: str, base_url: str, phase: Phase, seconds: float, var_dir: Path) -> WrkResult:
+    script = var_dir / "phase.lua"
+    script.write_text(
+        WRK_SCRIPT
+        % {
+            "keys": ", ".join(lua_string(key) for key in phase.keys),
+            "method": lua_string(phase.method),
+            "path": lua_string(phase.path),
+            "body": lua_string(phase.body) if phase.body is not None else "nil",
+        }
+    )
+    threads = min(phase.concurrency, 2)
+    argv = [
+        wrk, f"-t{threads}", f"-c{phase.concurrency}", f"-d{seconds:.0f}s", "--timeout=10s",
+        "-s", str(script), base_url,
+    ]  # fmt: skip
+    done = subprocess.run(
+        argv, capture_output=True, text=True, timeout=seconds + 60, check=False, cwd=var_dir
+    )
+    with (var_dir / "wrk.log").open("a") as out:  # kept with --keep-logs
+        out.write(f"== {phase.name}, {seconds:g} s\n{done.stdout}{done.stderr}\n")
+    line = next((x for x in done.stdout.splitlines() if x.startswith("WRK-JSON ")), None)
+    if done.returncode != 0 or line is None:
+        raise BenchError(f"wrk failed ({done.returncode}):\n{done.stdout[-2000:]}{done.stderr}")
+    raw = json.loads(line.removeprefix("WRK-JSON "))
+    errors = raw["connect"] + raw["read"] + raw["write"] + raw["timeout"]
+    status_errors = raw["status"]
+    wrong = status_errors if phase.expected == 2 else raw["requests"] - status_errors
+    return WrkResult(
+        requests=raw["requests"],
+        seconds=raw["duration_us"] / 1e6,
+        unexpected=wrong + errors,
+        p50_ms=raw["p50_us"] / 1000,
+        p99_ms=raw["p99_us"] / 1000,
+        max_ms=raw["max_us"] / 1000,
+    )
+
+
 # --- report -----------------------------------------------------------------------------------
 
 
@@ -405,32 +448,161 @@ def versions() -> str:
     return " ".join(f"{n}={version(n)}" for n in names)
 
 
-def report(args: argparse.Namespace, rows: list[Measurement], loads: list[str]) -> str:
-    lines = [
-        "",
-        "BReact Console API benchmark (indicative: shared machine, load generator on the same "
-        "host)",
-        f"  host: {platform.node()} {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"{versions()}",
-        f"  load average (1 min) before/after phases: {' / '.join(loads)}",
-        f"  server: gunicorn gthread --workers {args.workers} --threads {args.threads}; "
-        f"celery prefork --concurrency {args.worker_concurrency}; "
-        f"PostgreSQL db {args.db_name}; Redis db {args.redis_db} (cache, rate limits, broker, "
-        "results)",
-        f"  load: {args.requests} requests per endpoint, concurrency {args.concurrency}, "
-        f"max {args.max_seconds:.0f} s, {args.warmup} warm-up requests each; latency: "
-        f"{args.samples} sequential samples, poll every {args.poll_interval * 1000:.0f} ms",
-        "",
-        f"  {'measurement':<34} {'ok/sent':>11} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'max ms':>8}  notes",
-    ]
-    for row in rows:
-        notes = [row.note] if row.note else []
-        notes += [f"{count}x {err}" for err, count in row.errors.most_common(3)]
-        lines.append(
-            f"  {row.name:<34} {f'{row.ok}/{row.attempted}':>11} {row.rate():>8} "
-            f"{row.ms(50):>8} {row.ms(99):>8} {row.ms(100):>8}  {'; '.join(notes)}"
+def spread(values: list[float], digits: int = 1) -> str:
+    """Median of the rounds, and their range."""
+    if not values:
+        return "-"
+    median = percentile(values, 50)
+    if len(values) == 1:
+        return f"{median:.{digits}f}"
+    return f"{median:.{digits}f} ({min(values):.{digits}f}–{max(values):.{digits}f})"
+
+
+@dataclass
+class Results:
+    rounds: list[dict[str, WrkResult]] = field(default_factory=list)
+    execute_to_completed: Measurement = field(
+        default_factory=lambda: Measurement("execute -> completed")
+    )
+    celery_ping: Measurement = field(default_factory=lambda: Measurement("celery.ping"))
+    counts: dict[str, Any] = field(default_factory=dict)
+    loads: list[str] = field(default_factory=list)
+
+    def rates(self, phase: str) -> list[float]:
+        return [r[phase].rate for r in self.rounds]
+
+    def ratios(self, phase: str, floor: str) -> list[float]:
+        return [r[phase].rate / r[floor].rate for r in self.rounds if r[floor].rate]
+
+    def added(self, phase: str, floor: str, attribute: str) -> list[float]:
+        return [getattr(r[phase], attribute) - getattr(r[floor], attribute) for r in self.rounds]
+
+    def unexpected(self, phase: str) -> int:
+        return sum(r[phase].unexpected for r in self.rounds)
+
+
+def count_cell(counts: dict[str, Any], call: str, name: str) -> str:
+    value = counts.get(call, {}).get(name)
+    if not value:
+        return "-"
+    median, most = value["median"], value["max"]
+    return f"{median:g}" if median == most else f"{median:g} (max {most})"
+
+
+def report(args: argparse.Namespace, results: Results) -> str:
+    keys = args.keys
+    rows: list[tuple[str, str, str, str]] = []
+    floor = {16: "floor c=16", 64: "floor c=64"}
+    for concurrency in (16, 64):
+        rows.append(
+            (
+                f"floor: GET /api/v1/services, no key → 401, c={concurrency}",
+                spread(results.rates(floor[concurrency])) + " req/s",
+                "1",
+                "–",
+            )
         )
+        for label, phase in (
+            ("one key", f"execute c={concurrency} 1 key"),
+            (f"{keys} keys", f"execute c={concurrency} {keys} keys"),
+        ):
+            goal = "≥ 0.5" if concurrency == 16 and label == "one key" else "–"
+            rows.append(
+                (
+                    f"POST text_analyzer/analyze → 202, c={concurrency}, {label}",
+                    spread(results.rates(phase)) + " req/s",
+                    spread(results.ratios(phase, floor[concurrency]), 2),
+                    goal,
+                )
+            )
+    rows.append(
+        (
+            "poll: GET result (completed) → 200, c=16, one key",
+            spread(results.rates("poll c=16")) + " req/s",
+            spread(results.ratios("poll c=16", floor[16]), 2),
+            "–",
+        )
+    )
+    for q, attribute, goal in (("p50", "p50_ms", "< 4.3 ms"), ("p99", "p99_ms", "–")):
+        base = [getattr(r["floor c=1"], attribute) for r in results.rounds]
+        rows.append(
+            (
+                f"latency added by execute over the floor, {q} at c=1",
+                spread(results.added("execute c=1", "floor c=1", attribute), 2) + " ms",
+                f"floor {spread(base, 2)} ms",
+                goal,
+            )
+        )
+    done, ping = results.execute_to_completed, results.celery_ping
+    ratio = (
+        f"{percentile(done.latencies, 50) / percentile(ping.latencies, 50):.2f}"
+        if done.latencies and ping.latencies
+        else "-"
+    )
+    rows.append(
+        (
+            f"execute → completed, poll every {args.poll_interval * 1000:g} ms, p50 (p99)",
+            f"{done.ms(50)} ({done.ms(99)}) ms",
+            f"{ratio} × ping",
+            "≤ 1.5",
+        )
+    )
+    rows.append(
+        (
+            "bare Celery round trip: celery.ping on the same Redis, p50 (p99)",
+            f"{ping.ms(50)} ({ping.ms(99)}) ms",
+            "1",
+            "–",
+        )
+    )
+    counts = results.counts
+    for call, label in (
+        ("execute", "execute (web)"),
+        ("poll", "poll (web)"),
+        ("task", "run_process task body (worker)"),
+    ):
+        rows.append(
+            (
+                f"SQL round trips per {label}: statements + BEGIN/COMMIT",
+                count_cell(counts, call, "sql_round_trips"),
+                f"{count_cell(counts, call, 'statements')} statements, "
+                f"{count_cell(counts, call, 'transactions')} transactions, "
+                f"{count_cell(counts, call, 'connections')} new connections",
+                "–",
+            )
+        )
+        rows.append((f"Redis round trips per {label}", count_cell(counts, call, "redis"),
+                     "–", "–"))  # fmt: skip
+    problems = [
+        f"{phase}: {results.unexpected(phase)} unexpected answers or socket errors"
+        for phase in (results.rounds[0] if results.rounds else {})
+        if results.unexpected(phase)
+    ]
+    for row in (done, ping):
+        problems += [f"{row.name}: {count}x {err}" for err, count in row.errors.most_common(3)]
+    phase_count = len(results.rounds[0]) if results.rounds else 0
+    lines = [
+        "BReact Console API benchmark: ratios against the framework floor, interleaved rounds",
+        "",
+        f"- when: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; host: {platform.node()}, "
+        f"{os.cpu_count()} CPUs, shared (load average 1 min before/after: "
+        f"{' / '.join(results.loads)}); Python {platform.python_version()}, {versions()}",
+        f"- server: gunicorn gthread --workers {args.workers} --threads {args.threads}; celery "
+        f"prefork --concurrency {args.worker_concurrency}; BREACT_DEBUG unset; PostgreSQL db "
+        f"{args.db_name}; Redis db {args.redis_db} (cache, rate limits, broker, results)",
+        f"- load: wrk on loopback, {args.rounds} rounds × {phase_count} "
+        f"phases of {args.seconds:g} s, the phases interleaved in each round, the job queue "
+        f"drained before each phase; cells give the median of the rounds (min–max)",
+        f"- round trips: {args.samples} sequential samples of each, interleaved; counts: "
+        f"{counts.get('execute', {}).get('samples', 0)} calls of each counted in-process "
+        "(bench/round_trips.py)",
+        "",
+        "| measurement | value | ratio / detail | goal (issue 14) |",
+        "|---|---|---|---|",
+        *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
+    ]
+    if problems:
+        lines += ["", "Problems seen:", *(f"- {p}" for p in problems)]
     return "\n".join(lines)
 
 
@@ -448,12 +620,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     cores = os.cpu_count() or 2
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add = parser.add_argument
-    add("--requests", type=int, default=2000, help="requests per endpoint in the load phases")
-    add("--concurrency", type=int, default=16, help="client threads in the load phases")
-    add("--max-seconds", type=float, default=60, help="time cap of each load phase")
-    add("--warmup", type=int, default=50, help="unmeasured requests before each load phase")
+    add("--rounds", type=int, default=3, help="rounds of the interleaved load phases")
+    add("--seconds", type=float, default=5, help="length of each load phase (wrk -d)")
+    add("--keys", type=int, default=16, help="keys (one per account) of the many-keys phases")
     add("--samples", type=int, default=50, help="sequential samples of each round trip")
-    add("--poll-interval", type=float, default=0.005, help="seconds between result polls")
+    add("--count-samples", type=int, default=10, help="calls counted in-process")
+    add("--poll-interval", type=float, default=0.001, help="seconds between result polls")
     add("--sample-timeout", type=float, default=10, help="give up on one sample after this")
     add("--workers", type=int, default=cores, help="gunicorn worker processes")
     add("--threads", type=int, default=4, help="threads per gunicorn worker")
@@ -473,7 +645,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--redis-db 0 is the default db of other tools; pick a reserved one")
     if "bench" not in args.db_name:
         parser.error("--db-name is dropped and recreated: it must contain 'bench'")
-    if min(args.requests, args.concurrency, args.samples, args.workers, args.threads) < 1:
+    if min(args.rounds, args.seconds, args.keys, args.samples, args.workers, args.threads) < 1:
         parser.error("counts must be positive")
     return args
 
@@ -501,48 +673,117 @@ def preflight(args: argparse.Namespace, store: redis.Redis) -> None:
         raise BenchError(f"PostgreSQL at {args.pg_host}:{args.pg_port}: {exc}") from None
 
 
+def phases(args: argparse.Namespace, keys: list[str], result_path: str) -> list[Phase]:
+    """One round: each execute phase right after the floor it is compared with."""
+    execute = "/api/v1/services/text_analyzer/analyze"
+    body = json.dumps({"text": SMALL_TEXT})
+    many = len(keys)
+    out = []
+    for concurrency in (16, 64):
+        out += [
+            Phase(f"floor c={concurrency}", "GET", "/api/v1/services", [""], concurrency, 401),
+            Phase(f"execute c={concurrency} 1 key", "POST", execute, keys[:1], concurrency, 2,
+                  body),
+            Phase(f"execute c={concurrency} {many} keys", "POST", execute, keys, concurrency, 2,
+                  body),
+        ]  # fmt: skip
+    return [
+        *out,
+        Phase("poll c=16", "GET", result_path, keys[:1], 16, 2),
+        Phase("floor c=1", "GET", "/api/v1/services", [""], 1, 401),
+        Phase("execute c=1", "POST", execute, keys[:1], 1, 2, body),
+    ]
+
+
+def settle(base_url: str) -> None:
+    """Let the server finish the requests the last phase left queued: wait until a few probes
+    in a row are answered quickly (gunicorn answers each worker's queue in order)."""
+    quick = 0
+    deadline = time.monotonic() + 60
+    with httpx.Client(base_url=base_url, timeout=30, trust_env=False) as client:
+        while quick < 3 and time.monotonic() < deadline:
+            began = time.perf_counter()
+            with suppress(httpx.HTTPError):
+                client.get("/api/v1/services")  # the floor: 401 without touching the database
+            quick = quick + 1 if time.perf_counter() - began < 0.2 else 0
+            time.sleep(0.1)
+
+
+def completed_result_path(base_url: str, api_key: str, timeout: float) -> str:
+    """Execute once and wait until done: the result the poll phase reads."""
+    headers = {"x-api-key": api_key, "content-type": "application/json"}
+    with httpx.Client(base_url=base_url, timeout=10, trust_env=False, headers=headers) as client:
+        answer = client.post(
+            "/api/v1/services/text_analyzer/analyze", content=json.dumps({"text": SMALL_TEXT})
+        )
+        if answer.status_code != 202:
+            raise BenchError(f"execute answered {answer.status_code}: {answer.text[:300]}")
+        result_url = answer.json()["result_url"]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if client.get(result_url).json().get("status") == "completed":
+                return str(httpx.URL(result_url).raw_path.decode())
+            time.sleep(0.05)
+    raise BenchError(f"the process of {result_url} did not complete in {timeout:.0f} s")
+
+
 def measure(
-    args: argparse.Namespace, base_url: str, api_key: str, app: Celery, database_url: str
-) -> tuple[list[Measurement], list[str]]:
-    """The load phases, then the sequential round trips; returns the rows and load averages."""
-    rows: list[Measurement] = []
-    loads = [load_average()]
-    common = {"concurrency": args.concurrency, "max_seconds": args.max_seconds}
-    phases: list[tuple[str, dict[str, Any]]] = [
-        (
-            "GET  /api/v1/health",
-            {"url": f"{base_url}/api/v1/health", "method": "GET", "expected": 200,
-             "headers": {}, "body": None},
-        ),
-        (
-            "POST text_analyzer/analyze (202)",
-            {"url": f"{base_url}/api/v1/services/text_analyzer/analyze",
-             "method": "POST", "expected": 202,
-             "headers": {"x-api-key": api_key, "content-type": "application/json"},
-             "body": json.dumps({"text": SMALL_TEXT}).encode()},
-        ),
-    ]  # fmt: skip
-    for name, spec in phases:
-        log(f"load: {name}")
-        if args.warmup:
-            load(name, **spec, requests=args.warmup, **common)
-        rows.append(load(name, **spec, requests=args.requests, **common))
-        loads.append(load_average())
+    args: argparse.Namespace,
+    base_url: str,
+    keys: list[str],
+    app: Celery,
+    database_url: str,
+    var_dir: Path,
+    results: Results,
+) -> None:
+    """The interleaved load rounds, then the interleaved sequential round trips."""
+    wrk = wrk_check()
+    results.loads.append(load_average())
+    timeout = args.sample_timeout
+    round_phases = phases(args, keys, completed_result_path(base_url, keys[0], timeout))
+    for phase in round_phases:  # warm-up: connections, imports, caches
+        wrk_run(wrk, base_url, phase, 1, var_dir)
+    for number in range(1, args.rounds + 1):
+        measured: dict[str, WrkResult] = {}
+        for phase in round_phases:
+            left = wait_for_queue_drain(args, database_url, timeout=max(60, args.seconds * 12))
+            if left:
+                log(f"warning: {left} processes still unfinished before {phase.name}")
+            if phase.name.startswith("poll"):  # results are deleted a minute after done
+                phase = replace(phase, path=completed_result_path(base_url, keys[0], timeout))
+            settle(base_url)
+            measured[phase.name] = wrk_run(wrk, base_url, phase, args.seconds, var_dir)
+            got = measured[phase.name]
+            log(f"round {number}/{args.rounds} {phase.name}: {got.rate:.1f} req/s, "
+                f"p50 {got.p50_ms:.1f} ms, {got.unexpected} unexpected")  # fmt: skip
+        results.rounds.append(measured)
+        results.loads.append(load_average())
 
-    log("waiting for the worker to finish the queued processes")
-    left = wait_for_queue_drain(args, database_url, timeout=max(60, args.max_seconds * 2))
-    if left:
-        log(f"warning: {left} processes still unfinished; the round trips will queue behind them")
-
-    log(f"round trips: {args.samples} sequential samples each")
+    wait_for_queue_drain(args, database_url, timeout=max(60, args.seconds * 12))
+    log(f"round trips: {args.samples} sequential samples each, interleaved")
     timing = {"poll_interval": args.poll_interval, "timeout": args.sample_timeout}
-    warm = min(3, args.samples)
-    execute_to_result(base_url, api_key, samples=warm, **timing)
-    rows.append(execute_to_result(base_url, api_key, samples=args.samples, **timing))
-    celery_round_trip(app, samples=warm, timeout=args.sample_timeout)
-    rows.append(celery_round_trip(app, samples=args.samples, timeout=args.sample_timeout))
-    loads.append(load_average())
-    return rows, loads
+    for number in range(args.samples + 3):
+        done = execute_to_result(base_url, keys[0], samples=1, **timing)
+        ping = celery_round_trip(app, samples=1, timeout=args.sample_timeout)
+        if number < 3:
+            continue  # warm-up
+        for total, one in ((results.execute_to_completed, done), (results.celery_ping, ping)):
+            total.attempted += one.attempted
+            total.latencies += one.latencies
+            total.errors.update(one.errors)
+    results.loads.append(load_average())
+
+
+def count_round_trips(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
+    """Create the keys and count SQL/Redis round trips per call (bench/round_trips.py)."""
+    done = subprocess.run(
+        [PYTHON, str(ROOT / "bench" / "round_trips.py"), f"--keys={args.keys}",
+         f"--samples={args.count_samples}", f"--text={SMALL_TEXT}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise BenchError(f"round_trips.py failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def run(args: argparse.Namespace, store: redis.Redis, var_dir: Path) -> str:
@@ -564,15 +805,11 @@ def run(args: argparse.Namespace, store: redis.Redis, var_dir: Path) -> str:
         database_recreate(args)
         env = child_env(database_url=database_url, redis_url=redis_url, var_dir=var_dir)
         manage(env, "migrate", "--noinput", "-v0")
-        out = manage(
-            env,
-            "create_api_key",
-            "--email=bench@example.com",
-            "--credits=10000000",
-            "--rate-limit=100000000/m",
-            "--name=bench",
-        )
-        api_key = out.strip().splitlines()[-1].strip()
+        results = Results()
+        log(f"creating {args.keys} keys; counting SQL and Redis round trips per call")
+        counted = count_round_trips(args, env)
+        keys, results.counts = list(counted["keys"]), dict(counted["counts"])
+        store.flushdb()  # the counted calls' broker messages: their processes already ran
 
         log(f"starting a celery worker and gunicorn on {base_url}")
         # Celery reads CELERY_RESULT_BACKEND from the environment itself (app.conf.result_backend)
@@ -588,16 +825,21 @@ def run(args: argparse.Namespace, store: redis.Redis, var_dir: Path) -> str:
         wait_for_server(base_url, server, args.startup_timeout)
         wait_for_worker(app, worker, args.startup_timeout)
 
-        rows, loads = measure(args, base_url, api_key, app, database_url)
+        measure(args, base_url, keys, app, database_url, var_dir, results)
         for started in (server, worker):
             if not started.alive():
                 raise BenchError(f"{started.name} died during the run:\n{started.tail()}")
         log("stopping the server and the worker, dropping the database")
-    return report(args, rows, loads)
+    return report(args, results)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        wrk_check()
+    except BenchError as exc:
+        log(f"failed: {exc}")
+        return 1
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)  # clean up on kill too
     sigint = signal.getsignal(signal.SIGINT)
     store = redis.Redis(

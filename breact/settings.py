@@ -115,7 +115,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-breact.sqlite3")}
 else:
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Persistent connections (reused for up to a minute, in the server and in the worker: see
+    # breact/celery.py), and no health check: Django's check is a SELECT 1 round trip at the
+    # start of every request. Without it, a connection that broke while idle (the database
+    # restarted) fails the one request that finds it, and Django closes it at that request's
+    # end (an error occurred and it no longer answers), so the next one reconnects.
+    # BREACT_DB_CONN_HEALTH_CHECKS=1 trades that one failure for a round trip per request.
+    # The worker's processes check their kept connections before each task (breact/celery.py).
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool("BREACT_DB_CONN_HEALTH_CHECKS", False)
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("BREACT_DB_CONN_MAX_AGE", 60)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -188,6 +195,11 @@ elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         # any task may run (BREACT_TASK_TIME_LIMIT), shorter than the process deadline.
         "visibility_timeout": env_int("BREACT_TASK_TIME_LIMIT", 150) + 60,
     }
+# Celery's Django fixup closes every database connection before and after each task, unless
+# DB_REUSE_MAX is set (then it closes them blindly every DB_REUSE_MAX tasks); the worker keeps
+# them instead and lets Django close the obsolete or broken ones around each task, as the web
+# server does around each request (breact/celery.py).
+CELERY_DB_REUSE_MAX = 1_000_000_000
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True

@@ -50,19 +50,24 @@ def _counters(api_key: ApiKey, group: str) -> list[_Counter]:
     return [*counters, account_counter]
 
 
-def rate_limit_hit(*, api_key: ApiKey, group: str) -> throttle.Hit:
+def rate_limit_hit(
+    *, api_key: ApiKey, group: str, give_back: throttle.Hit | None = None
+) -> throttle.Hit:
     """Count this request against the limits of `group` (see the module docstring); raise
     RateLimitExceeded when over one. Returns the hit that would refuse first (its headers go on
-    the response). The counters are shared by every server process through the cache (Redis);
-    an unreachable cache raises ServiceUnavailable (503)."""
-    hits: list[throttle.Hit] = []
-    for counter in _counters(api_key, group):
-        counted = throttle.hit(counter.scope, counter.ident, counter.rate)
+    the response). `give_back` (the request's failed-authentication hit, see accounts.auth) is
+    given back in the same round trip. The counters are shared by every server process through
+    the cache (Redis); an unreachable cache raises ServiceUnavailable (503)."""
+    counters = _counters(api_key, group)
+    hits = throttle.hit_all(
+        [(counter.scope, counter.ident, counter.rate) for counter in counters],
+        give_back=give_back,
+    )
+    for counter, counted in zip(counters, hits, strict=False):
         if counted.over:
             whose = "this key" if counter.holder == "key" else "this account (all its keys)"
             raise counted.exceeded(
                 f"Rate limit of {counted.limit} requests per {counted.window} s exceeded for "
                 f"{whose}; retry in {counted.reset} s."
             )
-        hits.append(counted)
     return min(hits, key=lambda h: (h.remaining, h.limit))
