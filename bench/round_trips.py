@@ -98,7 +98,9 @@ class Counter:
 
 
 def create_keys(count: int, credits: int, rate: str) -> list[str]:
-    from accounts.actions import account_get_or_create, api_key_create, credits_add
+    from accounts.console.actions import account_get_or_create
+    from accounts.keys.actions import api_key_create
+    from accounts.ledger.actions import credits_add
     from accounts.models import LedgerEntry
 
     keys = []

@@ -12,7 +12,7 @@ import redis.connection
 from django.conf import settings
 from django.db import connection
 
-from accounts.actions import api_key_revoke
+from accounts.keys.actions import api_key_revoke
 from services.models import Process
 from tests.api.conftest import EXECUTE_URL
 from tests.integration.live import need_postgres, poll_until_finished
