@@ -210,7 +210,8 @@ def credits_add(
 ) -> LedgerEntry:
     """Add credits (grant, top-up or positive adjustment) and write the ledger row in one
     transaction. The UPDATE locks the account row until commit, so balance_after is exact.
-    Records a "credits.<kind>" audit event (balance before/after) in the same transaction."""
+    Records a "credits.<kind>" audit event ("credits.adjust" for an adjustment; balance
+    before/after) in the same transaction."""
     if amount <= 0:
         raise BadRequest("The amount must be a positive whole number of credits.")
     Account.objects.filter(pk=account.pk).update(balance=F("balance") + amount)
@@ -227,7 +228,8 @@ def credits_add(
         reason=reason,
     )
     audit_record(
-        action=f"credits.{kind}",
+        # One name per action: a staff adjustment is "credits.adjust" whichever path made it.
+        action="credits.adjust" if kind == LedgerEntry.Kind.ADJUSTMENT else f"credits.{kind}",
         target=entry,
         actor=actor,
         account=account,

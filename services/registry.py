@@ -13,6 +13,8 @@ from django.conf import settings
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError as SchemaError
 
+from breact.validation_messages import human_message
+
 CATALOG_PACKAGE = "services.catalog"
 
 
@@ -125,7 +127,7 @@ def _describe(error: SchemaError) -> list[dict[str, str]]:
             for name in error.instance
             if name not in allowed
         ]
-    return [{"path": _join(path), "message": error.message}]
+    return [{"path": _join(path), "message": human_message(error)}]
 
 
 @dataclass(frozen=True, eq=False)

@@ -262,7 +262,7 @@ def test_schema_violation_is_shown_beside_the_field_and_charges_nothing(page_cli
     html = response.content.decode()
     assert response.status_code == 200
     errors = re.search(r'<ul class="errorlist" id="param-top_words-errors">(.*?)</ul>', html, re.S)
-    assert errors and "500 is greater than the maximum of 100" in unescape(errors.group(1))
+    assert errors and "must be 100 or less" in unescape(errors.group(1))
     assert "500" in html  # what was typed stays in the field
     assert not Process.objects.exists()
     assert account_balance(account=account) == 100
