@@ -25,6 +25,7 @@ from breact.errors import (
     BadRequest,
     BReactError,
     Forbidden,
+    IdempotencyMismatch,
     InsufficientCredits,
     NotFound,
     PayloadTooLarge,
@@ -33,12 +34,13 @@ from breact.errors import (
 )
 from breact.http import HtmxHttpRequest
 from services import snippets
-from services.actions import ExecuteOutcome, call_start, usage_log_record
+from services.actions import ExecuteOutcome, usage_log_record
 from services.api.parsing import json_problem
 from services.api.ratelimit import EXECUTE, rate_limit_hit
 from services.forms import ParamsForm, params_from_json
 from services.models import Endpoint, Process
 from services.registry import EndpointDefinition, ServiceDefinition, find_service
+from services.run_once import TOKEN_FIELD, call_start_once, run_token_new
 from services.selectors import (
     ResolvedEndpoint,
     console_runs_recent,
@@ -102,6 +104,7 @@ def _page(
         "needs_credits": isinstance(run_error, InsufficientCredits),
         "balance": account_balance(account=account),
         "result_ttl": settings.BREACT_RESULT_TTL,
+        "run_token": run_token_new(),
     }
     if request.htmx:
         response = render(request, "services/playground.html#playground-region", context)
@@ -122,6 +125,11 @@ def _run_error_message(error: BReactError) -> str:
         return (
             f"This run costs {error.required} credit{'s' if error.required != 1 else ''} and "
             f"your balance is {error.balance}. Top up to run it; nothing was charged."
+        )
+    if isinstance(error, IdempotencyMismatch):
+        return (
+            "This form was already used for a run with other parameters; nothing was charged. "
+            "The form is ready again: run it once more."
         )
     if isinstance(error, RateLimitExceeded):
         return (
@@ -196,14 +204,19 @@ def _start(
     try:
         _check_size(params)
         rate_limit_hit(api_key=console_key, group=EXECUTE)
-        outcome = call_start(api_key=console_key, resolved=resolved, params=params)
+        outcome = call_start_once(
+            api_key=console_key,
+            resolved=resolved,
+            params=params,
+            token=request.POST.get(TOKEN_FIELD, ""),
+        )
     except BReactError as exc:
         usage.update(status_code=exc.status, error_code=exc.code)
         raise
     else:
         usage.update(
             process_id=outcome.body.get("process_id", ""),
-            credits=int(outcome.body.get("credits_charged", 0)),
+            credits=0 if outcome.replayed else int(outcome.body.get("credits_charged", 0)),
         )
         return outcome
     finally:
@@ -277,11 +290,18 @@ def playground_run(request: HtmxHttpRequest) -> HttpResponse:
             run_error = exc
         else:
             credits = int(outcome.body.get("credits_charged", 0))
-            messages.success(
-                request,
-                f"Run started: {credits} credit{'s' if credits != 1 else ''} charged. "
-                "The result appears below when it is ready.",
-            )
+            if outcome.replayed:
+                messages.info(
+                    request,
+                    "This form was already sent: here is its run, charged once "
+                    f"({credits} credit{'s' if credits != 1 else ''}).",
+                )
+            else:
+                messages.success(
+                    request,
+                    f"Run started: {credits} credit{'s' if credits != 1 else ''} charged. "
+                    "The result appears below when it is ready.",
+                )
             url = reverse("playground-run-status", args=[outcome.body["process_id"]])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     return _page(

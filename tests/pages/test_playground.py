@@ -509,3 +509,63 @@ def test_no_api_key_is_ever_shown(
 
     assert all(key.raw not in html for html in pages)
     assert all("brk_" not in html for html in pages)
+
+
+# --- one run per rendered form ----------------------------------------------------------------
+
+
+def _token(html: str) -> str:
+    match = re.search(r'name="run_token" value="([^"]+)"', html)
+    assert match, "the run form has no one-time token"
+    return match.group(1)
+
+
+def test_each_rendered_run_form_has_its_own_token(page_client):
+    first = _token(page_client.get(PLAYGROUND).content.decode())
+    second = _token(page_client.get(PLAYGROUND).content.decode())
+
+    assert first != second
+
+
+def test_the_same_form_sent_twice_starts_one_run_and_charges_once(
+    page_client, account, django_capture_on_commit_callbacks
+):
+    token = _token(page_client.get(PLAYGROUND).content.decode())
+    data = {**_form(text="Double click."), "run_token": token}
+
+    first = _run(page_client, data, django_capture_on_commit_callbacks)
+    second = _run(page_client, data, django_capture_on_commit_callbacks, HTTP_HX_REQUEST="true")
+
+    process = Process.objects.get(account=account)
+    assert first["Location"] == f"/playground/runs/{process.public_id}/"
+    assert second["HX-Redirect"] == first["Location"]
+    assert LedgerEntry.objects.filter(account=account, kind="charge").count() == 1
+    assert account_balance(account=account) == 99
+    # The usage log shows both submits; only the first one charged.
+    assert sorted(UsageLog.objects.filter(account=account).values_list("credits", flat=True)) == [
+        0,
+        1,
+    ]
+
+
+def test_a_form_reused_with_other_parameters_is_refused_without_charge(
+    page_client, account, django_capture_on_commit_callbacks
+):
+    token = _token(page_client.get(PLAYGROUND).content.decode())
+    _run(
+        page_client,
+        {**_form(text="First."), "run_token": token},
+        django_capture_on_commit_callbacks,
+    )
+
+    again = _run(
+        page_client,
+        {**_form(text="Changed."), "run_token": token},
+        django_capture_on_commit_callbacks,
+    )
+
+    assert again.status_code == 200
+    assert "already used for a run with other parameters" in again.content.decode()
+    assert _token(again.content.decode()) != token  # the re-rendered form can run again
+    assert Process.objects.filter(account=account).count() == 1
+    assert account_balance(account=account) == 99
