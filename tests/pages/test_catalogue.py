@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _pre(html: str, element_id: str) -> str:
-    match = re.search(rf'<pre id="{element_id}"><code>(.*?)</code></pre>', html, re.DOTALL)
+    match = re.search(rf'<pre id="{element_id}"[^>]*><code>(.*?)</code></pre>', html, re.DOTALL)
     assert match, f"no <pre id={element_id}>"
     return unescape(match.group(1))
 
