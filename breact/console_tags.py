@@ -18,7 +18,7 @@ JUST_NOW = timedelta(minutes=1)
 
 @register.filter
 def ago(value: datetime | None) -> str:
-    """"just now" under a minute (never "0 minutes ago"), else "3 hours, 2 minutes ago"."""
+    """ "just now" under a minute (never "0 minutes ago"), else "3 hours, 2 minutes ago"."""
     if not value:
         return ""
     if timezone.now() - value < JUST_NOW:

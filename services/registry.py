@@ -54,6 +54,9 @@ class EndpointDefinition:
     price: int
     handler: Handler
     example: dict[str, Any] = field(default_factory=dict)
+    # The `result` of `example`, for the docs, when running the handler on it is not possible
+    # offline (e.g. it fetches a page); otherwise the docs run it once on the local engine.
+    example_result: Any = None
     # Where the parameters name the model to run, e.g. ("model_id",) or ("config", "modelId").
     model_path: tuple[str, ...] = ()
     # Checks that need the caller's account (e.g. ownership of referenced objects): runs after

@@ -17,6 +17,7 @@ from django_htmx.http import push_url
 
 from breact.http import HtmxHttpRequest
 from services import forms, snippets
+from services.examples import example_result
 from services.models import Endpoint
 from services.registry import EndpointDefinition, ServiceDefinition, find_service
 from services.selectors import service_catalogue
@@ -99,7 +100,7 @@ def example_response(endpoint: EndpointDefinition) -> dict[str, Any]:
     response): the service output as `returns` describes it, with its metadata."""
     return {
         "status": "success",
-        "result": forms.shape_of(endpoint.returns),
+        "result": example_result(endpoint),
         "error": None,
         "metadata": {
             "model": "local/…",
