@@ -18,7 +18,11 @@ document.addEventListener("click", async (event) => {
 
 // Copy buttons only work with JavaScript: they stay hidden without it (the text can still be
 // selected by hand), and appear here.
-document.querySelectorAll("[data-copy][hidden]").forEach((button) => { button.hidden = false; });
+const showCopyButtons = (root) => {
+  root.querySelectorAll("[data-copy][hidden]").forEach((button) => { button.hidden = false; });
+};
+showCopyButtons(document);
+document.addEventListener("htmx:load", (event) => showCopyButtons(event.detail.elt.parentNode || document));
 
 // Tables shown as cards on phones (table.cards): each cell without a data-label gets its
 // column's name, for tables whose template does not write one.
