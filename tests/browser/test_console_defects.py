@@ -58,6 +58,14 @@ def _log_in(page: Any, user: User) -> None:
     page.wait_for_url(lambda url: not url.split("?")[0].endswith("/login/"))
 
 
+def _signed_in(context_for: Any, width: str = "desktop") -> tuple[Any, User]:
+    """A page of a new context, logged in as a new user with 100 credits."""
+    user = _user()
+    page = context_for(width).new_page()
+    _log_in(page, user)
+    return page, user
+
+
 @pytest.fixture
 def context_for(browser: Any, live_stack: Any) -> Iterator[Any]:
     """context_for(width_name, **options) -> a new browser context; all closed after the test."""
@@ -85,9 +93,7 @@ def _charges(user: User) -> int:
 
 
 def test_double_click_on_run_starts_one_run_and_charges_once(context_for):
-    user = _user()
-    page = context_for().new_page()
-    _log_in(page, user)
+    page, user = _signed_in(context_for)
     page.goto("/playground/?service=text_analyzer&endpoint=analyze")
     page.fill("#param-text", "Double click me. Twice.")
 
@@ -159,9 +165,7 @@ def test_expired_session_lands_on_the_login_page_and_returns_with_what_was_typed
 
 
 def test_playground_shows_a_readable_message_for_a_bad_url(context_for):
-    user = _user()
-    page = context_for().new_page()
-    _log_in(page, user)
+    page, user = _signed_in(context_for)
     page.goto("/playground/?service=webscraper&endpoint=scrape")
     page.fill("#param-url", "ftp://example")
     page.click("#playground-run-button")
@@ -177,9 +181,7 @@ def test_playground_shows_a_readable_message_for_a_bad_url(context_for):
 
 
 def test_phone_menu_folds_and_the_keys_table_keeps_its_actions_on_screen(context_for):
-    user = _user()
-    page = context_for("phone").new_page()
-    _log_in(page, user)
+    page, _ = _signed_in(context_for, "phone")
     for name in ("one", "two"):
         page.goto("/keys/new/")
         page.fill("#id_name", name)
