@@ -68,3 +68,10 @@ def test_no_page_prints_a_template_comment():
         assert "{#" not in html, f"{url} prints a template comment"
     assert {"/usage/", "/staff/audit/", "/keys/", "/staff/"} <= set(checked)
     assert len(checked) >= 20, checked
+
+
+def test_api_docs_link_back_to_the_console(client):
+    html = client.get("/api/docs").content.decode()
+
+    assert '<a href="/"' in html and "Back to BReact Console" in html
+    assert 'id="swagger-ui"' in html  # still the API reference below the link
