@@ -76,6 +76,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # An expired session in an htmx request or a form post: to the login page and back.
+    "breact.htmx.ExpiredSessionMiddleware",
     # Before any view: refuses NUL, lone surrogates and overlong path and query values.
     "breact.params.InputGuardMiddleware",
     "services.middleware.UsageLogMiddleware",
@@ -97,6 +99,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "services.context_processors.runner",
             ],
+            "builtins": ["breact.console_tags"],
         },
     },
 ]

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from breact.encryption import EncryptedTextField
+
+# "<str:service_id>" in a stored URL pattern.
+_ROUTE_PLACEHOLDER = re.compile(r"<(?:\w+:)?(\w+)>")
 
 
 class Service(models.Model):
@@ -176,6 +181,18 @@ class UsageLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.route} {self.status_code}"
+
+    @property
+    def path(self) -> str:
+        """The route as the caller wrote it: the stored URL pattern with its placeholders filled
+        from the row (service, endpoint, process); a part the row does not know shows as "…"."""
+        known = {
+            "service_id": self.service_id,
+            "endpoint": self.endpoint,
+            "process_id": self.process_id,
+        }
+        filled = _ROUTE_PLACEHOLDER.sub(lambda m: known.get(m.group(1)) or "…", self.route)
+        return filled if filled.startswith("/") else "/" + filled
 
 
 class ModelProvider(models.Model):

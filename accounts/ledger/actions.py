@@ -64,7 +64,8 @@ def credits_add(
     )
     balance = entry.balance_after
     audit_record(
-        action=f"credits.{kind}",
+        # One name per action: a staff adjustment is "credits.adjust" whichever path made it.
+        action="credits.adjust" if kind == LedgerEntry.Kind.ADJUSTMENT else f"credits.{kind}",
         target=entry,
         actor=actor,
         account=account,

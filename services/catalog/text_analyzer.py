@@ -97,8 +97,9 @@ SERVICE = ServiceDefinition(
                 "properties": {
                     "text": {
                         "type": "string",
-                        "description": "The text to analyse.",
+                        "description": "The text to analyse (not empty).",
                         "maxLength": MAX_TEXT_CHARS,
+                        "pattern": r"[^ \t\n\r\f\v]",
                     },
                     "top_words": {
                         "type": "integer",

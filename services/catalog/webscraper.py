@@ -213,6 +213,18 @@ SERVICE = ServiceDefinition(
                 "extraction_description": "title, headings and all links",
                 "options": {"timeout": 30, "text_mode": True},
             },
+            # What the local engine answers for the example (it fetches the page, so the docs
+            # cannot run it; tests/services/test_examples.py checks this against the engine).
+            example_result={
+                "main_article_content": "This domain is for use in illustrative examples in "
+                "documents. You may use this domain in literature without prior coordination "
+                "or asking for permission.\nMore information...",
+                "title": "Example Domain",
+                "headings": ["Example Domain"],
+                "links": [
+                    {"text": "More information...", "url": "https://www.iana.org/domains/example"}
+                ],
+            },
         )
     },
 )

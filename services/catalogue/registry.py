@@ -13,6 +13,8 @@ from django.conf import settings
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError as SchemaError
 
+from breact.validation_messages import human_message
+
 CATALOG_PACKAGE = "services.catalog"
 
 
@@ -52,6 +54,9 @@ class EndpointDefinition:
     price: int
     handler: Handler
     example: dict[str, Any] = field(default_factory=dict)
+    # The `result` of `example`, for the docs, when running the handler on it is not possible
+    # offline (e.g. it fetches a page); otherwise the docs run it once on the local engine.
+    example_result: Any = None
     # Where the parameters name the model to run, e.g. ("model_id",) or ("config", "modelId").
     model_path: tuple[str, ...] = ()
     # Checks that need the caller's account (e.g. ownership of referenced objects): runs after
@@ -125,7 +130,7 @@ def _describe(error: SchemaError) -> list[dict[str, str]]:
             for name in error.instance
             if name not in allowed
         ]
-    return [{"path": _join(path), "message": error.message}]
+    return [{"path": _join(path), "message": human_message(error)}]
 
 
 @dataclass(frozen=True, eq=False)

@@ -11,8 +11,8 @@ from typing import Any
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-# Series colours are CSS classes s0…s7 (static/css/console.css), so dark mode can restyle them.
-PALETTE_SIZE = 8
+# Series colours are CSS classes s0…s11 (static/css/console.css), so dark mode can restyle them.
+PALETTE_SIZE = 12
 
 Number = int | float
 

@@ -283,9 +283,14 @@ class Revenue:
         return self.provider
 
     @property
+    def moved_money(self) -> bool:
+        """False for test-mode top-ups: credited for free, their amount is only a list price."""
+        return self.provider != Payment.Provider.TEST
+
+    @property
     def amount(self) -> Decimal:
-        """The money in the currency's main unit (cents / 100)."""
-        return Decimal(self.amount_cents) / 100
+        """The money in the currency's main unit (cents / 100); 0 when no money moved."""
+        return Decimal(self.amount_cents if self.moved_money else 0) / 100
 
 
 def revenue_by_provider(*, start: date, end: date) -> list[Revenue]:
@@ -434,9 +439,12 @@ class StaffOverview:
 
     @property
     def revenue_by_currency(self) -> list[tuple[str, Decimal]]:
-        """Paid revenue per currency, all providers together, largest first."""
+        """Paid revenue per currency, all providers together, largest first. Test-mode top-ups
+        moved no money and are left out (their rows still show in the per-provider table)."""
         sums: dict[str, int] = {}
         for row in self.revenue:
+            if not row.moved_money:
+                continue
             sums[row.currency] = sums.get(row.currency, 0) + row.amount_cents
         ordered = sorted(sums.items(), key=lambda item: (-item[1], item[0]))
         return [(currency, Decimal(cents) / 100) for currency, cents in ordered]

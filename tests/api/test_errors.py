@@ -250,7 +250,7 @@ def test_parameter_of_the_wrong_type_is_named_in_details(keyed_client, execute, 
 
     body = assert_error(response, 400, "BAD_REQUEST")
     assert [e["path"] for e in body["details"]["errors"]] == ["top_words"]
-    assert "integer" in body["details"]["errors"][0]["message"]
+    assert body["details"]["errors"][0]["message"] == "must be a whole number"
 
 
 def test_unknown_parameter_is_named_in_details(keyed_client, execute, assert_error):

@@ -12,9 +12,8 @@ import pytest
 
 from tests.support import skip_or_fail
 
-ARTIFACTS = Path(
-    os.environ.get("BREACT_ARTIFACTS", Path(__file__).resolve().parents[2] / "artifacts")
-)
+# Screenshots land in var/screenshots/ (gitignored), which CI keeps as artifacts.
+ARTIFACTS = Path(os.environ.get("BREACT_ARTIFACTS", Path(__file__).resolve().parents[2] / "var"))
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -52,7 +51,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def screenshots(request: pytest.FixtureRequest) -> Any:
-    """shot(page, name) saves a full-page PNG under artifacts/screenshots/<test>/."""
+    """shot(page, name) saves a full-page PNG under var/screenshots/<test>/."""
     folder = ARTIFACTS / "screenshots" / request.node.name
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)

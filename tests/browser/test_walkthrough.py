@@ -1,6 +1,6 @@
 """A new user's first visit, in a real browser against the live server and worker: sign up, make
 and copy a key, call the API with it, top up in test mode, run a summary in the playground, find
-the calls in usage and export them as CSV. A screenshot of every page lands in artifacts/."""
+the calls in usage and export them as CSV. A screenshot of every page lands in var/screenshots/."""
 
 from __future__ import annotations
 

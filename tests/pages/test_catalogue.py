@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _pre(html: str, element_id: str) -> str:
-    match = re.search(rf'<pre id="{element_id}"><code>(.*?)</code></pre>', html, re.DOTALL)
+    match = re.search(rf'<pre id="{element_id}"[^>]*><code>(.*?)</code></pre>', html, re.DOTALL)
     assert match, f"no <pre id={element_id}>"
     return unescape(match.group(1))
 
@@ -191,3 +191,14 @@ def test_catalogue_search_query_is_escaped(page_client):
 
     assert "<script>x</script>" not in html
     assert "&lt;script&gt;x&lt;/script&gt;" in html
+
+
+def test_every_example_response_shows_a_real_result(page_client):
+    """Each endpoint's example response carries what its example call returns, not `{}`."""
+    from services.catalogue.registry import all_services
+
+    for service_id, service in all_services().items():
+        html = page_client.get(f"/services/{service_id}/").content.decode()
+        for name in service.endpoints:
+            body = json.loads(_pre(html, f"endpoint-{name}-example-response"))
+            assert body["result"] not in ({}, [], None, ""), f"{service_id}.{name}"

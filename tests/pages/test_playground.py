@@ -45,7 +45,7 @@ def _run(client: Client, data: dict[str, Any], capture: Any, **extra: Any) -> An
 
 
 def _pre(html: str, element_id: str) -> str:
-    match = re.search(rf'<pre id="{element_id}"><code>(.*?)</code></pre>', html, re.DOTALL)
+    match = re.search(rf'<pre id="{element_id}"[^>]*><code>(.*?)</code></pre>', html, re.DOTALL)
     assert match, f"no <pre id={element_id}>"
     return unescape(match.group(1))
 
@@ -262,7 +262,7 @@ def test_schema_violation_is_shown_beside_the_field_and_charges_nothing(page_cli
     html = response.content.decode()
     assert response.status_code == 200
     errors = re.search(r'<ul class="errorlist" id="param-top_words-errors">(.*?)</ul>', html, re.S)
-    assert errors and "500 is greater than the maximum of 100" in unescape(errors.group(1))
+    assert errors and "must be 100 or less" in unescape(errors.group(1))
     assert "500" in html  # what was typed stays in the field
     assert not Process.objects.exists()
     assert account_balance(account=account) == 100
@@ -509,3 +509,63 @@ def test_no_api_key_is_ever_shown(
 
     assert all(key.raw not in html for html in pages)
     assert all("brk_" not in html for html in pages)
+
+
+# --- one run per rendered form ----------------------------------------------------------------
+
+
+def _token(html: str) -> str:
+    match = re.search(r'name="run_token" value="([^"]+)"', html)
+    assert match, "the run form has no one-time token"
+    return match.group(1)
+
+
+def test_each_rendered_run_form_has_its_own_token(page_client):
+    first = _token(page_client.get(PLAYGROUND).content.decode())
+    second = _token(page_client.get(PLAYGROUND).content.decode())
+
+    assert first != second
+
+
+def test_the_same_form_sent_twice_starts_one_run_and_charges_once(
+    page_client, account, django_capture_on_commit_callbacks
+):
+    token = _token(page_client.get(PLAYGROUND).content.decode())
+    data = {**_form(text="Double click."), "run_token": token}
+
+    first = _run(page_client, data, django_capture_on_commit_callbacks)
+    second = _run(page_client, data, django_capture_on_commit_callbacks, HTTP_HX_REQUEST="true")
+
+    process = Process.objects.get(account=account)
+    assert first["Location"] == f"/playground/runs/{process.public_id}/"
+    assert second["HX-Redirect"] == first["Location"]
+    assert LedgerEntry.objects.filter(account=account, kind="charge").count() == 1
+    assert account_balance(account=account) == 99
+    # The usage log shows both submits; only the first one charged.
+    assert sorted(UsageLog.objects.filter(account=account).values_list("credits", flat=True)) == [
+        0,
+        1,
+    ]
+
+
+def test_a_form_reused_with_other_parameters_is_refused_without_charge(
+    page_client, account, django_capture_on_commit_callbacks
+):
+    token = _token(page_client.get(PLAYGROUND).content.decode())
+    _run(
+        page_client,
+        {**_form(text="First."), "run_token": token},
+        django_capture_on_commit_callbacks,
+    )
+
+    again = _run(
+        page_client,
+        {**_form(text="Changed."), "run_token": token},
+        django_capture_on_commit_callbacks,
+    )
+
+    assert again.status_code == 200
+    assert "already used for a run with other parameters" in again.content.decode()
+    assert _token(again.content.decode()) != token  # the re-rendered form can run again
+    assert Process.objects.filter(account=account).count() == 1
+    assert account_balance(account=account) == 99

@@ -83,12 +83,12 @@ def test_audit_log_lists_key_and_credit_events_newest_first_with_their_changes(
     ids = [e.pk for e in AuditEvent.objects.order_by("-created_at", "-id")]
     positions = [html.index(f'id="audit-{pk}"') for pk in ids]
     assert positions == sorted(positions)  # newest first
-    assert 'data-action="api_key.create"' in html and 'data-action="credits.adjustment"' in html
+    assert 'data-action="api_key.create"' in html and 'data-action="credits.adjust"' in html
     assert "192.0.2.1" in html and "ticket 7" in html
     assert "ops@breact.example" in html
     assert "client@example.com" in html
     # The adjustment's diff: balance 10 → 15.
-    row = html[html.index('data-action="credits.adjustment"') :]
+    row = html[html.index('data-action="credits.adjust"') :]
     assert '<li data-key="balance">' in row
     assert "<del>10</del>" in row and "<ins>15</ins>" in row
     assert "Per-call charges and their automatic refunds are not listed here" in html
@@ -106,13 +106,13 @@ def test_filters_by_action_actor_account_and_target(staff_client, staff_user):
         assert response.status_code == 200
         return {(row.event.action, row.event.account_id) for row in response.context["rows"]}
 
-    assert listed(action="credits.adjustment") == {("credits.adjustment", alice.pk)}
-    assert listed(actor="ops@") == {("credits.adjustment", alice.pk)}
+    assert listed(action="credits.adjust") == {("credits.adjust", alice.pk)}
+    assert listed(actor="ops@") == {("credits.adjust", alice.pk)}
     assert listed(actor="bob") == {("api_key.create", bob.pk)}
     assert listed(account=str(bob.pk)) == {("credits.grant", bob.pk), ("api_key.create", bob.pk)}
     assert listed(account="alice") == {
         ("credits.grant", alice.pk),
-        ("credits.adjustment", alice.pk),
+        ("credits.adjust", alice.pk),
     }
     assert listed(target=f"accounts.apikey:{key.pk}") == {("api_key.create", bob.pk)}
     assert listed(target="bob key") == {("api_key.create", bob.pk)}
@@ -219,7 +219,7 @@ def test_csv_export_streams_the_filtered_rows_newest_first(staff_client, staff_u
     rows = csv_rows(response)
     assert [row["action"] for row in rows] == [
         "api_key.create",
-        "credits.adjustment",
+        "credits.adjust",
         "credits.grant",
     ]
     adjustment = rows[1]

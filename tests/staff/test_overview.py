@@ -328,7 +328,18 @@ def test_revenue_by_provider_and_currency(staff_client: Client, seeded: dict[str
     got = {(r.provider, r.currency): r.amount_cents for r in data.revenue}
     assert got == expected_march()["revenue"]
     assert got == {("stripe", "EUR"): 2800, ("test", "EUR"): 500, ("stripe", "USD"): 700}
-    assert dict(data.revenue_by_currency) == {"EUR": 33, "USD": 7}
+    # The test-mode top-up moved no money: it is listed, but not counted as revenue.
+    assert dict(data.revenue_by_currency) == {"EUR": 28, "USD": 7}
+    test_row = next(r for r in data.revenue if r.provider == "test")
+    assert test_row.amount == 0 and not test_row.moved_money
+
+
+def test_revenue_card_leaves_out_test_mode_top_ups(
+    staff_client: Client, seeded: dict[str, Any]
+) -> None:
+    html = staff_client.get(OVERVIEW, MARCH).content.decode()
+    card = html[html.index('id="total-revenue"') :].split("</div>", 1)[0]
+    assert "28.00 EUR" in card and "33.00" not in card
 
 
 def test_top_accounts_by_net_consumption_link_to_their_page(

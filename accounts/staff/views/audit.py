@@ -35,7 +35,6 @@ KNOWN_ACTIONS = (
     "api_key.revoke",
     "api_key.roll",
     "credits.adjust",
-    "credits.adjustment",
     "credits.grant",
     "credits.refund",
     "credits.topup",

@@ -19,6 +19,7 @@ from breact.http import HtmxHttpRequest
 from services.catalogue.registry import EndpointDefinition, ServiceDefinition, find_service
 from services.catalogue.selectors import service_catalogue
 from services.console import forms, snippets
+from services.console.examples import example_result
 from services.models import Endpoint
 
 SEARCH_MAX_LENGTH = 100
@@ -99,7 +100,7 @@ def example_response(endpoint: EndpointDefinition) -> dict[str, Any]:
     response): the service output as `returns` describes it, with its metadata."""
     return {
         "status": "success",
-        "result": forms.shape_of(endpoint.returns),
+        "result": example_result(endpoint),
         "error": None,
         "metadata": {
             "model": "local/…",

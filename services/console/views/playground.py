@@ -25,6 +25,7 @@ from breact.errors import (
     BadRequest,
     BReactError,
     Forbidden,
+    IdempotencyMismatch,
     InsufficientCredits,
     NotFound,
     PayloadTooLarge,
@@ -38,8 +39,9 @@ from services.catalogue.registry import EndpointDefinition, ServiceDefinition, f
 from services.catalogue.selectors import ResolvedEndpoint, endpoint_resolve, service_catalogue
 from services.console import snippets
 from services.console.forms import ParamsForm, params_from_json
+from services.console.run_once import TOKEN_FIELD, call_start_once, run_token_new
 from services.console.views.catalogue import Catalogue, api_base_url
-from services.execution.actions import ExecuteOutcome, call_start
+from services.execution.actions import ExecuteOutcome
 from services.execution.selectors import console_runs_recent, process_for_owner
 from services.models import Endpoint, Process
 from services.usage.actions import usage_log_record
@@ -94,6 +96,7 @@ def _page(
         "needs_credits": isinstance(run_error, InsufficientCredits),
         "balance": account_balance(account=account),
         "result_ttl": settings.BREACT_RESULT_TTL,
+        "run_token": run_token_new(),
     }
     if request.htmx:
         response = render(request, "services/playground.html#playground-region", context)
@@ -114,6 +117,11 @@ def _run_error_message(error: BReactError) -> str:
         return (
             f"This run costs {error.required} credit{'s' if error.required != 1 else ''} and "
             f"your balance is {error.balance}. Top up to run it; nothing was charged."
+        )
+    if isinstance(error, IdempotencyMismatch):
+        return (
+            "This form was already used for a run with other parameters; nothing was charged. "
+            "The form is ready again: run it once more."
         )
     if isinstance(error, RateLimitExceeded):
         return (
@@ -188,14 +196,19 @@ def _start(
     try:
         _check_size(params)
         rate_limit_hit(api_key=console_key, group=EXECUTE)
-        outcome = call_start(api_key=console_key, resolved=resolved, params=params)
+        outcome = call_start_once(
+            api_key=console_key,
+            resolved=resolved,
+            params=params,
+            token=request.POST.get(TOKEN_FIELD, ""),
+        )
     except BReactError as exc:
         usage.update(status_code=exc.status, error_code=exc.code)
         raise
     else:
         usage.update(
             process_id=outcome.body.get("process_id", ""),
-            credits=int(outcome.body.get("credits_charged", 0)),
+            credits=0 if outcome.replayed else int(outcome.body.get("credits_charged", 0)),
         )
         return outcome
     finally:
@@ -269,11 +282,18 @@ def playground_run(request: HtmxHttpRequest) -> HttpResponse:
             run_error = exc
         else:
             credits = int(outcome.body.get("credits_charged", 0))
-            messages.success(
-                request,
-                f"Run started: {credits} credit{'s' if credits != 1 else ''} charged. "
-                "The result appears below when it is ready.",
-            )
+            if outcome.replayed:
+                messages.info(
+                    request,
+                    "This form was already sent: here is its run, charged once "
+                    f"({credits} credit{'s' if credits != 1 else ''}).",
+                )
+            else:
+                messages.success(
+                    request,
+                    f"Run started: {credits} credit{'s' if credits != 1 else ''} charged. "
+                    "The result appears below when it is ready.",
+                )
             url = reverse("playground-run-status", args=[outcome.body["process_id"]])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     return _page(

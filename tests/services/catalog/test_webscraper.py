@@ -701,3 +701,21 @@ def test_the_html_cleaner_trafilatura_needs_is_a_declared_dependency():
     html = f"<html><body><nav>Home | About</nav><article>{paragraph * 4}</article></body></html>"
     text = trafilatura.extract(html, output_format="txt")
     assert text and "steady growth" in text and "Home | About" not in text
+
+
+EXAMPLE_PAGE = (
+    "<!doctype html><html><head><title>Example Domain</title></head><body><div>"
+    "<h1>Example Domain</h1><p>This domain is for use in illustrative examples in documents. "
+    "You may use this domain in literature without prior coordination or asking for "
+    "permission.</p><p><a href='https://www.iana.org/domains/example'>More information...</a>"
+    "</p></div></body></html>"
+)
+
+
+def test_the_documented_example_result_is_what_the_engine_answers(site, loopback_allowed):
+    """The service page shows `example_result` (the docs cannot fetch the page): it must stay
+    the local engine's real answer to the example, here for a copy of the page on loopback."""
+    endpoint = SERVICE.endpoints["scrape"]
+    params = {**endpoint.example, "url": site.page("/", EXAMPLE_PAGE)}
+
+    assert endpoint.handler(params).result == endpoint.example_result
