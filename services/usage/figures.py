@@ -164,10 +164,6 @@ class Outcomes:
     finished: int = 0
     failed: int = 0
 
-    @property
-    def failure_rate(self) -> float:
-        return rate(self.failed, self.finished)
-
 
 def process_outcomes(
     *,
