@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.models import Account, ApiKey, AuditEvent, LedgerEntry, Payment, User, WebhookEvent
 from accounts.rates import parse_rate
 from breact.errors import BadRequest, Forbidden, InsufficientCredits
+from services.webhooks import events as webhook_events
 
 if TYPE_CHECKING:
     from services.models import Process
@@ -455,6 +456,7 @@ def payment_fulfil(*, payment: Payment) -> LedgerEntry | None:
                     "ledger_entry": entry.pk,
                 },
             )
+            webhook_events.payment_succeeded(payment=payment)
     except IntegrityError:  # already credited under this reference
         return None
     payment.refresh_from_db(fields=["status", "paid_at"])
@@ -615,6 +617,7 @@ def low_balance_check(*, account_id: int) -> bool:
         ).update(low_balance_alerted_at=timezone.now())
         if claimed:
             transaction.on_commit(lambda: _low_balance_enqueue(account_id), robust=True)
+            webhook_events.credits_low(account_id=account_id)
     return bool(claimed)
 
 

@@ -67,6 +67,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "breact.middleware.RequestIdMiddleware",
+    "breact.metrics.MetricsMiddleware",
+    "breact.logging.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -204,6 +206,12 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-results": {"task": "services.tasks.purge_expired_results", "schedule": 15.0},
     "fail-stuck-processes": {"task": "services.tasks.fail_stuck_processes", "schedule": 30.0},
     "roll-up-usage": {"task": "services.tasks.roll_up_usage", "schedule": 30.0},
+    "webhook-sweep": {"task": "services.webhooks.tasks.sweep_deliveries", "schedule": 60.0},
+    "webhook-key-expiring": {
+        "task": "services.webhooks.tasks.scan_expiring_keys",
+        "schedule": 3600.0,
+    },
+    "webhook-prune": {"task": "services.webhooks.tasks.prune_events", "schedule": 3600.0},
 }
 
 # Own settings.
@@ -344,10 +352,38 @@ SILENCED_SYSTEM_CHECKS = env_list("BREACT_SILENCED_SYSTEM_CHECKS")
 
 EMAIL_BACKEND = env_str("BREACT_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
+# Log lines: readable by default, one JSON object per line with BREACT_LOG_FORMAT=json.
+BREACT_LOG_FORMAT = env_str("BREACT_LOG_FORMAT", "text").strip().lower()
+if BREACT_LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured("BREACT_LOG_FORMAT must be text or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "breact.logging.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": BREACT_LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("BREACT_LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
+
+# Webhooks (services/webhooks): seconds per attempt; retries back off from RETRY_BASE seconds,
+# doubling (at most 6 h apart), for RETRY_WINDOW seconds; an endpoint failing for DISABLE_AFTER
+# seconds is disabled and its owner emailed. Deliveries refuse private, loopback and link-local
+# targets like the webscraper; ALLOW_LOOPBACK lets local development receive them.
+BREACT_WEBHOOK_TIMEOUT = env_int("BREACT_WEBHOOK_TIMEOUT", 10)
+BREACT_WEBHOOK_RETRY_BASE = float(env_str("BREACT_WEBHOOK_RETRY_BASE", "30"))
+BREACT_WEBHOOK_RETRY_WINDOW = env_int("BREACT_WEBHOOK_RETRY_WINDOW", 86_400)
+BREACT_WEBHOOK_DISABLE_AFTER = env_int("BREACT_WEBHOOK_DISABLE_AFTER", 86_400)
+BREACT_WEBHOOK_ALLOW_LOOPBACK = env_bool("BREACT_WEBHOOK_ALLOW_LOOPBACK", False)
+BREACT_WEBHOOK_KEEP_DAYS = env_int("BREACT_WEBHOOK_KEEP_DAYS", 7)
+# Derives the secret that signs deliveries to per-call webhook_url targets.
+BREACT_WEBHOOK_SECRET_KEY = env_str("BREACT_WEBHOOK_SECRET_KEY", SECRET_KEY)
+
+# /metrics (Prometheus): a scrape sends `Authorization: Bearer <BREACT_METRICS_TOKEN>` or comes
+# from an address in BREACT_METRICS_ALLOW (addresses or networks).
+BREACT_METRICS_TOKEN = env_str("BREACT_METRICS_TOKEN")
+BREACT_METRICS_ALLOW = env_list("BREACT_METRICS_ALLOW", "127.0.0.1,::1")
+# Readiness (/api/v1/health/ready) needs a worker heartbeat at most this old.
+BREACT_READY_WORKER_SECONDS = env_int("BREACT_READY_WORKER_SECONDS", BREACT_HEARTBEAT_STALE_SECONDS)

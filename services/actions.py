@@ -35,6 +35,7 @@ from services.models import (
 )
 from services.registry import ServiceFailure, all_services, find_service
 from services.selectors import ResolvedEndpoint, process_token_hash
+from services.webhooks import events as webhook_events
 from services.workers import workers_available
 
 logger = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ def process_start(
         balance = api_key.account.balance
         if resolved.price > 0:
             balance = credits_charge(process=process).balance_after
+        webhook_events.process_webhook_attach(process=process)
         transaction.on_commit(lambda: _enqueue(process))
     if process.state == Process.State.ERROR:
         raise ServiceUnavailable(
@@ -238,6 +240,7 @@ def call_start(
     provider serves (when so configured), run the endpoint's account checks, then charge and
     queue (process_execute). Raises BadRequest and the errors of process_execute; a 4xx never
     charges. The caller checks the key's scopes."""
+    params = webhook_events.webhook_url_take(params)
     errors = resolved.endpoint.validation_errors(params)
     if errors:
         raise BadRequest(
@@ -348,6 +351,7 @@ def process_complete(
     )
     if done and refund_reason:
         credits_refund(process=process, reason=refund_reason)
+    webhook_events.process_finished(process=process, done=bool(done))
     return bool(done)
 
 
@@ -365,6 +369,7 @@ def process_fail(*, process: Process, message: str) -> bool:
     )
     if done:
         credits_refund(process=process, reason=message)
+    webhook_events.process_finished(process=process, done=bool(done))
     return bool(done)
 
 
