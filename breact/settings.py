@@ -278,6 +278,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "services.api.schema.document_errors_and_links",
+        "services.webhooks.api.document_webhook_url",
     ],
 }
 

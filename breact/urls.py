@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerView
 
 from accounts.views.auth import admin_login
+from breact.metrics import metrics_view
 
 urlpatterns = [
     path("", include("services.urls")),
@@ -12,6 +13,7 @@ urlpatterns = [
     path("staff/", include("services.staff_urls")),
     path("staff/", include("accounts.staff_urls")),
     path("api/v1/", include("services.api.urls")),
+    path("metrics", metrics_view, name="metrics"),
     path(
         "api/docs",
         SpectacularSwaggerView.as_view(
