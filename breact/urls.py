@@ -10,6 +10,7 @@ from breact.metrics import metrics_view
 urlpatterns = [
     path("", include("services.urls")),
     path("", include("accounts.urls")),
+    path("", include("services.webhooks.page_urls")),
     path("staff/", include("services.staff_urls")),
     path("staff/", include("accounts.staff_urls")),
     path("api/v1/", include("services.api.urls")),
