@@ -91,7 +91,7 @@ def test_backoff_grows_and_the_delivery_gives_up_after_its_window(receiver, key,
     ]
     settings.BREACT_WEBHOOK_RETRY_BASE = 0
     settings.BREACT_WEBHOOK_RETRY_WINDOW = 0  # no time left for a retry
-    endpoint, secret = _endpoint(key.account, receiver.url)
+    endpoint, _ = _endpoint(key.account, receiver.url)
     receiver.script(503)
     delivery = actions.test_event_send(endpoint=endpoint)
     assert actions.delivery_attempt(delivery_pk=delivery.pk) == "failed"
@@ -138,10 +138,13 @@ def test_private_loopback_and_link_local_urls_are_refused_at_registration(url):
 def test_a_rolled_back_change_sends_nothing(receiver, key, django_capture_on_commit_callbacks):
     _endpoint(key.account, receiver.url)
     process = _process(key)
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            service_actions.process_fail(process=process, message="boom")
-            raise RuntimeError("rolled back")
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        service_actions.process_fail(process=process, message="boom")
+        raise RuntimeError("rolled back")
     assert callbacks == []
     assert not WebhookEvent.objects.exists()
     assert receiver.received == []
