@@ -174,6 +174,17 @@ class WebhookApiView(KeyedApiView):
     def endpoint(self, webhook_id: str) -> WebhookEndpoint:
         return selectors.endpoint_get(account_id=self.account_id, public_id=webhook_id)
 
+    def http_method_not_allowed(  # type: ignore[override]
+        self, request: Request, *args: Any, **kwargs: Any
+    ) -> Any:
+        """A missing (or another account's) endpoint or delivery is 404 whatever the method,
+        as for a missing id elsewhere; 405 only for one of your own."""
+        if "webhook_id" in kwargs:
+            endpoint = self.endpoint(kwargs["webhook_id"])
+            if "event_id" in kwargs:
+                selectors.delivery_get(endpoint=endpoint, event_id=kwargs["event_id"])
+        return super().http_method_not_allowed(request, *args, **kwargs)
+
     def page(self, queryset: Any, body: Any) -> Response:
         paginator = NewestFirst()
         items = paginator.paginate_queryset(queryset, self.request, view=self) or []

@@ -3,21 +3,23 @@ a page per endpoint with its deliveries, resend, a test event, enable/disable, r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from functools import wraps
 from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.actions import account_for_user
 from accounts.models import Account, User
-from breact.errors import BadRequest
+from breact.errors import BadRequest, NotFound
 from breact.http import HtmxHttpRequest
 from services.webhooks import actions, selectors
 from services.webhooks.models import EVENT_TYPES, WebhookEndpoint
@@ -29,6 +31,32 @@ GRACE_CHOICES = [("0", "None: drop the old secret now"), ("3600", "1 hour"), ("8
 def _account(request: HttpRequest) -> Account:
     assert isinstance(request.user, User)  # login_required ran first
     return account_for_user(user=request.user)
+
+
+def _endpoint(request: HttpRequest, public_id: str) -> WebhookEndpoint:
+    """The user's own endpoint, or 404 (missing and not theirs alike)."""
+    try:
+        return selectors.endpoint_get(account_id=_account(request).pk, public_id=public_id)
+    except NotFound:
+        raise Http404("No such webhook endpoint.") from None
+
+
+def endpoint_action(
+    view: Callable[..., HttpResponse],
+) -> Callable[..., HttpResponse]:
+    """A POST action on the user's own endpoint: logged in, owner-checked (404 otherwise, for
+    every method), and a GET is sent to the endpoint's page."""
+
+    @login_required
+    @require_http_methods(["GET", "POST"])
+    @wraps(view)
+    def wrapper(request: HtmxHttpRequest, public_id: str, **kwargs: Any) -> HttpResponse:
+        endpoint = _endpoint(request, public_id)
+        if request.method == "GET":
+            return redirect("webhook-detail", public_id)
+        return view(request, endpoint, **kwargs)
+
+    return wrapper
 
 
 class EndpointForm(forms.Form):
@@ -101,25 +129,21 @@ def _detail_context(endpoint: WebhookEndpoint) -> dict[str, Any]:
 @login_required
 @require_GET
 def webhook_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
-    endpoint = selectors.endpoint_get(account_id=_account(request).pk, public_id=public_id)
+    endpoint = _endpoint(request, public_id)
     template = "webhooks/detail.html#deliveries" if request.htmx else "webhooks/detail.html"
     return render(request, template, _detail_context(endpoint))
 
 
-@login_required
-@require_POST
-def webhook_toggle(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
-    endpoint = selectors.endpoint_get(account_id=_account(request).pk, public_id=public_id)
+@endpoint_action
+def webhook_toggle(request: HtmxHttpRequest, endpoint: WebhookEndpoint) -> HttpResponse:
     with transaction.atomic():
         actions.endpoint_update(endpoint=endpoint, enabled=not endpoint.enabled)
     messages.success(request, "Enabled." if endpoint.enabled else "Disabled: no events are sent.")
-    return redirect("webhook-detail", public_id)
+    return redirect("webhook-detail", endpoint.public_id)
 
 
-@login_required
-@require_POST
-def webhook_delete(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
-    endpoint = selectors.endpoint_get(account_id=_account(request).pk, public_id=public_id)
+@endpoint_action
+def webhook_delete(request: HtmxHttpRequest, endpoint: WebhookEndpoint) -> HttpResponse:
     with transaction.atomic():
         actions.endpoint_delete(endpoint=endpoint)
     messages.success(request, f"Deleted the endpoint {endpoint.url}.")
@@ -127,35 +151,34 @@ def webhook_delete(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 
 
 @never_cache
-@login_required
-@require_POST
-def webhook_roll(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
-    endpoint = selectors.endpoint_get(account_id=_account(request).pk, public_id=public_id)
+@endpoint_action
+def webhook_roll(request: HtmxHttpRequest, endpoint: WebhookEndpoint) -> HttpResponse:
     form = RollForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose how long the old secret keeps signing.")
-        return redirect("webhook-detail", public_id)
+        return redirect("webhook-detail", endpoint.public_id)
     grace = timedelta(seconds=int(form.cleaned_data["grace"]))
     secret = actions.endpoint_secret_roll(endpoint=endpoint, grace=grace)
     return _secret_once(request, endpoint, secret, rolled=True)
 
 
-@login_required
-@require_POST
-def webhook_test(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
-    endpoint = selectors.endpoint_get(account_id=_account(request).pk, public_id=public_id)
+@endpoint_action
+def webhook_test(request: HtmxHttpRequest, endpoint: WebhookEndpoint) -> HttpResponse:
     actions.test_event_send(endpoint=endpoint)
     messages.success(request, "A test event was queued; its delivery shows below.")
     if request.htmx:
         return render(request, "webhooks/detail.html#deliveries", _detail_context(endpoint))
-    return redirect("webhook-detail", public_id)
+    return redirect("webhook-detail", endpoint.public_id)
 
 
-@login_required
-@require_POST
-def webhook_resend(request: HtmxHttpRequest, public_id: str, event_id: str) -> HttpResponse:
-    endpoint = selectors.endpoint_get(account_id=_account(request).pk, public_id=public_id)
-    delivery = selectors.delivery_get(endpoint=endpoint, event_id=event_id)
+@endpoint_action
+def webhook_resend(
+    request: HtmxHttpRequest, endpoint: WebhookEndpoint, event_id: str
+) -> HttpResponse:
+    try:
+        delivery = selectors.delivery_get(endpoint=endpoint, event_id=event_id)
+    except NotFound:
+        raise Http404("No such delivery.") from None
     with transaction.atomic():
         queued = actions.delivery_resend(delivery=delivery)
     if queued:
@@ -164,4 +187,4 @@ def webhook_resend(request: HtmxHttpRequest, public_id: str, event_id: str) -> H
         messages.info(request, f"{event_id} is still pending: it will be sent.")
     if request.htmx:
         return render(request, "webhooks/detail.html#deliveries", _detail_context(endpoint))
-    return redirect("webhook-detail", public_id)
+    return redirect("webhook-detail", endpoint.public_id)
