@@ -228,19 +228,9 @@ def _event_record(
     if not endpoints and not url:
         return None
     now = timezone.now()
-    public_id = f"evt_{secrets.token_urlsafe(15)}"
-    payload = {"id": public_id, "event": event_type, "created_at": _iso(now), **data()}
-    payload["id"], payload["event"], payload["created_at"] = public_id, event_type, _iso(now)
     try:
         with transaction.atomic():
-            event = WebhookEvent.objects.create(
-                public_id=public_id,
-                account_id=account_id,
-                type=event_type,
-                dedupe_key=dedupe_key[:200],
-                payload=payload,
-                created_at=now,
-            )
+            event = _event_create(account_id, event_type, dedupe_key, data(), now)
             deliveries = [
                 WebhookDelivery(event=event, endpoint=e, url=e.url, next_attempt_at=now)
                 for e in endpoints
@@ -253,6 +243,22 @@ def _event_record(
     for delivery in deliveries:
         delivery_enqueue(delivery_pk=delivery.pk)
     return event
+
+
+def _event_create(
+    account_id: int, event_type: str, dedupe_key: str | None, data: dict[str, Any], now: Any
+) -> WebhookEvent:
+    """The event row; its body is `data` after `id`, `event` and `created_at` (data has none of
+    those keys). No dedupe key: the event is unique by its own id."""
+    public_id = f"evt_{secrets.token_urlsafe(15)}"
+    return WebhookEvent.objects.create(
+        public_id=public_id,
+        account_id=account_id,
+        type=event_type,
+        dedupe_key=(dedupe_key or f"{event_type}:{public_id}")[:200],
+        payload={"id": public_id, "event": event_type, "created_at": _iso(now), **data},
+        created_at=now,
+    )
 
 
 def delivery_enqueue(*, delivery_pk: int, countdown: float = 0) -> None:
@@ -269,22 +275,9 @@ def delivery_enqueue(*, delivery_pk: int, countdown: float = 0) -> None:
 def test_event_send(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
     """A `test` event to this one endpoint (whatever its event filter), delivered like any other."""
     now = timezone.now()
-    public_id = f"evt_{secrets.token_urlsafe(15)}"
     with transaction.atomic():
-        event = WebhookEvent.objects.create(
-            public_id=public_id,
-            account_id=endpoint.account_id,
-            type="test",
-            dedupe_key=f"test:{public_id}",
-            payload={
-                "id": public_id,
-                "event": "test",
-                "created_at": _iso(now),
-                "message": "A test event from BReact Console.",
-                "endpoint_id": endpoint.public_id,
-            },
-            created_at=now,
-        )
+        data = {"message": "A test event from BReact Console.", "endpoint_id": endpoint.public_id}
+        event = _event_create(endpoint.account_id, "test", None, data, now)
         delivery = WebhookDelivery.objects.create(
             event=event, endpoint=endpoint, url=endpoint.url, next_attempt_at=now, is_test=True
         )

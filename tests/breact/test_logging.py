@@ -74,24 +74,19 @@ def test_the_setting_switches_the_whole_configuration():
         "import logging, django; django.setup(); "
         "logging.getLogger('breact.request').info('hello', extra={'request_id': 'r1'})"
     )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "breact.settings"}
-    as_json = subprocess.run(
-        [sys.executable, "-c", script],
-        env={**env, "BREACT_LOG_FORMAT": "json"},
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    line = json.loads(as_json.stderr.strip().splitlines()[-1])
+
+    def last_line(log_format: str) -> str:
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "breact.settings"}
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            env={**env, "BREACT_LOG_FORMAT": log_format},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        return done.stderr.strip().splitlines()[-1]
+
+    line = json.loads(last_line("json"))
     assert line["message"] == "hello" and line["request_id"] == "r1"
-    as_text = subprocess.run(
-        [sys.executable, "-c", script],
-        env={**env, "BREACT_LOG_FORMAT": ""},
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    last = as_text.stderr.strip().splitlines()[-1]
-    assert last == "hello"
+    assert last_line("") == "hello"
