@@ -420,6 +420,7 @@ def report(args: argparse.Namespace, rows: list[Measurement], loads: list[str]) 
         f"  load: {args.requests} requests per endpoint, concurrency {args.concurrency}, "
         f"max {args.max_seconds:.0f} s, {args.warmup} warm-up requests each; latency: "
         f"{args.samples} sequential samples, poll every {args.poll_interval * 1000:.0f} ms",
+        f"  webhooks: {webhook_note(args)}",
         "",
         f"  {'measurement':<34} {'ok/sent':>11} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
         f"{'max ms':>8}  notes",
@@ -432,6 +433,51 @@ def report(args: argparse.Namespace, rows: list[Measurement], loads: list[str]) 
             f"{row.ms(50):>8} {row.ms(99):>8} {row.ms(100):>8}  {'; '.join(notes)}"
         )
     return "\n".join(lines)
+
+
+# --- webhooks on: a loopback receiver that answers 200 at once ---------------------------------
+
+RECEIVED: Counter[str] = Counter()
+
+
+@contextmanager
+def webhook_receiver(args: argparse.Namespace, base_url: str, api_key: str) -> Iterator[None]:
+    """Serve a receiver on loopback and register it for the bench account over the API."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            RECEIVED[self.headers.get("BReact-Event", "?")] += 1
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    answer = httpx.post(
+        f"{base_url}/api/v1/webhooks", json={"url": url}, headers={"x-api-key": api_key}
+    )
+    if answer.status_code != 201:
+        raise BenchError(f"could not register the webhook endpoint: {answer.text[:300]}")
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def webhook_note(args: argparse.Namespace) -> str:
+    if not args.webhooks:
+        return "off (no endpoint registered)"
+    received = ", ".join(f"{count} {event}" for event, count in RECEIVED.most_common())
+    return f"on: one endpoint, deliveries received: {received or 'none'}"
 
 
 def load_average() -> str:
@@ -468,6 +514,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--redis-db", type=int, default=9, help="Redis db reserved for the bench (FLUSHDB'd)")
     add("--startup-timeout", type=float, default=60)
     add("--keep-logs", action="store_true", help="keep the server and worker logs")
+    add(
+        "--webhooks",
+        action="store_true",
+        help="register a webhook endpoint (a loopback receiver in this process) for the bench "
+        "account, so every finished process is also delivered as a signed event",
+    )
     args = parser.parse_args(argv)
     if args.redis_db == 0:
         parser.error("--redis-db 0 is the default db of other tools; pick a reserved one")
@@ -563,6 +615,8 @@ def run(args: argparse.Namespace, store: redis.Redis, var_dir: Path) -> str:
         stack.callback(best_effort, "drop the database", database_drop, args)
         database_recreate(args)
         env = child_env(database_url=database_url, redis_url=redis_url, var_dir=var_dir)
+        if args.webhooks:
+            env["BREACT_WEBHOOK_ALLOW_LOOPBACK"] = "1"  # the receiver is on loopback
         manage(env, "migrate", "--noinput", "-v0")
         out = manage(
             env,
@@ -587,6 +641,8 @@ def run(args: argparse.Namespace, store: redis.Redis, var_dir: Path) -> str:
         stack.callback(signal.signal, signal.SIGINT, signal.SIG_IGN)
         wait_for_server(base_url, server, args.startup_timeout)
         wait_for_worker(app, worker, args.startup_timeout)
+        if args.webhooks:
+            stack.enter_context(webhook_receiver(args, base_url, api_key))
 
         rows, loads = measure(args, base_url, api_key, app, database_url)
         for started in (server, worker):
