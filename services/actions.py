@@ -351,7 +351,7 @@ def process_complete(
     )
     if done and refund_reason:
         credits_refund(process=process, reason=refund_reason)
-    webhook_events.process_finished(process=process, done=bool(done))
+    webhook_events.process_finished(process=process, done=bool(done), failed=bool(refund_reason))
     return bool(done)
 
 
@@ -369,7 +369,7 @@ def process_fail(*, process: Process, message: str) -> bool:
     )
     if done:
         credits_refund(process=process, reason=message)
-    webhook_events.process_finished(process=process, done=bool(done))
+    webhook_events.process_finished(process=process, done=bool(done), failed=True)
     return bool(done)
 
 

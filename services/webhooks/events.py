@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from contextvars import ContextVar
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from django.utils import timezone
@@ -18,27 +19,18 @@ from services.webhooks.actions import process_webhook_attach as attach
 process_logger = logging.getLogger("breact.process")
 
 
-def process_finished(*, process: Any, done: bool) -> None:
-    """A process reached completed or error (`done`: this caller made the change). Emits
-    `process.completed`, or `process.failed` when its credits were refunded (a service-level
-    error or a platform failure), with the poll's body. Call inside the finishing transaction."""
+def process_finished(*, process: Any, done: bool, failed: bool) -> None:
+    """A process reached completed or error (`done`: this caller made the change; `failed`: its
+    credits were refunded, for a service-level error or a platform failure). Counts it, logs one
+    line, and emits `process.completed` or `process.failed` (with the refund) after commit, with
+    the poll's body. Call inside the finishing transaction. No query: the key's prefix is
+    remembered per worker process."""
     if not done:
         return
-    from services.models import Process
-
-    row = (
-        Process.objects.filter(pk=process.pk)
-        .values("state", "result", "credits", "api_key__prefix")
-        .first()
-    )
-    if row is None:
-        return
-    inner = row["result"] or {}
-    failed = row["state"] == Process.State.ERROR or inner.get("status") == "error"
     outcome = "failed" if failed else "completed"
-    duration = (timezone.now() - process.created_at).total_seconds() if process.created_at else 0.0
+    duration = (timezone.now() - process.created_at).total_seconds()
     metrics.process_finished(
-        service=process.service_id, outcome=outcome, refunded=row["credits"] if failed else 0
+        service=process.service_id, outcome=outcome, refunded=process.credits if failed else 0
     )
     process_logger.info(
         "process %s %s.%s %s",
@@ -49,7 +41,7 @@ def process_finished(*, process: Any, done: bool) -> None:
         extra={
             "process_id": process.public_id,
             "account": process.account_id,
-            "key_prefix": row["api_key__prefix"] or "",
+            "key_prefix": _key_prefix(process.api_key_id),
             "service": process.service_id,
             "endpoint": process.endpoint,
             "outcome": outcome,
@@ -64,6 +56,16 @@ def process_finished(*, process: Any, done: bool) -> None:
         data=lambda: _process_body(process.pk, failed),
         process_pk=process.pk,
     )
+
+
+@lru_cache(maxsize=4096)
+def _key_prefix(api_key_id: int | None) -> str:
+    """A key's public prefix (it never changes), read once per worker process."""
+    from accounts.models import ApiKey
+
+    if api_key_id is None:
+        return ""
+    return ApiKey.objects.filter(pk=api_key_id).values_list("prefix", flat=True).first() or ""
 
 
 def _process_body(process_pk: int, failed: bool) -> dict[str, Any]:
