@@ -9,6 +9,7 @@ from typing import Any
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # A .env file beside manage.py fills in variables the environment does not set.
@@ -199,6 +200,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("BREACT_TASK_SOFT_TIME_LIMIT", 120)
 CELERY_TASK_TIME_LIMIT = env_int("BREACT_TASK_TIME_LIMIT", 150)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Webhook deliveries have a queue of their own, so a burst of them (or slow receivers) never
+# queues processes behind it: every worker takes from both queues in turn unless started with
+# -Q (e.g. dedicated delivery workers: `celery -A breact worker -Q webhooks`).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("webhooks"))
+CELERY_TASK_ROUTES = {"services.webhooks.tasks.deliver": {"queue": "webhooks"}}
 # Beat writes a heartbeat as it ticks (services.workers), and ticks at least this often.
 CELERY_BEAT_SCHEDULER = "services.workers:BeatScheduler"
 CELERY_BEAT_MAX_LOOP_INTERVAL = 5
