@@ -15,6 +15,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "breact.settings")
 app = Celery("breact")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+app.autodiscover_tasks(["services.webhooks"])
 # While the consumer is connected, the worker writes a heartbeat (health, execute refusals).
 app.steps["consumer"].add("services.workers:WorkerHeartbeat")
 

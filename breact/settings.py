@@ -9,6 +9,7 @@ from typing import Any
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # A .env file beside manage.py fills in variables the environment does not set.
@@ -67,6 +68,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "breact.middleware.RequestIdMiddleware",
+    "breact.metrics.MetricsMiddleware",
+    "breact.logging.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -212,6 +215,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("BREACT_TASK_SOFT_TIME_LIMIT", 120)
 CELERY_TASK_TIME_LIMIT = env_int("BREACT_TASK_TIME_LIMIT", 150)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Webhook deliveries have a queue of their own, so a burst of them (or slow receivers) never
+# queues processes behind it: every worker takes from both queues in turn unless started with
+# -Q (e.g. dedicated delivery workers: `celery -A breact worker -Q webhooks`).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("webhooks"))
+CELERY_TASK_ROUTES = {"services.webhooks.tasks.deliver": {"queue": "webhooks"}}
 # Beat writes a heartbeat as it ticks (services.workers), and ticks at least this often.
 CELERY_BEAT_SCHEDULER = "services.workers:BeatScheduler"
 CELERY_BEAT_MAX_LOOP_INTERVAL = 5
@@ -219,6 +228,12 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-results": {"task": "services.tasks.purge_expired_results", "schedule": 15.0},
     "fail-stuck-processes": {"task": "services.tasks.fail_stuck_processes", "schedule": 30.0},
     "roll-up-usage": {"task": "services.tasks.roll_up_usage", "schedule": 30.0},
+    "webhook-sweep": {"task": "services.webhooks.tasks.sweep_deliveries", "schedule": 60.0},
+    "webhook-key-expiring": {
+        "task": "services.webhooks.tasks.scan_expiring_keys",
+        "schedule": 3600.0,
+    },
+    "webhook-prune": {"task": "services.webhooks.tasks.prune_events", "schedule": 3600.0},
 }
 
 # Own settings.
@@ -289,6 +304,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "services.api.schema.document_errors_and_links",
+        "services.webhooks.api.document_webhook_url",
     ],
 }
 
@@ -363,10 +379,38 @@ SILENCED_SYSTEM_CHECKS = env_list("BREACT_SILENCED_SYSTEM_CHECKS")
 
 EMAIL_BACKEND = env_str("BREACT_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
+# Log lines: readable by default, one JSON object per line with BREACT_LOG_FORMAT=json.
+BREACT_LOG_FORMAT = env_str("BREACT_LOG_FORMAT", "text").strip().lower()
+if BREACT_LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured("BREACT_LOG_FORMAT must be text or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "text": {"format": "%(message)s"},  # as before: the message alone
+        "json": {"()": "breact.logging.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": BREACT_LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("BREACT_LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
+
+# Webhooks (services/webhooks): seconds per attempt; retries back off from RETRY_BASE seconds,
+# doubling (at most 6 h apart), for RETRY_WINDOW seconds; an endpoint failing for DISABLE_AFTER
+# seconds is disabled and its owner emailed. Deliveries refuse private, loopback and link-local
+# targets like the webscraper; ALLOW_LOOPBACK lets local development receive them.
+BREACT_WEBHOOK_TIMEOUT = env_int("BREACT_WEBHOOK_TIMEOUT", 10)
+BREACT_WEBHOOK_RETRY_BASE = float(env_str("BREACT_WEBHOOK_RETRY_BASE", "30"))
+BREACT_WEBHOOK_RETRY_WINDOW = env_int("BREACT_WEBHOOK_RETRY_WINDOW", 86_400)
+BREACT_WEBHOOK_DISABLE_AFTER = env_int("BREACT_WEBHOOK_DISABLE_AFTER", 86_400)
+BREACT_WEBHOOK_ALLOW_LOOPBACK = env_bool("BREACT_WEBHOOK_ALLOW_LOOPBACK", False)
+BREACT_WEBHOOK_KEEP_DAYS = env_int("BREACT_WEBHOOK_KEEP_DAYS", 7)
+# Derives the secret that signs deliveries to per-call webhook_url targets.
+BREACT_WEBHOOK_SECRET_KEY = env_str("BREACT_WEBHOOK_SECRET_KEY", SECRET_KEY)
+
+# /metrics (Prometheus): a scrape sends `Authorization: Bearer <BREACT_METRICS_TOKEN>` or comes
+# from an address in BREACT_METRICS_ALLOW (addresses or networks).
+BREACT_METRICS_TOKEN = env_str("BREACT_METRICS_TOKEN")
+BREACT_METRICS_ALLOW = env_list("BREACT_METRICS_ALLOW", "127.0.0.1,::1")
+# Readiness (/api/v1/health/ready) needs a worker heartbeat at most this old.
+BREACT_READY_WORKER_SECONDS = env_int("BREACT_READY_WORKER_SECONDS", BREACT_HEARTBEAT_STALE_SECONDS)

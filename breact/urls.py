@@ -5,14 +5,17 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerView
 
 from accounts.console.views.auth import admin_login
+from breact.metrics import metrics_view
 from breact.staff import staff_urlpatterns
 
 urlpatterns = [
     path("", include("services.urls")),
     path("", include("accounts.console.urls")),
+    path("", include("services.webhooks.page_urls")),
     # Every staff page, from both apps, behind the one staff check (breact.staff).
     path("staff/", include(staff_urlpatterns("services.staff.urls", "accounts.staff.urls"))),
     path("api/v1/", include("services.api.urls")),
+    path("metrics", metrics_view, name="metrics"),
     path(
         "api/docs",
         SpectacularSwaggerView.as_view(

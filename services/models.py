@@ -357,3 +357,6 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role} {self.name} seen {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+from services.webhooks.models import *  # noqa: E402, F403  (webhooks domain, same app)

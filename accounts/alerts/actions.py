@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from breact.errors import BadRequest
+from services.webhooks import events as webhook_events
 
 
 def low_balance_watch(*, account_id: int) -> None:
@@ -61,6 +62,7 @@ def low_balance_check(*, account_id: int) -> bool:
         ).update(low_balance_alerted_at=timezone.now())
         if claimed:
             transaction.on_commit(lambda: _low_balance_enqueue(account_id), robust=True)
+            webhook_events.credits_low(account_id=account_id)
     return bool(claimed)
 
 

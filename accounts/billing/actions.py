@@ -13,6 +13,7 @@ from accounts.billing.payments import TEST_MODE, checkout_session_create, credit
 from accounts.ledger.actions import credits_add
 from accounts.models import Account, LedgerEntry, Payment, WebhookEvent
 from breact.errors import BadRequest, Forbidden
+from services.webhooks import events as webhook_events
 
 
 def payment_fulfil(*, payment: Payment) -> LedgerEntry | None:
@@ -51,6 +52,7 @@ def payment_fulfil(*, payment: Payment) -> LedgerEntry | None:
                     "ledger_entry": entry.pk,
                 },
             )
+            webhook_events.payment_succeeded(payment=payment)
     except IntegrityError:  # already credited under this reference
         return None
     payment.refresh_from_db(fields=["status", "paid_at"])

@@ -3,7 +3,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from services.api import views
+from services.api import health, views
 
 urlpatterns = [
     path("services", views.ServiceListApi.as_view(), name="service-list"),
@@ -19,7 +19,10 @@ urlpatterns = [
     path("account", views.AccountApi.as_view(), name="account"),
     path("usage", views.UsageApi.as_view(), name="api-usage"),
     path("health", views.HealthApi.as_view(), name="health"),
+    path("health/live", health.LivenessApi.as_view(), name="health-live"),
+    path("health/ready", health.ReadinessApi.as_view(), name="health-ready"),
     path("", include("services.api.kb_urls")),
+    path("", include("services.webhooks.urls")),
     path(
         "schema",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),

@@ -37,6 +37,7 @@ from services.models import (
     Process,
 )
 from services.usage.figures import SERVICE_ERROR
+from services.webhooks import events as webhook_events
 from services.workers import workers_available
 
 logger = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ def process_start(
         balance = api_key.account.balance
         if resolved.price > 0:
             balance = credits_charge(process=process).balance_after
+        webhook_events.process_webhook_attach(process=process)
         transaction.on_commit(lambda: _enqueue(process))
     if process.state == Process.State.ERROR:
         raise ServiceUnavailable(
@@ -170,6 +172,7 @@ def call_start(
     provider serves (when so configured), run the endpoint's account checks, then charge and
     queue (process_execute). Raises BadRequest and the errors of process_execute; a 4xx never
     charges. The caller checks the key's scopes."""
+    params = webhook_events.webhook_url_take(params)
     errors = resolved.endpoint.validation_errors(params)
     if errors:
         raise BadRequest(
@@ -279,6 +282,7 @@ def process_complete(
     )
     if done and refund_reason:
         credits_refund(process=process, reason=refund_reason)
+    webhook_events.process_finished(process=process, done=bool(done), failed=bool(refund_reason))
     return bool(done)
 
 
@@ -296,6 +300,7 @@ def process_fail(*, process: Process, message: str) -> bool:
     )
     if done:
         credits_refund(process=process, reason=message)
+    webhook_events.process_finished(process=process, done=bool(done), failed=True)
     return bool(done)
 
 

@@ -30,6 +30,8 @@ OBJECT_BY_SEGMENT = {
     "keys": "api_key",
     "accounts": "account",
     "models": "model_provider",
+    "webhooks": "webhook",
+    "deliveries": "delivery",
 }
 # Ids in the query string (the resolver cannot see them), by route name.
 QUERY_IDS = {
@@ -124,6 +126,10 @@ def owner(api_client: APIClient) -> dict[str, Any]:
         currency="usd",
     )
     provider = ModelProvider.objects.create(model_id="gpt-owner", base_url="http://127.0.0.1:9/v1")
+    webhook = client.post(
+        "/api/v1/webhooks", {"url": "https://example.com/mine"}, format="json"
+    ).json()
+    delivery = client.post(f"/api/v1/webhooks/{webhook['id']}/test").json()
     return {
         "process": executed.json()["process_id"],
         "access_token": executed.json()["access_token"],
@@ -133,6 +139,8 @@ def owner(api_client: APIClient) -> dict[str, Any]:
         "account": str(account.pk),
         "payment": payment.provider_reference,
         "model_provider": str(provider.pk),
+        "webhook": webhook["id"],
+        "delivery": delivery["id"],
     }
 
 
@@ -144,6 +152,8 @@ MISSING = {
     "account": "999999999",
     "payment": "cs_test_missing",
     "model_provider": "999999999",
+    "webhook": "whe_missing0000000",
+    "delivery": "evt_missing000000000",
 }
 
 

@@ -1,0 +1,1 @@
+"""Signed webhooks: endpoints an account registers, events, and their deliveries."""
