@@ -39,6 +39,7 @@ from services.api.ratelimit import EXECUTE, rate_limit_hit
 from services.forms import ParamsForm, params_from_json
 from services.models import Endpoint, Process
 from services.registry import EndpointDefinition, ServiceDefinition, find_service
+from services.results import result_context
 from services.selectors import (
     ResolvedEndpoint,
     console_runs_recent,
@@ -327,6 +328,8 @@ def run_status(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
         if process.expires_at and not expired
         else None,
         "result_ttl": settings.BREACT_RESULT_TTL,
+        "endpoint": process.endpoint,
+        **(result_context(process.service_id, result) if result and not expired else {}),
     }
     if request.htmx:
         return render(request, "services/playground_run.html#run-status", context)
