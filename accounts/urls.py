@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from accounts import key_page
 from accounts.views import auth, credits, keys
 
 urlpatterns = [
@@ -18,6 +19,7 @@ urlpatterns = [
     path("password-reset/done/", auth.password_reset_complete, name="password_reset_complete"),
     path("keys/", keys.key_list, name="keys"),
     path("keys/new/", keys.key_create, name="key-create"),
+    path("keys/<int:pk>/", key_page.key_detail, name="key-detail"),
     path("keys/<int:pk>/revoke/", keys.key_revoke, name="key-revoke"),
     path("keys/<int:pk>/roll/", keys.key_roll, name="key-roll"),
     path("credits/", credits.credits_page, name="credits"),
