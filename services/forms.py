@@ -131,6 +131,8 @@ class SchemaField:
     # Whether the control starts at the schema's default. Inside an optional object the default
     # is only shown (placeholder, option label), so the object stays out of the call until used.
     prefill_default: bool = True
+    # Labels of option values (e.g. a knowledge base's name for its id); the value otherwise.
+    labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -211,6 +213,11 @@ class SchemaField:
         """(value, selected) for each enum value of a select or a group of checkboxes."""
         chosen = self.value if isinstance(self.value, list) else [self.value]
         return [(_option(v), _option(v) in chosen) for v in self.enum_values]
+
+    @property
+    def labelled_options(self) -> list[tuple[str, bool, str]]:
+        """(value, selected, label) for each option: `labels`, else the value itself."""
+        return [(value, chosen, self.labels.get(value, value)) for value, chosen in self.options]
 
     @property
     def step(self) -> str:

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from services import console_kb
 from services.views import catalogue, home, playground, usage
 
 urlpatterns = [
@@ -11,6 +12,18 @@ urlpatterns = [
     path("playground/", playground.playground, name="playground"),
     path("playground/run/", playground.playground_run, name="playground-run"),
     path("playground/runs/<str:public_id>/", playground.run_status, name="playground-run-status"),
+    path("knowledge/", console_kb.knowledge_bases, name="knowledge-bases"),
+    path("knowledge/<str:kb_id>/", console_kb.knowledge_base, name="knowledge-base"),
+    path(
+        "knowledge/<str:kb_id>/delete/",
+        console_kb.knowledge_base_delete,
+        name="knowledge-base-delete",
+    ),
+    path(
+        "knowledge/<str:kb_id>/documents/<str:doc_id>/delete/",
+        console_kb.knowledge_document_delete,
+        name="knowledge-document-delete",
+    ),
     path("usage/", usage.usage, name="usage"),
     path("usage/export.csv", usage.usage_export, name="usage-export"),
 ]

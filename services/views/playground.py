@@ -36,6 +36,7 @@ from services import snippets
 from services.actions import ExecuteOutcome, call_start, usage_log_record
 from services.api.parsing import json_problem
 from services.api.ratelimit import EXECUTE, rate_limit_hit
+from services.console_kb import knowledge_base_choices
 from services.forms import ParamsForm, params_from_json
 from services.models import Endpoint, Process
 from services.registry import EndpointDefinition, ServiceDefinition, find_service
@@ -92,6 +93,9 @@ def _page(
     raw_errors: list[str] | None = None,
     run_error: BReactError | None = None,
 ) -> HttpResponse:
+    if form is not None and selection is not None:
+        kb = request.GET.get("kb", "")
+        knowledge_base_choices(form, account=account, service_id=selection.service.id, preselect=kb)
     context: dict[str, Any] = {
         "entries": entries,
         "selection": selection,
@@ -252,6 +256,7 @@ def playground_run(request: HtmxHttpRequest) -> HttpResponse:
         )
     selection = _select(entries, resolved.service.id, resolved.endpoint.name)
     form = ParamsForm(resolved.endpoint.input_schema, data=request.POST)
+    knowledge_base_choices(form, account=account, service_id=resolved.service.id)
     raw_errors: list[str] = []
     params: dict[str, Any] | None = None
     if mode == RAW_JSON:
