@@ -166,7 +166,7 @@ def _detail_page(
         "form": form,
         "accept": ACCEPT,
         "max_documents": kb_actions.MAX_DOCUMENTS_PER_BASE,
-        "playground_url": reverse("playground")
+        "kb_ask_url": reverse("playground")
         + f"?service={KNOWLEDGE_SERVICE}&endpoint=process&kb={base.public_id}",
     }
     return render(request, "services/knowledge_base.html", context)

@@ -31,6 +31,15 @@ def test_pages_require_login(client: Client, url: str) -> None:
     assert response.status_code == 302 and response["Location"].startswith("/login/")
 
 
+def test_base_page_links_to_the_playground_with_the_base_picked(page_client: Client, account):
+    base = _base(account)
+
+    html = page_client.get(f"/knowledge/{base.public_id}/").content.decode()
+
+    link = f'href="/playground/?service=knowledge_service&amp;endpoint=process&amp;kb={base.public_id}"'
+    assert link in html
+
+
 def test_create_lists_and_opens_the_new_base(page_client: Client, account: Any) -> None:
     response = page_client.post(LIST, {"name": " Support ", "description": "FAQ"})
 

@@ -45,7 +45,7 @@ def _run(client: Client, data: dict[str, Any], capture: Any, **extra: Any) -> An
 
 
 def _pre(html: str, element_id: str) -> str:
-    match = re.search(rf'<pre id="{element_id}"><code>(.*?)</code></pre>', html, re.DOTALL)
+    match = re.search(rf'<pre id="{element_id}"[^>]*><code>(.*?)</code></pre>', html, re.DOTALL)
     assert match, f"no <pre id={element_id}>"
     return unescape(match.group(1))
 

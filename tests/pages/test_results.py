@@ -72,7 +72,7 @@ def test_each_service_result_is_rendered_for_people_with_the_raw_json_folded(
         assert f'id="{element_id}"' in html, element_id
     # The raw JSON is one click away, closed, and is the stored result exactly.
     assert '<details id="run-raw">' in html
-    raw = re.search(r'<pre id="run-result"><code>(.*?)</code></pre>', html, re.S)
+    raw = re.search(r'<pre id="run-result" tabindex="0"><code>(.*?)</code></pre>', html, re.S)
     assert raw and json.loads(unescape(raw.group(1))) == process.result
 
 
@@ -190,7 +190,7 @@ def test_expired_run_keeps_parameters_status_timing_and_charge(page_client, acco
 
     assert "has expired and was deleted" in html
     assert 'id="run-result"' not in html and 'id="run-result-view"' not in html
-    params = re.search(r'<pre id="run-params"><code>(.*?)</code></pre>', html, re.S)
+    params = re.search(r'<pre id="run-params" tabindex="0"><code>(.*?)</code></pre>', html, re.S)
     assert params and json.loads(unescape(params.group(1))) == process.params
     assert 'id="run-finished"' in html
     assert f"{process.credits} credit" in _region(html, "run-facts")
