@@ -36,8 +36,8 @@ def test_base_page_links_to_the_playground_with_the_base_picked(page_client: Cli
 
     html = page_client.get(f"/knowledge/{base.public_id}/").content.decode()
 
-    link = f'href="/playground/?service=knowledge_service&amp;endpoint=process&amp;kb={base.public_id}"'
-    assert link in html
+    query = f"service=knowledge_service&amp;endpoint=process&amp;kb={base.public_id}"
+    assert f'href="/playground/?{query}"' in html
 
 
 def test_create_lists_and_opens_the_new_base(page_client: Client, account: Any) -> None:
