@@ -1,12 +1,12 @@
 """The console pages of issue 10 (second part) in Chromium against the live server and worker:
 knowledge bases (create, upload, ask), readable results with the raw JSON a click away, repeatable
 email_thread items, a key's own page, and history links. Every new page is checked with axe-core
-(no serious or critical violation); screenshots land in var/screenshots/<test>/."""
+(no serious or critical violation). Screenshots go where the `screenshots` fixture puts them:
+$BREACT_ARTIFACTS/screenshots/<test>/ (BREACT_ARTIFACTS=var for var/screenshots/)."""
 
 from __future__ import annotations
 
 import re
-import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,6 @@ from tests.support import skip_or_fail
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "a-Long-and-unusual-passphrase-42"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 BLOCKING = ("serious", "critical")
 
 
@@ -40,21 +39,6 @@ def assert_accessible(page: Any, what: str) -> None:
     )
 
 
-@pytest.fixture
-def shot(request: pytest.FixtureRequest) -> Any:
-    folder = SCREENSHOTS / request.node.name
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True, exist_ok=True)
-    count = 0
-
-    def save(page: Any, name: str) -> None:
-        nonlocal count
-        count += 1
-        page.screenshot(path=str(folder / f"{count:02d}-{name}.png"), full_page=True)
-
-    return save
-
-
 def _sign_up(page: Any) -> str:
     email = f"pages-{uuid.uuid4().hex[:8]}@example.com"
     page.goto("/signup/")
@@ -66,7 +50,7 @@ def _sign_up(page: Any) -> str:
     return email
 
 
-def test_knowledge_base_to_readable_answer_and_history(page, live_stack, shot, tmp_path):
+def test_knowledge_base_to_readable_answer_and_history(page, live_stack, screenshots, tmp_path):
     _sign_up(page)
 
     # Create a knowledge base and upload a Markdown file to it.
@@ -87,7 +71,7 @@ def test_knowledge_base_to_readable_answer_and_history(page, live_stack, shot, t
     page.wait_for_selector("#kb-documents")
     assert "Refund policy" in page.text_content("#kb-documents")
     assert_accessible(page, "knowledge base page")
-    shot(page, "knowledge-base")
+    screenshots(page, "knowledge-base")
 
     # Ask it from the playground: the base is offered by name and already ticked.
     page.click("#kb-ask")
@@ -96,7 +80,7 @@ def test_knowledge_base_to_readable_answer_and_history(page, live_stack, shot, t
     assert picked.count() == 1 and picked.is_checked()
     assert "Handbook (1 document)" in page.text_content("#param-context-knowledgeBases")
     page.fill("#param-content", "How long do refunds take?")
-    shot(page, "playground-knowledge")
+    screenshots(page, "playground-knowledge")
     page.click("#playground-run-button")
     page.wait_for_selector("#run-state[data-state='completed']", timeout=30_000)
 
@@ -108,7 +92,7 @@ def test_knowledge_base_to_readable_answer_and_history(page, live_stack, shot, t
     assert page.locator("#run-result").is_visible()
     assert '"status": "success"' in page.text_content("#run-result")
     assert_accessible(page, "run page (knowledge answer)")
-    shot(page, "run-knowledge-answer")
+    screenshots(page, "run-knowledge-answer")
     run_url = page.url
 
     # History: the request log says service · endpoint and links to the run; so does the ledger.
@@ -122,7 +106,7 @@ def test_knowledge_base_to_readable_answer_and_history(page, live_stack, shot, t
     page.wait_for_url(run_url)
 
 
-def test_email_thread_items_and_the_drafted_email(page, live_stack, shot):
+def test_email_thread_items_and_the_drafted_email(page, live_stack, screenshots):
     _sign_up(page)
     page.goto("/playground/?service=email_response&endpoint=generate_response")
     rows = page.locator("#param-email_thread .repeat-rows > [data-row]")
@@ -135,7 +119,7 @@ def test_email_thread_items_and_the_drafted_email(page, live_stack, shot):
     assert rows.count() == start + 1
     page.fill(f"#param-email_thread-{start}-subject", "An extra message")
     assert page.locator(f"#param-email_thread-{start}-subject").is_visible()
-    shot(page, "playground-email-thread")
+    screenshots(page, "playground-email-thread")
     rows.nth(start).locator("[data-remove-row]").click()
     assert rows.count() == start
 
@@ -145,10 +129,10 @@ def test_email_thread_items_and_the_drafted_email(page, live_stack, shot):
     assert page.locator("#result-body").is_visible()
     assert not page.locator("#run-result").is_visible()
     assert_accessible(page, "run page (drafted email)")
-    shot(page, "run-drafted-email")
+    screenshots(page, "run-drafted-email")
 
 
-def test_a_keys_own_page_edits_its_settings(page, live_stack, shot):
+def test_a_keys_own_page_edits_its_settings(page, live_stack, screenshots):
     _sign_up(page)
     page.goto("/keys/new/")
     page.fill("#id_name", "server")
@@ -170,4 +154,4 @@ def test_a_keys_own_page_edits_its_settings(page, live_stack, shot):
     assert "250" in page.text_content("#key-spent")
     assert page.text_content("#key-scopes-now").strip() == "summary"
     assert_accessible(page, "key page after saving")
-    shot(page, "key-page")
+    screenshots(page, "key-page")
