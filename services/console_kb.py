@@ -14,7 +14,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from accounts.actions import account_for_user
 from accounts.models import Account, User
@@ -223,15 +223,18 @@ def knowledge_base_delete(request: HtmxHttpRequest, kb_id: str) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def knowledge_document_delete(request: HtmxHttpRequest, kb_id: str, doc_id: str) -> HttpResponse:
-    """Delete one document of one of the account's bases."""
+    """POST: delete one document of one of the account's bases. GET (no page of its own)
+    leads back to the base. Another account's base or document answers 404 either way."""
     account = _account(request)
     base = _base(account, kb_id)
     try:
         document = kb_selectors.document_get(knowledge_base=base, doc_id=doc_id)
     except NotFound:
         raise Http404("No such document.") from None
+    if request.method != "POST":
+        return redirect("knowledge-base", kb_id=base.public_id)
     kb_actions.document_delete(document=document)
     messages.success(request, f"Deleted “{document.title}”.")
     return redirect("knowledge-base", kb_id=base.public_id)

@@ -154,12 +154,19 @@ def test_delete_a_document_and_a_base(page_client: Client, account: Any) -> None
     assert not KnowledgeBase.objects.filter(pk=base.pk).exists()
 
 
-def test_document_delete_refuses_get_and_another_accounts_document(page_client: Client, account):
+def test_document_delete_needs_post_and_refuses_another_accounts_document(
+    page_client: Client, account
+):
+    mine = _base(account)
+    kept = kb_actions.document_add(knowledge_base=mine, content="Mine.")
     theirs = _base(AccountFactory())
     document = kb_actions.document_add(knowledge_base=theirs, content="Secret.")
     url = f"/knowledge/{theirs.public_id}/documents/{document.public_id}/delete/"
 
-    assert page_client.get(url).status_code == 405
+    get_mine = page_client.get(f"/knowledge/{mine.public_id}/documents/{kept.public_id}/delete/")
+    assert get_mine.status_code == 302 and get_mine["Location"] == f"/knowledge/{mine.public_id}/"
+    assert KnowledgeDocument.objects.filter(pk=kept.pk).exists()
+    assert page_client.get(url).status_code == 404
     assert page_client.post(url).status_code == 404
     assert KnowledgeDocument.objects.filter(pk=document.pk).exists()
 
