@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from accounts.console.views import auth, credits, keys
+from accounts.console.views import auth, credits, key_page, keys
 
 urlpatterns = [
     path("signup/", auth.signup, name="signup"),
@@ -18,6 +18,7 @@ urlpatterns = [
     path("password-reset/done/", auth.password_reset_complete, name="password_reset_complete"),
     path("keys/", keys.key_list, name="keys"),
     path("keys/new/", keys.key_create, name="key-create"),
+    path("keys/<int:pk>/", key_page.key_detail, name="key-detail"),
     path("keys/<int:pk>/revoke/", keys.key_revoke, name="key-revoke"),
     path("keys/<int:pk>/roll/", keys.key_roll, name="key-roll"),
     path("credits/", credits.credits_page, name="credits"),

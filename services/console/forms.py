@@ -43,6 +43,8 @@ CHOICES = "choices"  # an array of enum values: one checkbox per value
 LINES = "lines"  # an array of strings or numbers: one item per line
 JSON = "json"  # anything else: a JSON textarea for that parameter
 GROUP = "group"  # an object with properties: a fieldset of its own fields
+ROWS = "rows"  # an array of objects with properties: a repeatable fieldset per item
+ROW_INDEX = "__INDEX__"  # the index of the blank row that "Add an item" copies
 
 
 class FormData(Protocol):
@@ -53,6 +55,8 @@ class FormData(Protocol):
     def getlist(self, key: str) -> list[Any]: ...
 
     def __contains__(self, key: object) -> bool: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
 
 
 def _type(schema: Mapping[str, Any]) -> str | None:
@@ -96,6 +100,8 @@ def field_kind(name: str, schema: Mapping[str, Any]) -> str:
         return TEXTAREA if long else TEXT
     if kind == "array":
         items = schema.get("items")
+        if isinstance(items, dict) and _type(items) == "object" and items.get("properties"):
+            return ROWS
         if isinstance(items, dict):
             if _scalar_enum(items) and _type(items) in (None, *SCALAR_TYPES):
                 return CHOICES
@@ -135,6 +141,11 @@ class SchemaField:
     # Whether the control starts at the schema's default. Inside an optional object the default
     # is only shown (placeholder, option label), so the object stays out of the call until used.
     prefill_default: bool = True
+    # Labels of option values (e.g. a knowledge base's name for its id); the value otherwise.
+    labels: dict[str, str] = field(default_factory=dict)
+    # ROWS: the items shown (their fields), and those that went into the params, in order.
+    entries: list[list[SchemaField]] = field(default_factory=list)
+    sent_entries: list[list[SchemaField]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -217,6 +228,11 @@ class SchemaField:
         return [(_option(v), _option(v) in chosen) for v in self.enum_values]
 
     @property
+    def labelled_options(self) -> list[tuple[str, bool, str]]:
+        """(value, selected, label) for each option: `labels`, else the value itself."""
+        return [(value, chosen, self.labels.get(value, value)) for value, chosen in self.options]
+
+    @property
     def step(self) -> str:
         return "1" if _type(self.schema) == "integer" else "any"
 
@@ -240,8 +256,45 @@ class SchemaField:
 
     def walk(self) -> Iterator[SchemaField]:
         yield self
-        for child in self.children:
+        for child in [*self.children, *(f for row in self.entries for f in row)]:
             yield from child.walk()
+
+    # --- repeatable items (ROWS) ------------------------------------------------------------
+
+    def _row(self, index: int | str) -> list[SchemaField]:
+        return _build(self._items, (*self.path, str(index)))
+
+    @property
+    def blank_row(self) -> list[SchemaField]:
+        """The fields of an empty item, numbered ROW_INDEX: the page's "Add an item" copies it."""
+        return self._empty_row(ROW_INDEX)
+
+    @property
+    def spare_row(self) -> list[SchemaField]:
+        """An empty item numbered next_index, for pages read without scripts."""
+        return self._empty_row(self.next_index)
+
+    def _empty_row(self, index: int | str) -> list[SchemaField]:
+        row = self._row(index)
+        for item in row:
+            item.prefill({})
+        return row
+
+    @property
+    def next_index(self) -> int:
+        """One more than the largest item index shown (indexes may have gaps after removals)."""
+        return (
+            max((int(row[0].path[len(self.path)]) for row in self.entries if row), default=-1) + 1
+        )
+
+    def _submitted_indexes(self, data: FormData) -> list[int]:
+        start = self.html_name + "."
+        found = set()
+        for key in data:
+            index = str(key)[len(start) :].split(".", 1)[0] if str(key).startswith(start) else ""
+            if index.isdigit() and len(index) <= 4:
+                found.add(int(index))
+        return sorted(found)
 
     # --- prefilling --------------------------------------------------------------------------
 
@@ -252,6 +305,15 @@ class SchemaField:
         if self.kind == GROUP:
             for child in self.children:
                 child.prefill(initial)
+            return
+        if self.kind == ROWS:
+            items = value if found and isinstance(value, list) and value else [{}]
+            self.entries = []
+            for index, item in enumerate(items):
+                row = self._row(index)
+                for child in row:
+                    child.prefill(_nest((*self.path, str(index)), item))
+                self.entries.append(row)
             return
         if (
             not found
@@ -287,6 +349,10 @@ class SchemaField:
         if self.kind == GROUP:
             for child in self.children:
                 child.show(data)
+        elif self.kind == ROWS:
+            self.entries = [self._row(i) for i in self._submitted_indexes(data)] or [self._row(0)]
+            for child in (f for row in self.entries for f in row):
+                child.show(data)
         elif self.kind == CHECKBOX:
             self.value = self.html_name in data
         elif self.kind == CHOICES:
@@ -304,6 +370,20 @@ class SchemaField:
                 if present:
                     out[child.label] = value
             return (bool(out) or self.required), out
+        if self.kind == ROWS:
+            # Items whose fields are all empty are left out; the API's error paths number the
+            # items that were sent (email_thread[1] is the second non-empty one).
+            items, self.sent_entries = [], []
+            for row in self.entries:
+                item = {}
+                for child in row:
+                    present, value = child.parse()
+                    if present:
+                        item[child.label] = value
+                if item:
+                    items.append(item)
+                    self.sent_entries.append(row)
+            return (bool(items) or self.required), items
         if self.kind == CHECKBOX:
             checked = bool(self.value)
             differs = checked != bool(self.schema.get("default", False))
@@ -361,6 +441,13 @@ class SchemaField:
                 for n, item in enumerate(items, 1)
             ]
         return items
+
+
+def _nest(path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    """`value` placed at `path` in nested objects, the shape prefill() looks values up in."""
+    for key in reversed(path):
+        value = {key: value}
+    return value if isinstance(value, dict) else {}
 
 
 def _text(value: Any) -> str:
@@ -481,6 +568,12 @@ class ParamsForm:
         fields = self.fields
         rest_from = 0
         for index, part in enumerate(parts):
+            if isinstance(part, int) and target is not None and target.kind == ROWS:
+                # An item of a repeatable list: look for the rest among that item's fields.
+                if part >= len(target.sent_entries):
+                    break
+                fields = target.sent_entries[part]
+                continue
             # Fields go no deeper than a list: an index is inside the field found so far.
             match = (
                 None
@@ -495,7 +588,12 @@ class ParamsForm:
             return
         # The part of the path inside the field (an item of a list, a key of a JSON value).
         rest = parts[rest_from:]
-        if rest and isinstance(rest[0], int) and target.kind in (LINES, CHOICES) and len(rest) == 1:
+        if (
+            rest
+            and isinstance(rest[0], int)
+            and target.kind in (LINES, CHOICES, ROWS)
+            and len(rest) == 1
+        ):
             target.errors.append(f"Item {rest[0] + 1}: {message}")
         elif rest:
             target.errors.append(f"{_join(rest)}: {message}")

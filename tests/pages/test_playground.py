@@ -137,9 +137,14 @@ def test_nested_enum_and_list_parameters_get_their_controls(page_client):
     assert '<option value="empathetic">' in html
     assert re.search(r'<select id="param-style_guide-greeting_style"', html)
     assert re.search(r'<textarea id="param-key_points" name="p.key_points"', html)
+    # The thread is a repeatable fieldset per message, not a JSON textarea.
+    assert 'id="param-email_thread"' in html and 'name="p.email_thread"' not in html
+    assert re.search(r'<fieldset class="param-rows" id="param-email_thread"', html)
+    assert 'name="p.email_thread.0.sender"' in html
     assert re.search(
-        r'<textarea id="param-email_thread" name="p.email_thread"[^>]*class="code"', html
+        r'<textarea id="param-email_thread-0-content" name="p.email_thread.0.content"', html
     )
+    assert 'name="p.email_thread.__INDEX__.subject"' in html  # what "Add an item" copies
 
 
 def test_classifier_form_has_dotted_names_for_nested_fields(page_client):

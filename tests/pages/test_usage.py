@@ -370,13 +370,14 @@ def test_log_row_shows_the_request(page_client: Client, account: Any) -> None:
     row = row[: row.index("</tr>")]
     for text in (
         "POST",
-        "summary.summarize",
+        "summary · summarize",
         "402",
         "INSUFFICIENT_CREDITS",
         "42",
         "proc_123",
         key.masked,
         "badge-warn",
+        'href="/playground/runs/proc_123/"',
     ):
         assert text in row
 

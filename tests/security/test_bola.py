@@ -26,6 +26,7 @@ OBJECT_BY_SEGMENT = {
     "runs": "process",
     "processes": "process",
     "knowledge-bases": "knowledge_base",
+    "knowledge": "knowledge_base",  # the console's pages: /knowledge/<kb_id>/…
     "documents": "document",
     "keys": "api_key",
     "accounts": "account",

@@ -13,6 +13,7 @@ from services.console.forms import (
     JSON,
     LINES,
     NUMBER,
+    ROWS,
     SELECT,
     TEXT,
     TEXTAREA,
@@ -325,3 +326,90 @@ def test_parameter_rows_descend_into_lists_of_objects():
 
     assert "email_thread[].sender" in names
     assert names.index("email_thread") < names.index("email_thread[].sender")
+
+
+# --- repeatable items (arrays of objects) ---------------------------------------------------------
+
+THREAD = {
+    "type": "object",
+    "properties": {
+        "thread": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "sender": {"type": "string"},
+                    "content": {"type": "string"},
+                    "urgent": {"type": "boolean"},
+                },
+                "required": ["sender"],
+            },
+        }
+    },
+    "required": ["thread"],
+}
+
+
+def test_an_array_of_objects_gets_one_fieldset_per_item_prefilled():
+    form = ParamsForm(THREAD, initial={"thread": [{"sender": "a@x.io"}, {"sender": "b@x.io"}]})
+
+    field = form["thread"]
+    assert field.kind == ROWS
+    assert [[f.name for f in row] for row in field.entries] == [
+        ["thread.0.sender", "thread.0.content", "thread.0.urgent"],
+        ["thread.1.sender", "thread.1.content", "thread.1.urgent"],
+    ]
+    assert form["thread.1.sender"].value == "b@x.io"
+    assert form["thread.0.content"].kind == TEXTAREA
+    assert form["thread.1.sender"].html_name == "p.thread.1.sender"
+    assert field.next_index == 2
+    assert field.blank_row[0].html_name == "p.thread.__INDEX__.sender"
+
+
+def test_without_items_one_empty_item_is_shown():
+    field = ParamsForm(THREAD)["thread"]
+
+    assert len(field.entries) == 1 and field.entries[0][0].value == ""
+
+
+def test_submitted_items_keep_their_order_and_empty_ones_are_left_out():
+    data = _data(
+        **{
+            "thread__0__sender": "a@x.io",
+            "thread__0__content": "Hi",
+            "thread__3__sender": "",
+            "thread__3__content": "",
+            "thread__7__sender": "c@x.io",
+            "thread__7__urgent": "true",
+        }
+    )
+    form = ParamsForm(THREAD, data=data)
+
+    assert form.is_valid()
+    assert form.params == {
+        "thread": [
+            {"sender": "a@x.io", "content": "Hi"},
+            {"sender": "c@x.io", "urgent": True},
+        ]
+    }
+    assert form["thread"].next_index == 8
+
+
+def test_api_errors_on_an_item_land_beside_its_field():
+    data = _data(thread__0__sender="", thread__0__content="x", thread__2__sender="b@x.io")
+    form = ParamsForm(THREAD, data=data)
+    form.is_valid()
+
+    form.add_api_errors(
+        [
+            {"path": "thread[0].sender", "message": "This field is required."},
+            {"path": "thread[1].content", "message": "Too long."},
+            {"path": "thread[1]", "message": "Bad item."},
+            {"path": "thread[9].sender", "message": "Gone."},
+        ]
+    )
+
+    assert form["thread.0.sender"].errors == ["This field is required."]
+    # The second item sent is the one numbered 2 on the page.
+    assert form["thread.2.content"].errors == ["Too long."]
+    assert form["thread"].errors == ["Item 2: Bad item.", "[9].sender: Gone."]

@@ -34,6 +34,7 @@ KNOWN_ACTIONS = (
     "api_key.create",
     "api_key.revoke",
     "api_key.roll",
+    "api_key.update",
     "credits.adjust",
     "credits.grant",
     "credits.refund",

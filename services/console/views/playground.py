@@ -39,8 +39,10 @@ from services.catalogue.registry import EndpointDefinition, ServiceDefinition, f
 from services.catalogue.selectors import ResolvedEndpoint, endpoint_resolve, service_catalogue
 from services.console import snippets
 from services.console.forms import ParamsForm, params_from_json
+from services.console.results import result_context
 from services.console.run_once import TOKEN_FIELD, call_start_once, run_token_new
 from services.console.views.catalogue import Catalogue, api_base_url
+from services.console.views.knowledge import knowledge_base_choices
 from services.execution.actions import ExecuteOutcome
 from services.execution.selectors import console_runs_recent, process_for_owner
 from services.models import Endpoint, Process
@@ -85,6 +87,9 @@ def _page(
     raw_errors: list[str] | None = None,
     run_error: BReactError | None = None,
 ) -> HttpResponse:
+    if form is not None and selection is not None:
+        kb = request.GET.get("kb", "")
+        knowledge_base_choices(form, account=account, service_id=selection.service.id, preselect=kb)
     context: dict[str, Any] = {
         "entries": entries,
         "selection": selection,
@@ -256,6 +261,7 @@ def playground_run(request: HtmxHttpRequest) -> HttpResponse:
         )
     selection = _select(entries, resolved.service.id, resolved.endpoint.name)
     form = ParamsForm(resolved.endpoint.input_schema, data=request.POST)
+    knowledge_base_choices(form, account=account, service_id=resolved.service.id)
     raw_errors: list[str] = []
     params: dict[str, Any] | None = None
     if mode == RAW_JSON:
@@ -338,6 +344,8 @@ def run_status(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
         if process.expires_at and not expired
         else None,
         "result_ttl": settings.BREACT_RESULT_TTL,
+        "endpoint": process.endpoint,
+        **(result_context(process.service_id, result) if result and not expired else {}),
     }
     if request.htmx:
         return render(request, "services/playground_run.html#run-status", context)
