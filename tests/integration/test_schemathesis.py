@@ -103,7 +103,8 @@ def test_every_operation_conforms_to_the_document(case: Any, call_kwargs: dict[s
 
 def test_calls_without_a_valid_key_get_a_documented_401(call_kwargs: dict[str, Any]) -> None:
     """Every operation but health (and its probes), without a key and with a wrong one: 401 in
-    the envelope, as the document says. (The `ignored_auth` check sends such probes but only reads the status.)"""
+    the envelope, as the document says. (The `ignored_auth` check sends such probes but only
+    reads the status.)"""
     probed = 0
     for result in schema.get_all_operations():
         operation = result.ok()
