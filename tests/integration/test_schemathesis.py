@@ -129,7 +129,11 @@ def test_linked_calls_conform_to_the_document(call_kwargs: dict[str, Any], fuzz_
     failures: list[str] = []
     called: list[tuple[str, int]] = []
 
-    class LinkedCalls(schema.as_state_machine()):  # type: ignore[misc]
+    # The webhook operations and the health probes have no links: left out here (the fuzzing
+    # test covers them), so the scenarios stay the chains of linked calls they were.
+    linked = schema.exclude(path_regex=r"^/api/v1/(webhooks|health/)")
+
+    class LinkedCalls(linked.as_state_machine()):  # type: ignore[misc]
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
             return call_kwargs
 
