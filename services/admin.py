@@ -258,3 +258,6 @@ class KnowledgeDocumentAdmin(AuditedAdmin):
     readonly_fields = ["public_id", "char_count", "chunk_count"]
     raw_id_fields = ["knowledge_base"]
     date_hierarchy = "created_at"
+
+
+import services.webhooks.admin  # noqa: E402, F401  (registers the webhooks models)

@@ -97,7 +97,7 @@ SERVICE = ServiceDefinition(
                 "properties": {
                     "text": {
                         "type": "string",
-                        "description": "The text to analyse (not empty).",
+                        "description": "The text to analyse.",
                         "maxLength": MAX_TEXT_CHARS,
                         "pattern": r"[^ \t\n\r\f\v]",
                     },

@@ -325,25 +325,21 @@ class WebhookResendApi(WebhookApiView):
 
 # --- OpenAPI: the per-call webhook_url of execute ----------------------------------------------
 
-WEBHOOK_URL_PROPERTY = {
-    "type": "string",
-    "format": "uri",
-    "maxLength": 2000,
-    "pattern": "^https?://",
-    "description": "Extension (not in the public BReact OS API): an http(s) URL that gets "
-    "this call's process.completed or process.failed event, signed with the account's "
-    "per-call secret (console: Webhooks). Left out of the parameters the service sees.",
-}
+WEBHOOK_URL_NOTE = (
+    "\n\n**Extension** (not in the public BReact OS API): the body may also carry "
+    "`webhook_url`, an http(s) URL that gets this call's `process.completed` or "
+    "`process.failed` event, signed with the account's per-call secret (console: Webhooks). It "
+    "is taken out before the body is validated against the schema above and never reaches the "
+    "service; a private, loopback or link-local address is refused (400)."
+)
 
 
 def document_webhook_url(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """drf-spectacular postprocessing hook (after the one that splits execute per endpoint):
-    every execute body may carry `webhook_url`."""
+    every execute operation's description documents the `webhook_url` extension. It is not a
+    schema property: whether a URL is allowed depends on its address, which no schema says."""
     for path, operations in result.get("paths", {}).items():
-        if not path.startswith("/api/v1/services/") or "post" not in operations:
-            continue
-        content = operations["post"].get("requestBody", {}).get("content", {})
-        schema = content.get("application/json", {}).get("schema")
-        if isinstance(schema, dict) and isinstance(schema.get("properties"), dict):
-            schema["properties"].setdefault("webhook_url", WEBHOOK_URL_PROPERTY)
+        operation = operations.get("post")
+        if path.startswith("/api/v1/services/") and operation is not None:
+            operation["description"] = operation.get("description", "") + WEBHOOK_URL_NOTE
     return result

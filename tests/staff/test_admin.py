@@ -119,7 +119,22 @@ def seeded(key: ApiKey, superuser: Any) -> dict[str, Any]:
         text="Hello.",
         char_count=6,
     )
+    _seed_webhooks(account, process)
     return {"account": account, "key": key, "process": process, "provider": provider}
+
+
+def _seed_webhooks(account: Any, process: Any) -> None:
+    from services.webhooks import actions as webhook_actions
+    from services.webhooks.models import ProcessWebhook, WebhookAttempt
+
+    endpoint, _ = webhook_actions.endpoint_create(
+        account_id=account.pk, url="https://hooks.example.com/x", events=None
+    )
+    delivery = webhook_actions.test_event_send(endpoint=endpoint)
+    WebhookAttempt.objects.create(
+        delivery=delivery, number=1, started_at=timezone.now(), duration_ms=5, status_code=200
+    )
+    ProcessWebhook.objects.create(process=process, url="https://hooks.example.com/y")
 
 
 def _registered(app_label: str) -> list[type]:

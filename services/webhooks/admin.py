@@ -1,0 +1,46 @@
+"""Admin of webhooks: read-only views of endpoints (secrets left out), events, deliveries and
+attempts, for support."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from accounts.admin import ViewOnlyAdmin
+from services.webhooks.models import (
+    ProcessWebhook,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(ViewOnlyAdmin):
+    list_display = ("public_id", "account", "url", "enabled", "failing_since", "created_at")
+    list_filter = ("enabled",)
+    search_fields = ("public_id", "url")
+    exclude = ("secret", "previous_secret")
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ViewOnlyAdmin):
+    list_display = ("public_id", "account", "type", "created_at")
+    list_filter = ("type",)
+    search_fields = ("public_id",)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ViewOnlyAdmin):
+    list_display = ("event", "url", "state", "attempts", "last_status_code", "created_at")
+    list_filter = ("state",)
+
+
+@admin.register(WebhookAttempt)
+class WebhookAttemptAdmin(ViewOnlyAdmin):
+    list_display = ("delivery", "number", "status_code", "duration_ms", "started_at")
+
+
+@admin.register(ProcessWebhook)
+class ProcessWebhookAdmin(ViewOnlyAdmin):
+    list_display = ("process", "url")
