@@ -4,14 +4,10 @@ signed-in user's account and the 303 after a form post."""
 from __future__ import annotations
 
 import ipaddress
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseRedirect
 from django_htmx.middleware import HtmxDetails
-
-if TYPE_CHECKING:
-    from accounts.models import Account
 
 # Longest value read from a client-address header; anything longer is not an address list.
 _MAX_HEADER_CHARS = 2048
@@ -80,13 +76,3 @@ def see_other(url: str) -> HttpResponseRedirect:
     response = HttpResponseRedirect(url)
     response.status_code = 303
     return response
-
-
-def request_account(request: HttpRequest) -> Account:
-    """The signed-in user's account (created on first use). For views behind login_required or
-    staff_required, which ran first."""
-    from accounts.console.actions import account_for_user
-    from accounts.models import User
-
-    assert isinstance(request.user, User)  # login_required ran first
-    return account_for_user(user=request.user)

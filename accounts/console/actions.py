@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 
 from accounts.ledger.actions import credits_add
 from accounts.models import Account, LedgerEntry, User
@@ -61,3 +62,10 @@ def account_for_user(*, user: User) -> Account:
     with createsuperuser opening the console. Pages call it for the logged-in user only."""
     account, _created = Account.objects.get_or_create(owner=user)
     return account
+
+
+def request_account(request: HttpRequest) -> Account:
+    """The signed-in user's account (created on first use). For views behind login_required or
+    staff_required, which ran first."""
+    assert isinstance(request.user, User)  # login_required ran first
+    return account_for_user(user=request.user)

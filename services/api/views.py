@@ -28,9 +28,9 @@ from services.api.ratelimit import EXECUTE, READ, execute_rate, rate_limit_hit
 from services.api.schema import DATE_PARAMETER, SERVICE_ID_PARAMETER
 from services.catalogue.registry import EndpointDefinition, ServiceDefinition
 from services.catalogue.selectors import endpoint_resolve, service_catalogue
-from services.execution.actions import PROCESS_FAILED, call_start
-from services.execution.selectors import process_for_poll
-from services.models import Endpoint, Process
+from services.execution.actions import call_start
+from services.execution.selectors import poll_body, process_for_poll
+from services.models import Endpoint
 from services.usage.selectors import usage_by_day_and_service
 from services.workers import describe_age, runner_status
 
@@ -185,51 +185,6 @@ class ServiceExecuteApi(KeyedApiView):
         if outcome.replayed:
             response["Idempotent-Replayed"] = "true"
         return response
-
-
-def poll_body(process: Process) -> dict[str, Any]:
-    common = {
-        "service": process.service_id,
-        "endpoint": process.endpoint,
-        "created_at": iso(process.created_at),
-    }
-    if process.state in (Process.State.QUEUED, Process.State.RUNNING):
-        running = process.state == Process.State.RUNNING
-        return {
-            "status": "pending",
-            "result": None,
-            "error": None,
-            "message": "Process is running" if running else "Process is queued",
-            **common,
-            "process_info": {
-                "state": process.state,
-                "started_at": iso(process.started_at),
-                "progress": None if running else 0,
-                "elapsed": round((timezone.now() - process.created_at).total_seconds(), 3),
-            },
-        }
-    finished = {
-        "completed_at": iso(process.finished_at),
-        "expires_at": iso(process.expires_at),
-        "process_info": None,
-    }
-    if process.state == Process.State.ERROR:
-        return {
-            "status": "error",
-            "result": None,
-            "error": process.error_code or PROCESS_FAILED,
-            "message": f"{process.error_message} The credits were refunded.",
-            **common,
-            **finished,
-        }
-    return {
-        "status": "completed",
-        "result": process.result,
-        "error": None,
-        "message": None,
-        **common,
-        **finished,
-    }
 
 
 class ProcessResultApi(KeyedApiView):

@@ -31,7 +31,7 @@ from services.execution.idempotency import (
     idempotency_release,
     request_fingerprint,
 )
-from services.execution.selectors import process_token_hash
+from services.execution.selectors import PROCESS_FAILED, process_token_hash
 from services.models import (
     IdempotencyRecord,
     Process,
@@ -41,9 +41,6 @@ from services.webhooks import events as webhook_events
 from services.workers import workers_available
 
 logger = logging.getLogger(__name__)
-
-
-PROCESS_FAILED = "PROCESS_FAILED"
 
 
 @dataclass

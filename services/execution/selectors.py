@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import Account
+from breact.dates import iso
 from breact.errors import NotFound
 from services.models import Process
+
+# Process.error_code of a platform failure (the worker died, the deadline passed, the queue
+# was unreachable): the process ends in state "error" and its credits are refunded.
+PROCESS_FAILED = "PROCESS_FAILED"
 
 
 def process_token_hash(token: str) -> str:
@@ -110,3 +116,50 @@ def process_for_staff(*, public_id: str) -> Process:
     if process is None:
         raise Http404("No such process.")
     return process
+
+
+def poll_body(process: Process) -> dict[str, Any]:
+    """The body a poll answers for `process` (pending, error or completed), as the contract
+    has it; webhook events carry the same."""
+    common = {
+        "service": process.service_id,
+        "endpoint": process.endpoint,
+        "created_at": iso(process.created_at),
+    }
+    if process.state in (Process.State.QUEUED, Process.State.RUNNING):
+        running = process.state == Process.State.RUNNING
+        return {
+            "status": "pending",
+            "result": None,
+            "error": None,
+            "message": "Process is running" if running else "Process is queued",
+            **common,
+            "process_info": {
+                "state": process.state,
+                "started_at": iso(process.started_at),
+                "progress": None if running else 0,
+                "elapsed": round((timezone.now() - process.created_at).total_seconds(), 3),
+            },
+        }
+    finished = {
+        "completed_at": iso(process.finished_at),
+        "expires_at": iso(process.expires_at),
+        "process_info": None,
+    }
+    if process.state == Process.State.ERROR:
+        return {
+            "status": "error",
+            "result": None,
+            "error": process.error_code or PROCESS_FAILED,
+            "message": f"{process.error_message} The credits were refunded.",
+            **common,
+            **finished,
+        }
+    return {
+        "status": "completed",
+        "result": process.result,
+        "error": None,
+        "message": None,
+        **common,
+        **finished,
+    }

@@ -7,7 +7,7 @@ overview, services and account pages), the API's /usage and the rollup read them
   costs nothing. Usage-log credits (what a request was charged when it was made) are not.
 - an **error** is a call answered 4xx/5xx (REQUEST_ERROR), or a call whose process failed:
   a platform failure (state error) or a service error (completed with an inner error, refunded)
-  (PROCESS_FAILED, process_failed).
+  (FAILED_PROCESS, process_failed).
 - the **error rate** is errors / calls; the **failure rate** is failed processes / finished
   processes (state completed or error), by the processes' creation day.
 
@@ -37,7 +37,7 @@ SERVICE_ERROR = "SERVICE_ERROR"
 FINISHED_STATES = (Process.State.COMPLETED, Process.State.ERROR)
 # A failed process: a platform failure, or a service error (marked SERVICE_ERROR when it
 # completes; older rows are told by their result while it is kept).
-PROCESS_FAILED = (
+FAILED_PROCESS = (
     Q(state=Process.State.ERROR)
     | Q(state=Process.State.COMPLETED, error_code=SERVICE_ERROR)
     | Q(state=Process.State.COMPLETED, result__status="error")
@@ -56,7 +56,7 @@ def is_error_status(status_code: int) -> bool:
 
 
 def process_failed(process: Process) -> bool:
-    """PROCESS_FAILED for one process row."""
+    """FAILED_PROCESS for one process row."""
     if process.state == Process.State.ERROR:
         return True
     if process.state != Process.State.COMPLETED:
@@ -172,7 +172,7 @@ def process_outcomes(
     by: Sequence[str] = (),
     **narrow: int | str | None,
 ) -> dict[tuple[Any, ...], Outcomes]:
-    """Finished and failed processes (PROCESS_FAILED) created on days `start`..`end`, free
+    """Finished and failed processes (FAILED_PROCESS) created on days `start`..`end`, free
     calls included, per `by`. One grouped query on the process table's created_at index (or
     (account, created_at) with an account); queued and running processes are not counted."""
     finished = Process.objects.filter(state__in=FINISHED_STATES)
@@ -190,7 +190,7 @@ def process_outcomes(
             _PROCESS_KEYS,
             by,
             finished=Count("id"),
-            failed=Count("id", filter=PROCESS_FAILED),
+            failed=Count("id", filter=FAILED_PROCESS),
         )
         if row["finished"]
     }

@@ -69,7 +69,7 @@ def _key_prefix(api_key_id: int | None) -> str:
 
 
 def _process_body(process_pk: int, failed: bool) -> dict[str, Any]:
-    from services.api.views import poll_body
+    from services.execution.selectors import poll_body
     from services.models import Process
 
     process = Process.objects.get(pk=process_pk)

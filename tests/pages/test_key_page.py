@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.keys.actions import api_key_revoke
 from accounts.models import ApiKey, AuditEvent
 from services.models import UsageLog
-from tests.factories import AccountFactory, ApiKeyFactory
+from tests.factories import AccountFactory, ApiKeyFactory, charge_logged_calls
 
 pytestmark = pytest.mark.django_db
 
@@ -48,11 +48,13 @@ def _form(key: ApiKey, **changes: Any) -> dict[str, Any]:
 def test_key_page_shows_its_own_calls_credits_and_errors(page_client: Client, account: Any):
     key = ApiKeyFactory(account=account, name="server")
     other_key = ApiKeyFactory(account=account, name="laptop")
-    _log(account, key, process_id="prc_one")
+    first = _log(account, key)
     _log(account, key, status_code=402, error_code="INSUFFICIENT_CREDITS", credits=0)
     _log(account, key, method="GET", route="api/v1/services/result/<str:process_id>", credits=0)
     _log(account, other_key, credits=9)
     _log(account, key, created_at=timezone.now() - timedelta(days=40))
+    charge_logged_calls(account)  # credits spent come from the ledger's charges
+    first.refresh_from_db()
 
     response = page_client.get(f"/keys/{key.pk}/")
     html = response.content.decode()
@@ -61,7 +63,7 @@ def test_key_page_shows_its_own_calls_credits_and_errors(page_client: Client, ac
     assert response.context["totals"] == {"requests": 3, "calls": 2, "errors": 1, "credits": 2}
     assert 'id="key-calls">2<' in html and 'id="key-credits">2<' in html
     assert 'id="key-errors">1<' in html
-    assert 'href="/playground/runs/prc_one/"' in html
+    assert f'href="/playground/runs/{first.process_id}/"' in html
     assert "summary · summarize (result poll)" in html
     assert f"&amp;key={key.pk}" in html
 

@@ -152,7 +152,7 @@ def test_service_error_is_said_plainly_and_the_json_is_open(page_client, account
 
 
 def test_a_service_without_a_partial_falls_back_to_the_json_view(page_client, account, monkeypatch):
-    monkeypatch.setattr("services.results.RESULT_TEMPLATE", "services/results/none-{}.html")
+    monkeypatch.setattr("services.console.results.RESULT_TEMPLATE", "services/results/none-{}.html")
     process = _run(account, "summary", "summarize")
 
     html = _page(page_client, process)

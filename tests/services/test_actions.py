@@ -19,7 +19,6 @@ from breact.errors import (
 from services.catalogue.actions import services_sync
 from services.catalogue.selectors import endpoint_resolve
 from services.execution.actions import (
-    PROCESS_FAILED,
     process_execute,
     process_fail,
     process_run,
@@ -34,7 +33,7 @@ from services.execution.idempotency import (
     idempotency_release,
     request_fingerprint,
 )
-from services.execution.selectors import process_for_poll, process_token_hash
+from services.execution.selectors import PROCESS_FAILED, process_for_poll, process_token_hash
 from services.models import Endpoint, IdempotencyRecord, Process, Service
 from services.tasks import run_process
 from services.usage.figures import SERVICE_ERROR

@@ -31,9 +31,10 @@ from accounts.billing.payments import (
     topup_mode,
 )
 from accounts.billing.selectors import payment_get
+from accounts.console.actions import request_account
 from accounts.ledger.selectors import account_balance, ledger_entries
 from accounts.models import Account, LedgerEntry, Payment
-from breact.http import HtmxHttpRequest, request_account, see_other
+from breact.http import HtmxHttpRequest, see_other
 
 logger = logging.getLogger(__name__)
 

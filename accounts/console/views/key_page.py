@@ -15,12 +15,13 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods
 
+from accounts.console.actions import request_account
 from accounts.console.views.keys import STATUS_BADGES, KeyCreateForm
 from accounts.keys.actions import api_key_update
 from accounts.keys.selectors import api_key_get, api_key_status
 from accounts.models import ApiKey
 from breact.errors import BadRequest
-from breact.http import HtmxHttpRequest, client_ip, request_account
+from breact.http import HtmxHttpRequest, client_ip
 from services.usage.selectors import usage_filtered, usage_totals
 
 USAGE_DAYS = 30

@@ -17,13 +17,14 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.console.actions import request_account
 from accounts.keys.actions import api_key_create, api_key_revoke, api_key_roll
 from accounts.keys.selectors import api_key_get, api_key_status, api_keys_listed
 from accounts.models import Account, ApiKey
 from accounts.rates import parse_rate
 from breact.errors import BadRequest
 from breact.forms import BoundedDateField
-from breact.http import HtmxHttpRequest, client_ip, request_account
+from breact.http import HtmxHttpRequest, client_ip
 from services.catalogue.selectors import service_catalogue
 from services.usage.selectors import calls_by_key
 

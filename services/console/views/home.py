@@ -10,7 +10,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from breact.http import HtmxHttpRequest, request_account
+from accounts.console.actions import request_account
+from breact.http import HtmxHttpRequest
 from services.console.snippets import API_KEY_ENV, curl_snippet, sdk_snippet
 from services.execution.selectors import processes_recent
 from services.usage.selectors import DayFigures, account_overview

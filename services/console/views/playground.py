@@ -18,6 +18,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, push_url
 
+from accounts.console.actions import request_account
 from accounts.keys.actions import console_key_for
 from accounts.ledger.selectors import account_balance
 from accounts.models import Account
@@ -32,7 +33,7 @@ from breact.errors import (
     RateLimitExceeded,
     ServiceNotFound,
 )
-from breact.http import HtmxHttpRequest, request_account
+from breact.http import HtmxHttpRequest
 from services.api.parsing import json_problem
 from services.api.ratelimit import EXECUTE, rate_limit_hit
 from services.catalogue.registry import EndpointDefinition, ServiceDefinition, find_service

@@ -14,9 +14,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from accounts.console.actions import request_account
 from breact.csv_export import csv_lines
 from breact.dates import iso
-from breact.http import HtmxHttpRequest, request_account
+from breact.http import HtmxHttpRequest
 from services.console.charts import BarChart, bar_chart
 from services.console.usage_forms import UsageFilterForm
 from services.usage.selectors import (
