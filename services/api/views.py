@@ -182,6 +182,10 @@ class ServiceExecuteApi(KeyedApiView):
         usage["credits"] = 0 if outcome.replayed else int(outcome.body.get("credits_charged", 0))
         response = Response(outcome.body, status=outcome.status)
         response["X-Credits-Remaining"] = str(outcome.body.get("credits_remaining", ""))
+        if outcome.status == 202 and outcome.body.get("result_url"):
+            # The body keeps the contract's relative `result_url`; the header gives the URL a
+            # client can call as it is (the usual Location of a 202 Accepted).
+            response["Location"] = request.build_absolute_uri(outcome.body["result_url"])
         if outcome.replayed:
             response["Idempotent-Replayed"] = "true"
         return response

@@ -41,6 +41,8 @@ def test_execute_answers_202_with_the_process_and_the_charge(keyed_client, key, 
     assert body["result_url"] == (
         f"/api/v1/services/result/{body['process_id']}?access_token={body['access_token']}"
     )
+    # The body keeps the contract's relative path; Location is the URL to call as it is.
+    assert response["Location"] == "http://testserver" + body["result_url"]
     process = Process.objects.get(public_id=body["process_id"])
     assert process.state == Process.State.QUEUED
     assert process.params == {"text": "One. Two three."}
@@ -228,6 +230,7 @@ def test_same_idempotency_key_and_body_replays_the_first_202_and_charges_once(
     assert second.json() == first.json()
     assert second["Idempotent-Replayed"] == "true"
     assert "Idempotent-Replayed" not in first
+    assert second["Location"] == first["Location"]
     assert account_balance(account=key.account) == 99 == ledger_total(account=key.account)
     assert len(charges(key.account)) == 1
     assert Process.objects.count() == 1

@@ -46,7 +46,7 @@ def _sign_up(page: Any) -> str:
     page.fill("#id_password1", PASSWORD)
     page.fill("#id_password2", PASSWORD)
     page.click("#signup-submit")
-    page.wait_for_url(re.compile(r"/$"))
+    page.wait_for_url(re.compile(r"^https?://[^/]+/$"))  # the home page itself
     return email
 
 
