@@ -212,6 +212,13 @@ class NewestFirst(CursorPagination):
             ) from None
 
 
+def newest_first_page(view: Any, queryset: Any, body: Any) -> Response:
+    """One NewestFirst page of `queryset` for `view`'s request, each item shaped by `body`."""
+    paginator = NewestFirst()
+    items = paginator.paginate_queryset(queryset, view.request, view=view) or []
+    return paginator.get_paginated_response([body(item) for item in items])
+
+
 PAGE_PARAMETERS = [
     OpenApiParameter(
         "limit",
@@ -249,9 +256,7 @@ class KnowledgeApiView(KeyedApiView):
         return self.request.auth
 
     def page(self, queryset: Any, body: Any) -> Response:
-        paginator = NewestFirst()
-        items = paginator.paginate_queryset(queryset, self.request, view=self) or []
-        return paginator.get_paginated_response([body(item) for item in items])
+        return newest_first_page(self, queryset, body)
 
 
 class KnowledgeBasesApi(KnowledgeApiView):

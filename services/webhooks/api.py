@@ -18,10 +18,10 @@ from services.api.kb_views import (
     ERRORS,
     PAGE_PARAMETERS,
     DeletedSerializer,
-    NewestFirst,
     StrictCharField,
     _page_serializer,
     _validated,
+    newest_first_page,
 )
 from services.api.parsing import json_object_from
 from services.api.views import KeyedApiView
@@ -186,9 +186,7 @@ class WebhookApiView(KeyedApiView):
         return super().http_method_not_allowed(request, *args, **kwargs)
 
     def page(self, queryset: Any, body: Any) -> Response:
-        paginator = NewestFirst()
-        items = paginator.paginate_queryset(queryset, self.request, view=self) or []
-        return paginator.get_paginated_response([body(item) for item in items])
+        return newest_first_page(self, queryset, body)
 
 
 class WebhooksApi(WebhookApiView):
