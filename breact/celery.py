@@ -4,7 +4,7 @@ import os
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import task_postrun, task_prerun, worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_init, worker_process_init
 from kombu.transport import TRANSPORT_ALIASES
 
 # The embedded broker (no server): CELERY_BROKER_URL=embedded:// (see breact/broker.py).
@@ -54,3 +54,12 @@ def _check_kept_connections(**kwargs: Any) -> None:
 
     for alias in connections:
         connections[alias].settings_dict["CONN_HEALTH_CHECKS"] = True
+
+
+@worker_init.connect
+def _warm_up_engines(**kwargs: Any) -> None:
+    """Before the pool starts: the local engines' data loaded once, shared by the forked pool
+    processes, so the first call of a kind is as fast as the next."""
+    from services.engines import engines_warm_up
+
+    engines_warm_up()
