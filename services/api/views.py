@@ -149,7 +149,14 @@ class ServiceExecuteApi(KeyedApiView):
         "`Idempotency-Key` header makes retries safe.",
         request=OpenApiTypes.OBJECT,
         parameters=[
-            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)
+            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False),
+            OpenApiParameter(
+                "Location",
+                str,
+                OpenApiParameter.HEADER,
+                response=[202],
+                description="The absolute URL of the result (`result_url` is the same as a path).",
+            ),
         ],
         responses={
             202: out.ExecuteAcceptedSerializer,
