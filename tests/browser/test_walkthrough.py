@@ -12,6 +12,7 @@ import uuid
 
 import httpx
 import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from accounts.ledger.selectors import account_balance, ledger_total
 from accounts.models import LedgerEntry, User
@@ -134,7 +135,9 @@ def test_new_user_walks_from_sign_up_to_csv_export(page, live_stack, screenshots
 def test_pages_fit_a_phone_screen(browser, live_stack, make_key, screenshots):
     key = make_key(credits=10)
     user = key.account.owner
-    user.set_password(PASSWORD)
+    # Hashed as the live server checks it (the in-process tests' fast hasher is not its).
+    hasher = PBKDF2PasswordHasher()
+    user.password = hasher.encode(PASSWORD, hasher.salt())
     user.save()
     context = browser.new_context(base_url=live_stack.url, viewport={"width": 390, "height": 844})
     page = context.new_page()
@@ -153,6 +156,7 @@ def test_pages_fit_a_phone_screen(browser, live_stack, make_key, screenshots):
             ("/usage/", "phone-usage"),
         ]:
             page.goto(path)
+            assert page.url.endswith(path), f"{path} sent the signed-in user to {page.url}"
             screenshots(page, name)
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= 390 + 1, f"{path} is {width}px wide on a 390px screen"
