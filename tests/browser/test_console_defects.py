@@ -338,7 +338,8 @@ def test_every_page_passes_axe_at_both_widths_and_shows_no_defect(context_for):
                 if scroll > 391:
                     problems.append(f"{width} {url}: {scroll}px wide")
 
-        # Usage: one colour per service, real paths in the request log.
+        # Usage: one colour per service; the request log names service · endpoint, with the
+        # path called (never a URL pattern) as its tooltip.
         page.goto("/usage/")
         colours = page.eval_on_selector_all(
             ".chart-legend .swatch", "els => els.map(e => getComputedStyle(e).backgroundColor)"
@@ -347,8 +348,10 @@ def test_every_page_passes_axe_at_both_widths_and_shows_no_defect(context_for):
         assert legend and len(colours) >= len(all_services())
         first_legend = colours[: len(all_services())]
         assert len(set(first_legend)) == len(first_legend), f"shared colours: {first_legend}"
-        log = page.text_content("#usage-log")
-        assert "<str:" not in log and "/api/v1/services/summary/run" in log
+        log = page.inner_html("#usage-log")
+        assert "<str:" not in log and "&lt;str:" not in log
+        assert "summary · run" in page.text_content("#usage-log")
+        assert 'title="/api/v1/services/summary/run"' in log
         # Staff overview: the test-mode top-up is no revenue.
         page.goto("/staff/")
         assert "10.00" not in page.text_content("#total-revenue")
