@@ -520,7 +520,7 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
 
 def webhooks_register(base_url: str, keys: Sequence[str], receiver: WebhookReceiver) -> list[str]:
     """Register one endpoint per bench account over the API, switched off; return their paths
-    (/api/v1/webhooks/<id>), each with the key that owns it."""
+    (/api/v1/webhooks/<id>) in the order of `keys`, whose accounts own them."""
     endpoints = []
     with httpx.Client(base_url=base_url, timeout=10, trust_env=False) as client:
         for number, key in enumerate(keys):
