@@ -11,7 +11,6 @@ same rounds. See bench/README.md.
 from __future__ import annotations
 
 import argparse
-import hmac
 import json
 import os
 import platform
@@ -22,21 +21,22 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import psycopg
 import redis
 from celery import Celery
 from psycopg import sql
+
+if TYPE_CHECKING:
+    from tests.webhooks.receiver import Receiver
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -457,82 +457,31 @@ WEBHOOKS_ON = "execute c=16 1 key webhooks on"
 WEBHOOKS_OFF = "execute c=16 1 key"
 
 
-class WebhookReceiver:
-    """An HTTP server on loopback in this process: answers every POST with 200 at once, then
-    counts it by event type and checks its signature against the secret of the endpoint its
-    path names (`/hook/<n>`, one per account)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.received: Counter[str] = Counter()
-        self.bad_signatures = 0
-        self.secrets: dict[str, str] = {}
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                receiver.record(self.path, self.headers, body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-
-    def url(self, number: int) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook/{number}"
-
-    def record(self, path: str, headers: Any, body: bytes) -> None:
-        """What a receiver does: `BReact-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of
-        "t.body">` checked with the endpoint's secret (services/webhooks/signing.py)."""
-        fields = [part.split("=", 1) for part in headers.get("BReact-Signature", "").split(",")]
-        stamp = next((value for name, *value in fields if name == "t" and value), [""])[0]
-        secret = self.secrets.get(path, "")
-        expected = hmac.new(secret.encode(), f"{stamp}.".encode() + body, "sha256").hexdigest()
-        signed = bool(secret) and any(
-            name == "v1" and value and hmac.compare_digest(expected, value[0])
-            for name, *value in fields
-        )
-        with self.lock:
-            self.received[headers.get("BReact-Event", "?")] += 1
-            self.bad_signatures += not signed
-
-    def total(self) -> int:
-        with self.lock:
-            return sum(self.received.values())
-
-
 @contextmanager
-def webhook_receiver() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver()
-    thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
-    thread.start()
-    try:
+def webhook_receiver() -> Iterator[Receiver]:
+    """The tests' loopback receiver (tests/webhooks/receiver.py) in this process: answers 200,
+    keeps every delivery and checks its signature against the bench endpoints' secrets."""
+    sys.path.insert(0, str(ROOT))
+    from tests.webhooks.receiver import Receiver
+
+    with Receiver() as receiver:
         yield receiver
-    finally:
-        receiver.server.shutdown()
-        receiver.server.server_close()
 
 
-def webhooks_register(base_url: str, keys: Sequence[str], receiver: WebhookReceiver) -> list[str]:
+def webhooks_register(base_url: str, keys: Sequence[str], receiver: Receiver) -> list[str]:
     """Register one endpoint per bench account over the API, switched off; return their paths
     (/api/v1/webhooks/<id>) in the order of `keys`, whose accounts own them."""
     endpoints = []
     with httpx.Client(base_url=base_url, timeout=10, trust_env=False) as client:
-        for number, key in enumerate(keys):
-            url = receiver.url(number)
+        for key in keys:
             answer = client.post(
                 "/api/v1/webhooks",
-                json={"url": url, "description": "bench receiver"},
+                json={"url": receiver.url, "description": "bench receiver"},
                 headers={"x-api-key": key},
             )
             if answer.status_code != 201:
                 raise BenchError(f"could not register a webhook endpoint: {answer.text[:300]}")
-            receiver.secrets[httpx.URL(url).path] = answer.json()["secret"]
+            receiver.secrets.append(answer.json()["secret"])
             endpoints.append(f"/api/v1/webhooks/{answer.json()['id']}")
     webhooks_switch(base_url, keys, endpoints, on=False)
     return endpoints
@@ -1083,10 +1032,12 @@ def run(args: argparse.Namespace, store: redis.Redis, var_dir: Path) -> str:
         measure(args, base_url, keys, app, database_url, var_dir, results, hooks)
         if args.webhooks:
             wait_for_queue_drain(args, database_url, timeout=60)
-            results.deliveries_received = Counter(receiver.received)
-            results.bad_signatures = receiver.bad_signatures
+            results.deliveries_received = Counter(
+                got.headers.get("BReact-Event", "?") for got in receiver.received
+            )
+            results.bad_signatures = sum(not got.verified for got in receiver.received)
             results.delivery_states = db_counts(database_url, DELIVERY_STATES)
-            log(f"webhook deliveries received: {receiver.total()}")
+            log(f"webhook deliveries received: {len(receiver.received)}")
         for started in (server, worker):
             if not started.alive():
                 raise BenchError(f"{started.name} died during the run:\n{started.tail()}")
