@@ -3,7 +3,9 @@
 Creates a fresh database, migrates it, issues an API key, starts one gunicorn server and one
 Celery worker, measures throughput and latency of two endpoints and the execute-to-result time
 against a bare Celery round trip, prints a table, and tears everything down (also on Ctrl-C).
-See bench/README.md.
+With --webhooks, every account also has a webhook endpoint (a loopback receiver in this process)
+that is switched on for one more execute phase per round, so webhooks on / off come from the
+same rounds. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -21,17 +23,20 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import psycopg
 import redis
 from celery import Celery
 from psycopg import sql
+
+if TYPE_CHECKING:
+    from tests.webhooks.receiver import Receiver
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -42,6 +47,8 @@ SMALL_TEXT = (
 # Inherited variables that would change what is measured; the bench sets its own.
 STRIPPED_ENV_PREFIXES = ("BREACT_", "CELERY_")
 STRIPPED_ENV_NAMES = {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
+# breact/settings.py CELERY_TASK_QUEUES: processes, and webhook deliveries on a queue of their own.
+WORKER_QUEUES = ("celery", "webhooks")
 
 
 class BenchError(RuntimeError):
@@ -157,9 +164,11 @@ class Child:
 
 
 def worker_argv(args: argparse.Namespace) -> list[str]:
-    """One Celery worker; --include registers celery.ping (celery.contrib.testing.tasks)."""
+    """One Celery worker on both queues of the settings (processes on `celery`, webhook
+    deliveries on `webhooks`); --include registers celery.ping (celery.contrib.testing.tasks)."""
     options = (
         f"--loglevel=WARNING --pool=prefork --concurrency={args.worker_concurrency} "
+        f"--queues={','.join(WORKER_QUEUES)} "
         "--include=celery.contrib.testing.tasks --without-gossip --without-mingle "
         f"--without-heartbeat --hostname=bench-{os.getpid()}@%h"
     )
@@ -250,12 +259,15 @@ def database_drop(args: argparse.Namespace) -> None:
 
 
 def wait_for_queue_drain(args: argparse.Namespace, database_url: str, timeout: float) -> int:
-    """Wait until no process is queued or running; return how many still are at the end."""
+    """Wait until no process is queued or running and no webhook delivery is pending; return
+    how many still are at the end."""
     deadline = time.monotonic() + timeout
     with psycopg.connect(database_url, autocommit=True) as conn:
         while True:
             row = conn.execute(
-                "SELECT count(*) FROM services_process WHERE state IN ('queued', 'running')"
+                "SELECT (SELECT count(*) FROM services_process WHERE state IN ('queued', "
+                "'running')) + (SELECT count(*) FROM services_webhookdelivery WHERE state = "
+                "'pending')"
             ).fetchone()
             left = int(row[0]) if row else 0
             if left == 0 or time.monotonic() >= deadline:
@@ -377,6 +389,7 @@ class Phase:
     concurrency: int
     expected: int
     body: str | None = None
+    webhooks: bool = False  # the bench accounts' webhook endpoints are on during this phase
 
 
 @dataclass
@@ -438,6 +451,89 @@ def wrk_run(wrk: str, base_url: str, phase: Phase, seconds: float, var_dir: Path
     )
 
 
+# --- webhooks: a loopback receiver that answers 200 at once ------------------------------------
+
+WEBHOOKS_ON = "execute c=16 1 key webhooks on"
+WEBHOOKS_OFF = "execute c=16 1 key"
+
+
+@contextmanager
+def webhook_receiver() -> Iterator[Receiver]:
+    """The tests' loopback receiver (tests/webhooks/receiver.py) in this process: answers 200,
+    keeps every delivery and checks its signature against the bench endpoints' secrets."""
+    sys.path.insert(0, str(ROOT))
+    from tests.webhooks.receiver import Receiver
+
+    with Receiver() as receiver:
+        yield receiver
+
+
+def webhooks_register(base_url: str, keys: Sequence[str], receiver: Receiver) -> list[str]:
+    """Register one endpoint per bench account over the API, switched off; return their paths
+    (/api/v1/webhooks/<id>) in the order of `keys`, whose accounts own them."""
+    endpoints = []
+    with httpx.Client(base_url=base_url, timeout=10, trust_env=False) as client:
+        for key in keys:
+            answer = client.post(
+                "/api/v1/webhooks",
+                json={"url": receiver.url, "description": "bench receiver"},
+                headers={"x-api-key": key},
+            )
+            if answer.status_code != 201:
+                raise BenchError(f"could not register a webhook endpoint: {answer.text[:300]}")
+            receiver.secrets.append(answer.json()["secret"])
+            endpoints.append(f"/api/v1/webhooks/{answer.json()['id']}")
+    webhooks_switch(base_url, keys, endpoints, on=False)
+    return endpoints
+
+
+def webhooks_switch(base_url: str, keys: Sequence[str], endpoints: list[str], *, on: bool) -> None:
+    """Switch every bench endpoint on or off over the API (PATCH enabled)."""
+    with httpx.Client(base_url=base_url, timeout=10, trust_env=False) as client:
+        for key, endpoint in zip(keys, endpoints, strict=True):
+            answer = client.patch(endpoint, json={"enabled": on}, headers={"x-api-key": key})
+            if answer.status_code != 200 or answer.json().get("enabled") is not on:
+                raise BenchError(f"could not switch {endpoint} on={on}: {answer.text[:300]}")
+
+
+@dataclass
+class WebhookSwitch:
+    """The bench endpoints' switch; counts the processes that finish while it is on. Switch it
+    only with the queues drained, so no delivery is left pending (a delivery to an endpoint
+    switched off is dropped) and every process of the phase before has finished."""
+
+    base_url: str
+    database_url: str
+    keys: list[str]
+    endpoints: list[str]
+    on: bool = False
+    finished_at_on: int = 0
+    finished_while_on: int = 0
+
+    def set(self, on: bool) -> None:
+        if on == self.on:
+            return
+        finished = db_counts(self.database_url, FINISHED_PROCESSES).get("finished", 0)
+        if on:
+            self.finished_at_on = finished
+        else:
+            self.finished_while_on += finished - self.finished_at_on
+        webhooks_switch(self.base_url, self.keys, self.endpoints, on=on)
+        self.on = on
+
+
+def db_counts(database_url: str, query: str) -> dict[str, int]:
+    """Rows of (name, count) of `query`, as a dict."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        return {str(name): int(count) for name, count in conn.execute(query).fetchall()}
+
+
+FINISHED_PROCESSES = (
+    "SELECT 'finished', count(*) FROM services_process WHERE state IN ('completed', 'error')"
+)
+DELIVERY_STATES = "SELECT state, count(*) FROM services_webhookdelivery GROUP BY state"
+
+
 # --- report -----------------------------------------------------------------------------------
 
 
@@ -461,12 +557,17 @@ def spread(values: list[float], digits: int = 1) -> str:
 @dataclass
 class Results:
     rounds: list[dict[str, WrkResult]] = field(default_factory=list)
+    drains: list[dict[str, float]] = field(default_factory=list)  # the queues' backlog, seconds
     execute_to_completed: Measurement = field(
         default_factory=lambda: Measurement("execute -> completed")
     )
     celery_ping: Measurement = field(default_factory=lambda: Measurement("celery.ping"))
     counts: dict[str, Any] = field(default_factory=dict)
     loads: list[str] = field(default_factory=list)
+    finished_with_webhooks: int = 0  # processes finished while the endpoints were on
+    deliveries_received: Counter[str] = field(default_factory=Counter)
+    bad_signatures: int = 0
+    delivery_states: dict[str, int] = field(default_factory=dict)
 
     def rates(self, phase: str) -> list[float]:
         return [r[phase].rate for r in self.rounds]
@@ -487,6 +588,40 @@ def count_cell(counts: dict[str, Any], call: str, name: str) -> str:
         return "-"
     median, most = value["median"], value["max"]
     return f"{median:g}" if median == most else f"{median:g} (max {most})"
+
+
+def webhook_rows(results: Results) -> list[tuple[str, str, str, str]]:
+    """Execute with the endpoints on against off in the same rounds, and what was delivered."""
+    received = ", ".join(f"{n} {event}" for event, n in results.deliveries_received.most_common())
+    states = ", ".join(f"{n} {state}" for state, n in sorted(results.delivery_states.items()))
+    return [
+        (
+            "POST text_analyzer/analyze → 202, c=16, one key, webhooks on",
+            spread(results.rates(WEBHOOKS_ON)) + " req/s",
+            spread(results.ratios(WEBHOOKS_ON, "floor c=16"), 2),
+            "–",
+        ),
+        (
+            "execute c=16, webhooks on / off",
+            spread(results.ratios(WEBHOOKS_ON, WEBHOOKS_OFF), 2),
+            "ratio of the two phases of each round",
+            "–",
+        ),
+        (
+            "queues drained after execute c=16 one key, webhooks on (off)",
+            spread([d[WEBHOOKS_ON] for d in results.drains if WEBHOOKS_ON in d], 2) + " s",
+            f"off: {spread([d[WEBHOOKS_OFF] for d in results.drains if WEBHOOKS_OFF in d], 2)} s"
+            " (the worker's backlog at the phase's end)",
+            "–",
+        ),
+        (
+            "webhook deliveries received by the loopback receiver",
+            f"{received or 'none'}",
+            f"{results.finished_with_webhooks} processes finished while on; "
+            f"{results.bad_signatures} bad signatures; deliveries in the db: {states or 'none'}",
+            "–",
+        ),
+    ]
 
 
 def report(args: argparse.Namespace, results: Results) -> str:
@@ -515,6 +650,8 @@ def report(args: argparse.Namespace, results: Results) -> str:
                     goal,
                 )
             )
+    if args.webhooks:
+        rows += webhook_rows(results)
     rows.append(
         (
             "poll: GET result (completed) → 200, c=16, one key",
@@ -593,6 +730,7 @@ def report(args: argparse.Namespace, results: Results) -> str:
         f"- load: wrk on loopback, {args.rounds} rounds × {phase_count} "
         f"phases of {args.seconds:g} s, the phases interleaved in each round, the job queue "
         f"drained before each phase; cells give the median of the rounds (min–max)",
+        f"- webhooks: {webhook_note(args)}",
         f"- round trips: {args.samples} sequential samples of each, interleaved; counts: "
         f"{counts.get('execute', {}).get('samples', 0)} calls of each counted in-process "
         "(bench/round_trips.py)",
@@ -604,6 +742,18 @@ def report(args: argparse.Namespace, results: Results) -> str:
     if problems:
         lines += ["", "Problems seen:", *(f"- {p}" for p in problems)]
     return "\n".join(lines)
+
+
+def webhook_note(args: argparse.Namespace) -> str:
+    if not args.webhooks:
+        return "off (no endpoint registered; --webhooks measures them on against off)"
+    return (
+        f"one endpoint per account ({args.keys}), a loopback receiver in the bench process "
+        f"answering 200 at once; switched on (PATCH enabled) only for the phase "
+        f"'{WEBHOOKS_ON}', which runs next to '{WEBHOOKS_OFF}' (on first in even rounds); "
+        f"the worker consumes the queues {', '.join(WORKER_QUEUES)}; pending deliveries are "
+        "drained with the job queue before each phase"
+    )
 
 
 def load_average() -> str:
@@ -640,6 +790,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--redis-db", type=int, default=9, help="Redis db reserved for the bench (FLUSHDB'd)")
     add("--startup-timeout", type=float, default=60)
     add("--keep-logs", action="store_true", help="keep the server and worker logs")
+    add(
+        "--webhooks",
+        action="store_true",
+        help="register a webhook endpoint (a loopback receiver in this process) for every bench "
+        "account and add a phase of execute c=16 with them on, next to the one with them off",
+    )
     args = parser.parse_args(argv)
     if args.redis_db == 0:
         parser.error("--redis-db 0 is the default db of other tools; pick a reserved one")
@@ -674,7 +830,8 @@ def preflight(args: argparse.Namespace, store: redis.Redis) -> None:
 
 
 def phases(args: argparse.Namespace, keys: list[str], result_path: str) -> list[Phase]:
-    """One round: each execute phase right after the floor it is compared with."""
+    """One round: each execute phase right after the floor it is compared with; with
+    --webhooks, execute c=16 with the endpoints on right after the same phase with them off."""
     execute = "/api/v1/services/text_analyzer/analyze"
     body = json.dumps({"text": SMALL_TEXT})
     many = len(keys)
@@ -687,12 +844,27 @@ def phases(args: argparse.Namespace, keys: list[str], result_path: str) -> list[
             Phase(f"execute c={concurrency} {many} keys", "POST", execute, keys, concurrency, 2,
                   body),
         ]  # fmt: skip
+    if args.webhooks:
+        off = next(n for n, phase in enumerate(out) if phase.name == WEBHOOKS_OFF)
+        out.insert(off + 1, replace(out[off], name=WEBHOOKS_ON, webhooks=True))
     return [
         *out,
         Phase("poll c=16", "GET", result_path, keys[:1], 16, 2),
         Phase("floor c=1", "GET", "/api/v1/services", [""], 1, 401),
         Phase("execute c=1", "POST", execute, keys[:1], 1, 2, body),
     ]
+
+
+def alternated(round_phases: list[Phase], number: int) -> list[Phase]:
+    """The phases of round `number`: in even rounds the webhooks-on phase runs before its
+    webhooks-off twin, so neither always has the other's after-effects."""
+    names = [phase.name for phase in round_phases]
+    if number % 2 or WEBHOOKS_ON not in names:
+        return round_phases
+    on, off = names.index(WEBHOOKS_ON), names.index(WEBHOOKS_OFF)
+    swapped = list(round_phases)
+    swapped[on], swapped[off] = round_phases[off], round_phases[on]
+    return swapped
 
 
 def settle(base_url: str) -> None:
@@ -735,20 +907,40 @@ def measure(
     database_url: str,
     var_dir: Path,
     results: Results,
+    hooks: WebhookSwitch | None = None,
 ) -> None:
     """The interleaved load rounds, then the interleaved sequential round trips."""
     wrk = wrk_check()
     results.loads.append(load_average())
     timeout = args.sample_timeout
+
+    def drain(before: str) -> float:
+        """Seconds it took for the queues (processes, deliveries) to empty."""
+        began = time.perf_counter()
+        left = wait_for_queue_drain(args, database_url, timeout=max(60, args.seconds * 12))
+        if left:
+            log(f"warning: {left} processes or deliveries still unfinished before {before}")
+        return time.perf_counter() - began
+
+    def webhooks_for(phase: Phase) -> None:
+        if hooks is not None and hooks.on != phase.webhooks:
+            drain(phase.name)
+            hooks.set(phase.webhooks)
+
     round_phases = phases(args, keys, completed_result_path(base_url, keys[0], timeout))
     for phase in round_phases:  # warm-up: connections, imports, caches
+        webhooks_for(phase)
         wrk_run(wrk, base_url, phase, 1, var_dir)
     for number in range(1, args.rounds + 1):
         measured: dict[str, WrkResult] = {}
-        for phase in round_phases:
-            left = wait_for_queue_drain(args, database_url, timeout=max(60, args.seconds * 12))
-            if left:
-                log(f"warning: {left} processes still unfinished before {phase.name}")
+        drained: dict[str, float] = {}
+        previous: Phase | None = None
+        for phase in alternated(round_phases, number):
+            took = drain(phase.name)
+            if previous is not None:
+                drained[previous.name] = took
+            previous = phase
+            webhooks_for(phase)
             if phase.name.startswith("poll"):  # results are deleted a minute after done
                 phase = replace(phase, path=completed_result_path(base_url, keys[0], timeout))
             settle(base_url)
@@ -757,9 +949,13 @@ def measure(
             log(f"round {number}/{args.rounds} {phase.name}: {got.rate:.1f} req/s, "
                 f"p50 {got.p50_ms:.1f} ms, {got.unexpected} unexpected")  # fmt: skip
         results.rounds.append(measured)
+        results.drains.append(drained)
         results.loads.append(load_average())
 
-    wait_for_queue_drain(args, database_url, timeout=max(60, args.seconds * 12))
+    drain("the round trips")
+    if hooks is not None:
+        hooks.set(False)
+        results.finished_with_webhooks = hooks.finished_while_on
     log(f"round trips: {args.samples} sequential samples each, interleaved")
     timing = {"poll_interval": args.poll_interval, "timeout": args.sample_timeout}
     for number in range(args.samples + 3):
@@ -804,6 +1000,8 @@ def run(args: argparse.Namespace, store: redis.Redis, var_dir: Path) -> str:
         stack.callback(best_effort, "drop the database", database_drop, args)
         database_recreate(args)
         env = child_env(database_url=database_url, redis_url=redis_url, var_dir=var_dir)
+        if args.webhooks:
+            env["BREACT_WEBHOOK_ALLOW_LOOPBACK"] = "1"  # the receiver is on loopback
         manage(env, "migrate", "--noinput", "-v0")
         results = Results()
         log(f"creating {args.keys} keys; counting SQL and Redis round trips per call")
@@ -824,8 +1022,22 @@ def run(args: argparse.Namespace, store: redis.Redis, var_dir: Path) -> str:
         stack.callback(signal.signal, signal.SIGINT, signal.SIG_IGN)
         wait_for_server(base_url, server, args.startup_timeout)
         wait_for_worker(app, worker, args.startup_timeout)
+        hooks = None
+        if args.webhooks:
+            receiver = stack.enter_context(webhook_receiver())
+            log(f"registering a webhook endpoint for each of the {args.keys} accounts")
+            endpoints = webhooks_register(base_url, keys, receiver)
+            hooks = WebhookSwitch(base_url, database_url, keys, endpoints)
 
-        measure(args, base_url, keys, app, database_url, var_dir, results)
+        measure(args, base_url, keys, app, database_url, var_dir, results, hooks)
+        if args.webhooks:
+            wait_for_queue_drain(args, database_url, timeout=60)
+            results.deliveries_received = Counter(
+                got.headers.get("BReact-Event", "?") for got in receiver.received
+            )
+            results.bad_signatures = sum(not got.verified for got in receiver.received)
+            results.delivery_states = db_counts(database_url, DELIVERY_STATES)
+            log(f"webhook deliveries received: {len(receiver.received)}")
         for started in (server, worker):
             if not started.alive():
                 raise BenchError(f"{started.name} died during the run:\n{started.tail()}")
