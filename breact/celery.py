@@ -60,6 +60,6 @@ def _check_kept_connections(**kwargs: Any) -> None:
 def _warm_up_engines(**kwargs: Any) -> None:
     """Before the pool starts: the local engines' data loaded once, shared by the forked pool
     processes, so the first call of a kind is as fast as the next."""
-    from services.engines import engines_warm_up
+    from services.engines.warm import engines_warm_up
 
     engines_warm_up()

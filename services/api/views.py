@@ -149,14 +149,7 @@ class ServiceExecuteApi(KeyedApiView):
         "`Idempotency-Key` header makes retries safe.",
         request=OpenApiTypes.OBJECT,
         parameters=[
-            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False),
-            OpenApiParameter(
-                "Location",
-                str,
-                OpenApiParameter.HEADER,
-                response=[202],
-                description="The absolute URL of the result (`result_url` is the same as a path).",
-            ),
+            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)
         ],
         responses={
             202: out.ExecuteAcceptedSerializer,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from services.engines import engines_warm_up, nlp
+from services.engines import nlp
+from services.engines.warm import engines_warm_up
 
 
 def test_warm_up_loads_the_language_model_before_any_call() -> None:
