@@ -98,7 +98,8 @@ def test_double_click_on_run_starts_one_run_and_charges_once(context_for):
     page.fill("#param-text", "Double click me. Twice.")
 
     page.dblclick("#playground-run-button")
-    page.wait_for_url(re.compile(r"/playground/runs/prc_"))
+    # The second click's request waits for the first one's charge (up to 10 s on a busy host).
+    page.wait_for_url(re.compile(r"/playground/runs/prc_"), timeout=60_000)
 
     assert Process.objects.filter(account=user.account).count() == 1
     assert _charges(user) == 1
