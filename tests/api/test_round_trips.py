@@ -193,24 +193,44 @@ def test_the_worker_keeps_its_database_connections_from_task_to_task(live_stack,
     assert opened <= TASKS // 3, opened
 
 
+RESTART_APP_NAME = "breact-restart-test"
+
+
+@pytest.fixture
+def restart_stack(live_env: Any, live_factory: Any, tmp_path: Any) -> Any:
+    """A server and worker of their own, whose database connections carry an application name
+    so that only theirs are terminated (the shared stack keeps serving the other tests), and
+    with their own broker so that only this worker runs their tasks."""
+    separator = "&" if "?" in live_env.database_url else "?"
+    env = live_env.child_env(
+        tmp_path,
+        DATABASE_URL=f"{live_env.database_url}{separator}application_name={RESTART_APP_NAME}",
+        CELERY_BROKER_URL="embedded://",
+    )
+    return live_factory.stack("restart", env, tmp_path)
+
+
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
-def test_kept_connections_killed_by_the_database_cost_no_task(live_stack, make_key):
+def test_kept_connections_killed_by_the_database_cost_no_task(live_stack, restart_stack, make_key):
     """The database drops every connection (as on a restart). The server's kept connections
     fail at most the one request each that finds them, then reconnect; the worker checks its
     kept connections before a task, so every process accepted afterwards completes."""
     need_postgres()
     key = make_key(credits=1000)
-    with live_stack.client(key.raw) as client:
+    with restart_stack.client(key.raw) as client:
         for _ in range(4):  # both worker processes have run a task and kept their connection
             started = _execute_once_a_worker_is_seen(client)
             assert started.status_code == 202, started.text
             poll_until_finished(client, started.json()["result_url"])
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND application_name = %s",
+                [RESTART_APP_NAME],
             )
+            (terminated,) = cursor.fetchone()
+        assert terminated >= 2, "the server's and the worker's kept connections"
 
         accepted, refused = [], []
         while len(accepted) < 4 and len(refused) <= 8:  # 2 server processes × 4 threads
