@@ -11,3 +11,8 @@ class AccountsConfig(AppConfig):
         from accounts import schema  # noqa: F401
         from accounts.alerts import tasks  # noqa: F401
         from accounts.billing import checks  # noqa: F401
+        from accounts.models import Account, ApiKey, User
+        from breact.hot_cache import watch
+
+        for model in (User, Account, ApiKey):  # what an API key's check reads
+            watch(model)

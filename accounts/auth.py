@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from accounts.keys.actions import api_key_touch
 from accounts.keys.selectors import api_key_verify
 from accounts.models import ApiKey
-from breact import throttle
+from breact import hot_cache, throttle
 from breact.access_log import API_KEY_QUERY_NAMES
 from breact.errors import Unauthorized
 
@@ -46,7 +46,11 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     A view whose `defers_auth_give_back` is true takes the give-back of a good key's attempt
     over: it finds the hit on `request.auth_attempt` and gives it back with its rate-limit
-    hit, in one round trip (services.api.ratelimit). Other views get it back here."""
+    hit, in one round trip (services.api.ratelimit). Other views get it back here.
+
+    A view whose `hot_path` is true (execute, poll) reads the hot-path cache generation in the
+    counter's round trip and may get its key from the process's cache (breact.hot_cache);
+    `request.hot_cache_generation` keeps the generation for the view's other cached reads."""
 
     def authenticate(self, request: Request) -> tuple[Any, ApiKey] | None:
         if any(name in request.query_params for name in QUERY_KEY_NAMES):
@@ -54,10 +58,13 @@ class ApiKeyAuthentication(BaseAuthentication):
         raw_key = raw_key_from(request)
         if raw_key is None:
             return None
-        attempt = throttle.hit(
+        view = (request.parser_context or {}).get("view")
+        hot_path = getattr(view, "hot_path", False)
+        attempt, generation = throttle.hit_reading(
             AUTH_FAILURE_SCOPE,
             throttle.client_network(request._request),
             settings.BREACT_AUTH_FAILURE_RATE_LIMIT,
+            read=hot_cache.generation_key() if hot_path else None,
         )
         if attempt.over:
             throttle.undo(attempt)  # refused unchecked: not a failure
@@ -66,19 +73,19 @@ class ApiKeyAuthentication(BaseAuthentication):
                 f"retry in {attempt.reset} s."
             )
         try:
-            key = api_key_verify(raw_key=raw_key)
+            key = api_key_verify(raw_key=raw_key, generation=generation)
         except Unauthorized:
             raise  # a wrong key: the attempt stays counted
         except BaseException:
             throttle.undo(attempt)
             raise
-        view = (request.parser_context or {}).get("view")
         if getattr(view, "defers_auth_give_back", False):
             request._request.auth_attempt = attempt  # type: ignore[attr-defined]
         else:
             throttle.undo(attempt)
         api_key_touch(api_key=key)
         request._request.api_key = key  # type: ignore[attr-defined]
+        request._request.hot_cache_generation = generation  # type: ignore[attr-defined]
         return key.account.owner, key
 
     def authenticate_header(self, request: Request) -> str:

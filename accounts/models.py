@@ -10,9 +10,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.rates import validate_rate_field
+from breact.hot_cache import GenerationQuerySet
 
 
-class UserManager(BaseUserManager["User"]):
+class UserQuerySet(GenerationQuerySet):
+    hot_cache_ignored_fields = frozenset({"last_login", "password"})
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
     use_in_migrations = True
 
     def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
@@ -46,6 +51,12 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.email
 
 
+class AccountQuerySet(GenerationQuerySet):
+    # The balance and its alert mark change on every charge: the hot path never reads them
+    # from the cache (breact.hot_cache).
+    hot_cache_ignored_fields = frozenset({"balance", "low_balance_alerted_at"})
+
+
 class Account(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
@@ -67,6 +78,8 @@ class Account(models.Model):
     low_balance_alerted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = AccountQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(balance__gte=0), name="account_balance_non_negative")
@@ -80,7 +93,9 @@ class Account(models.Model):
         return self.status == self.Status.ACTIVE
 
 
-class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
+class ApiKeyQuerySet(GenerationQuerySet):
+    hot_cache_ignored_fields = frozenset({"last_used_at", "credits_spent"})
+
     def usable(self) -> ApiKeyQuerySet:
         now = timezone.now()
         return self.filter(revoked_at__isnull=True).filter(

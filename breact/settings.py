@@ -251,6 +251,10 @@ BREACT_FIELD_KEY = env_list("BREACT_FIELD_KEY")
 BREACT_DEFAULT_RATE_LIMIT = env_str("BREACT_DEFAULT_RATE_LIMIT", "60/m")
 BREACT_POLL_RATE_LIMIT = env_str("BREACT_POLL_RATE_LIMIT", "600/m")
 BREACT_AUTH_FAILURE_RATE_LIMIT = env_str("BREACT_AUTH_FAILURE_RATE_LIMIT", "30/m")
+# With Redis, each server process keeps the API keys and catalogue rows the execute and the poll
+# read, checked on every call against a generation any change renews (breact/hot_cache.py), and
+# at most this many seconds old; 0 reads the database on every call.
+BREACT_HOT_CACHE_SECONDS = env_int("BREACT_HOT_CACHE_SECONDS", 30)
 # Usable API keys an account may hold at once (console keys not counted).
 BREACT_MAX_KEYS_PER_ACCOUNT = env_int("BREACT_MAX_KEYS_PER_ACCOUNT", 20)
 BREACT_RESULT_TTL = env_int("BREACT_RESULT_TTL", 60)

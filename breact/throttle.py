@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
+import secrets
 import time
 import zlib
 from dataclasses import dataclass
@@ -121,6 +122,41 @@ def hit(scope: str, ident: str, rate: str) -> Hit:
     except Exception as exc:
         raise ThrottleUnavailable() from exc
     return Hit(cache_key=key, count=count, limit=limit, window=period, reset=reset)
+
+
+# KEYS[1]: a counter to hit, ARGV[1] its expiry; KEYS[2]: a value to read in the same round trip,
+# set to ARGV[2] first when it does not exist (so it is never missing). Returns {count, value}.
+_HIT_READING_LUA = """
+local count = redis.call("INCR", KEYS[1])
+if count == 1 then
+  redis.call("EXPIRE", KEYS[1], ARGV[1])
+end
+redis.call("SET", KEYS[2], ARGV[2], "NX")
+return {count, redis.call("GET", KEYS[2])}
+"""
+
+
+def hit_reading(scope: str, ident: str, rate: str, *, read: str | None) -> tuple[Hit, str | None]:
+    """`hit`, and the value of the raw Redis key `read` in the same round trip (created with a
+    random value when missing): the API's failed-authentication counter and the hot-path cache
+    generation (breact.hot_cache). Without Redis (or `read`), `hit` alone and None."""
+    client = _redis_client()
+    if client is None or read is None:
+        return hit(scope, ident, rate), None
+    key, limit, period, reset = _cache_key(scope, ident, rate)
+    try:
+        count, value = client.get_client(write=True).eval(
+            _HIT_READING_LUA,
+            2,
+            str(client.make_key(key)),
+            read,
+            reset + EXPIRY_FUDGE_SECONDS,
+            secrets.token_hex(12),
+        )
+    except Exception as exc:
+        raise ThrottleUnavailable() from exc
+    generation = value.decode() if isinstance(value, bytes) else str(value)
+    return Hit(cache_key=key, count=int(count), limit=limit, window=period, reset=reset), generation
 
 
 # KEYS[1]: the counter to give a hit back to when ARGV[1] is "1" (never re-created: a counter

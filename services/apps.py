@@ -16,3 +16,8 @@ class ServicesConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_sync_catalogue, sender=self)
+        from breact.hot_cache import watch
+        from services.models import Endpoint, Service
+
+        for model in (Service, Endpoint):  # what an execute's endpoint check reads
+            watch(model)

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from breact.encryption import EncryptedTextField
+from breact.hot_cache import GenerationQuerySet
 
 # "<str:service_id>" in a stored URL pattern.
 _ROUTE_PLACEHOLDER = re.compile(r"<(?:\w+:)?(\w+)>")
@@ -24,6 +25,8 @@ class Service(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = GenerationQuerySet.as_manager()
+
     class Meta:
         ordering = ["service_id"]
 
@@ -37,6 +40,8 @@ class Endpoint(models.Model):
     price = models.PositiveIntegerField(help_text="Credits charged per call.")
     enabled = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = GenerationQuerySet.as_manager()
 
     class Meta:
         ordering = ["service__service_id", "name"]

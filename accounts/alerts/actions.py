@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -14,12 +15,15 @@ from breact.errors import BadRequest
 from services.webhooks import events as webhook_events
 
 
-def low_balance_watch(*, account_id: int) -> None:
-    """Inside a transaction that changed the balance: schedule low_balance_check after commit
-    when the balance may have crossed the alert threshold either way. One primary-key read of a
-    row this transaction already updated; with no alert set and none pending (the common case)
-    nothing is scheduled."""
-    balance, threshold, alerted_at = (
+def low_balance_watch(
+    *, account_id: int, state: tuple[int, int, datetime | None] | None = None
+) -> None:
+    """Inside a transaction that changed the balance (or right after a statement that did):
+    schedule low_balance_check after commit when the balance may have crossed the alert
+    threshold either way. `state` is (balance, threshold, alert mark) when the caller read them
+    with its write; else one primary-key read of a row this transaction already updated. With
+    no alert set and none pending (the common case) nothing is scheduled."""
+    balance, threshold, alerted_at = state or (
         Account.objects.filter(pk=account_id)
         .values_list("balance", "low_balance_threshold", "low_balance_alerted_at")
         .get()

@@ -177,6 +177,7 @@ def api_key_touch(*, api_key: ApiKey, every_seconds: int = 60) -> None:
     ApiKey.objects.filter(pk=api_key.pk).filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=threshold)
     ).update(last_used_at=now)
+    api_key.last_used_at = now  # a cached key (breact.hot_cache) skips the write next time too
 
 
 def validate_rate(rate: str) -> str:

@@ -13,23 +13,33 @@ from django.utils import timezone
 from accounts.keys.actions import KEY_LENGTH, KEY_PREFIX, PREFIX_LENGTH, api_key_hash
 from accounts.models import Account, ApiKey
 from breact.errors import Forbidden, Unauthorized
+from breact.hot_cache import HotCache
 
 _KEY_SHAPE = re.compile(rf"^{KEY_PREFIX}[A-Za-z0-9]{{{KEY_LENGTH - len(KEY_PREFIX)}}}$")
 
 
-def api_key_verify(*, raw_key: str) -> ApiKey:
-    """The usable key for `raw_key`, with its account, in one indexed query.
+KEY_ROWS = HotCache("api keys")
+
+
+def _key_row(prefix: str) -> ApiKey | None:
+    return ApiKey.objects.select_related("account", "account__owner").filter(prefix=prefix).first()
+
+
+def api_key_verify(*, raw_key: str, generation: str | None = None) -> ApiKey:
+    """The usable key for `raw_key`, with its account, in one indexed query, or none when the
+    hot-path cache holds the row for `generation` (breact.hot_cache: the generation changes on
+    every revoke, roll, limit, scope or account change, so a revoked key fails at once).
 
     Raises Unauthorized (one message for malformed, unknown, revoked and expired keys) or
-    Forbidden when the key is fine but its account is disabled.
+    Forbidden when the key is fine but its account is disabled. With a generation, the key
+    returned is the cached row, shared by the process's threads: read-only (api_key_touch
+    updates its last use), and its balance and spend counter may be behind, so only the
+    execute and the poll use it (they read those in their own statements).
     """
     if not _KEY_SHAPE.match(raw_key):
         raise Unauthorized()
-    key = (
-        ApiKey.objects.select_related("account", "account__owner")
-        .filter(prefix=raw_key[:PREFIX_LENGTH])
-        .first()
-    )
+    prefix = raw_key[:PREFIX_LENGTH]
+    key = KEY_ROWS.get_or_load(prefix, generation, lambda: _key_row(prefix))
     # Hash even when no row matched, so timing does not tell a known prefix from an unknown one.
     expected = key.key_hash if key is not None else "0" * 64
     if not hmac.compare_digest(expected, api_key_hash(raw_key)) or key is None:

@@ -140,6 +140,7 @@ class ServiceDetailApi(KeyedApiView):
 
 class ServiceExecuteApi(KeyedApiView):
     rate_group = EXECUTE
+    hot_path = True  # key and endpoint rows from the process's cache (breact.hot_cache)
 
     @extend_schema(
         operation_id="services_execute",
@@ -165,7 +166,11 @@ class ServiceExecuteApi(KeyedApiView):
     )
     def post(self, request: Request, service_id: str, endpoint: str) -> Response:
         api_key = _key(request)
-        resolved = endpoint_resolve(service_id=service_id, endpoint=endpoint)
+        resolved = endpoint_resolve(
+            service_id=service_id,
+            endpoint=endpoint,
+            generation=getattr(_django(request), "hot_cache_generation", None),
+        )
         usage: dict[str, Any] = {
             "service_id": resolved.service.id,
             "endpoint": resolved.endpoint.name,
@@ -192,6 +197,8 @@ class ServiceExecuteApi(KeyedApiView):
 
 
 class ProcessResultApi(KeyedApiView):
+    hot_path = True  # the key from the process's cache (breact.hot_cache)
+
     @extend_schema(
         operation_id="process_result",
         summary="Poll a process",

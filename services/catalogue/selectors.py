@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from breact.errors import ServiceNotFound
+from breact.hot_cache import HotCache
 from services.catalogue.registry import (
     EndpointDefinition,
     ServiceDefinition,
@@ -36,8 +37,15 @@ def endpoint_rows() -> dict[tuple[str, str], Endpoint]:
     }
 
 
-def endpoint_resolve(*, service_id: str, endpoint: str) -> ResolvedEndpoint:
-    """The enabled endpoint `service_id`.`endpoint` (aliases allowed) or ServiceNotFound."""
+ENDPOINT_ROWS = HotCache("endpoint rows")
+
+
+def endpoint_resolve(
+    *, service_id: str, endpoint: str, generation: str | None = None
+) -> ResolvedEndpoint:
+    """The enabled endpoint `service_id`.`endpoint` (aliases allowed) or ServiceNotFound. With
+    the request's hot-path cache generation (breact.hot_cache), the row may come from the
+    process's cache, current for that generation."""
     definition = find_service(service_id)
     if definition is None:
         raise ServiceNotFound(
@@ -50,10 +58,14 @@ def endpoint_resolve(*, service_id: str, endpoint: str) -> ResolvedEndpoint:
             f"Service {definition.id!r} has no endpoint {endpoint!r}; it has: {names}.",
             details={"endpoints": sorted(definition.endpoints)},
         )
-    row = (
-        Endpoint.objects.select_related("service")
-        .filter(service__service_id=definition.id, name=endpoint)
-        .first()
+    row = ENDPOINT_ROWS.get_or_load(
+        (definition.id, endpoint),
+        generation,
+        lambda: (
+            Endpoint.objects.select_related("service")
+            .filter(service__service_id=definition.id, name=endpoint)
+            .first()
+        ),
     )
     if row is None:
         # Defined in code but not synced yet (deployed without `manage.py sync_catalogue`).

@@ -11,10 +11,12 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.alerts.actions import low_balance_watch
 from accounts.ledger.actions import credits_charge, credits_refund
+from accounts.ledger.selectors import account_balance
 from accounts.models import ApiKey
 from breact.dates import iso
 from breact.errors import (
@@ -25,6 +27,7 @@ from breact.errors import (
 from services.catalogue.registry import ServiceFailure, find_service
 from services.catalogue.selectors import ResolvedEndpoint
 from services.engines.llm import available_models, model_is_unavailable
+from services.execution.charged_insert import process_insert_charged
 from services.execution.idempotency import (
     idempotency_begin,
     idempotency_complete,
@@ -64,24 +67,42 @@ def process_start(
         )
     token = secrets.token_urlsafe(32)
     now = timezone.now()
-    with transaction.atomic():
-        process = Process.objects.create(
-            public_id=f"prc_{secrets.token_urlsafe(18)}",
-            account_id=api_key.account_id,
-            api_key=api_key,
-            service_id=resolved.service.id,
-            endpoint=resolved.endpoint.name,
-            params=params,
-            token_hash=process_token_hash(token),
-            credits=resolved.price,
-            created_at=now,
-            deadline_at=now + timedelta(seconds=settings.BREACT_PROCESS_DEADLINE),
+    process = Process(
+        public_id=f"prc_{secrets.token_urlsafe(18)}",
+        account_id=api_key.account_id,
+        api_key=api_key,
+        service_id=resolved.service.id,
+        endpoint=resolved.endpoint.name,
+        params=params,
+        token_hash=process_token_hash(token),
+        credits=resolved.price,
+        created_at=now,
+        deadline_at=now + timedelta(seconds=settings.BREACT_PROCESS_DEADLINE),
+    )
+    charged = None
+    if resolved.price > 0 and api_key.spend_cap is None and connection.vendor == "postgresql":
+        charged = process_insert_charged(process)  # one round trip, or nothing written
+    if charged is not None:
+        try:
+            webhook_events.process_webhook_attach(process=process)
+        except BaseException:
+            process_fail(process=process, message="The call's webhook could not be recorded.")
+            raise
+        balance = charged.balance
+        low_balance_watch(
+            account_id=process.account_id,
+            state=(charged.balance, charged.low_balance_threshold, charged.low_balance_alerted_at),
         )
-        balance = api_key.account.balance
-        if resolved.price > 0:
-            balance = credits_charge(process=process).balance_after
-        webhook_events.process_webhook_attach(process=process)
         transaction.on_commit(lambda: _enqueue(process))
+    else:
+        with transaction.atomic():
+            process.save(force_insert=True)
+            if resolved.price > 0:
+                balance = credits_charge(process=process).balance_after
+            else:
+                balance = account_balance(account=api_key.account)
+            webhook_events.process_webhook_attach(process=process)
+            transaction.on_commit(lambda: _enqueue(process))
     if process.state == Process.State.ERROR:
         raise ServiceUnavailable(
             "The job queue is unreachable, so the call was not started; the credits were "
@@ -203,14 +224,11 @@ def process_run(*, process_pk: int) -> None:
     worker that died (the broker redelivered it): it is failed and refunded, not run twice. A
     process still queued past its deadline (its message waited in a stopped queue) is failed
     and refunded instead of run late."""
-    now = timezone.now()
-    claimed = Process.objects.filter(
-        pk=process_pk, state=Process.State.QUEUED, deadline_at__gt=now
-    ).update(state=Process.State.RUNNING, started_at=now)
-    process = Process.objects.filter(pk=process_pk).first()
+    process = _process_claim(process_pk)
     if process is None:
-        return
-    if not claimed:
+        process = Process.objects.filter(pk=process_pk).first()
+        if process is None:
+            return
         if process.state == Process.State.RUNNING:
             process_fail(process=process, message="The worker running this process stopped.")
         elif process.state == Process.State.QUEUED:
@@ -257,17 +275,40 @@ def process_run(*, process_pk: int) -> None:
     )
 
 
+def _process_claim(process_pk: int) -> Process | None:
+    """Queued → running, and the row, in one statement (UPDATE … RETURNING); None when the
+    process was not queued or its deadline has passed."""
+    now = timezone.now()
+    table = connection.ops.quote_name(Process._meta.db_table)
+    claimed = Process.objects.raw(
+        f"UPDATE {table} SET state = %s, started_at = %s "  # noqa: S608 (names, not input)
+        "WHERE id = %s AND state = %s AND deadline_at > %s RETURNING *",
+        [Process.State.RUNNING, now, process_pk, Process.State.QUEUED, now],
+    )
+    return next(iter(claimed), None)
+
+
 def _since(moment: Any) -> float:
     return round((timezone.now() - moment).total_seconds(), 6)
 
 
-@transaction.atomic
 def process_complete(
     *, process: Process, inner: dict[str, Any], refund_reason: str | None = None
 ) -> bool:
     """Store the result of a running process (state → completed, expiry set). With
-    `refund_reason` (a service-level failure) its credits are refunded too. Returns False when
-    the process was no longer running (a sweeper failed it first)."""
+    `refund_reason` (a service-level failure) its credits are refunded too, in the same
+    transaction; a success is one UPDATE on its own, visible to a poller at once, and its
+    follow-ups (metrics, log line, webhook event) come after. Returns False when the process
+    was no longer running (a sweeper failed it first)."""
+    if refund_reason:
+        with transaction.atomic():
+            return _process_complete(process=process, inner=inner, refund_reason=refund_reason)
+    return _process_complete(process=process, inner=inner, refund_reason=None)
+
+
+def _process_complete(
+    *, process: Process, inner: dict[str, Any], refund_reason: str | None
+) -> bool:
     now = timezone.now()
     done = Process.objects.filter(pk=process.pk, state=Process.State.RUNNING).update(
         state=Process.State.COMPLETED,
