@@ -227,6 +227,7 @@ CELERY_BEAT_MAX_LOOP_INTERVAL = 5
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-results": {"task": "services.tasks.purge_expired_results", "schedule": 15.0},
     "fail-stuck-processes": {"task": "services.tasks.fail_stuck_processes", "schedule": 30.0},
+    "fold-usage-log": {"task": "services.tasks.fold_usage_log", "schedule": 1.0},
     "roll-up-usage": {"task": "services.tasks.roll_up_usage", "schedule": 30.0},
     "webhook-sweep": {"task": "services.webhooks.tasks.sweep_deliveries", "schedule": 60.0},
     "webhook-key-expiring": {
@@ -255,6 +256,10 @@ BREACT_AUTH_FAILURE_RATE_LIMIT = env_str("BREACT_AUTH_FAILURE_RATE_LIMIT", "30/m
 # read, checked on every call against a generation any change renews (breact/hot_cache.py), and
 # at most this many seconds old; 0 reads the database on every call.
 BREACT_HOT_CACHE_SECONDS = env_int("BREACT_HOT_CACHE_SECONDS", 30)
+# With Redis, the API's request-log rows are appended to a Redis stream on the request path and
+# folded into the database by beat every second, exactly once (services/usage/actions.py); a
+# signed-in user's console pages fold first, so they never lag. 0 writes each row directly.
+BREACT_USAGE_LOG_BUFFER = env_bool("BREACT_USAGE_LOG_BUFFER", True)
 # Usable API keys an account may hold at once (console keys not counted).
 BREACT_MAX_KEYS_PER_ACCOUNT = env_int("BREACT_MAX_KEYS_PER_ACCOUNT", 20)
 BREACT_RESULT_TTL = env_int("BREACT_RESULT_TTL", 60)

@@ -175,6 +175,10 @@ class UsageLog(models.Model):
     credits = models.IntegerField(default=0)
     request_id = models.CharField(max_length=128, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The Redis stream entry the row was folded from (services.usage.actions.usage_log_fold);
+    # unique, so a batch folded twice (a fold that died before trimming) adds nothing. Null for
+    # rows written directly.
+    stream_id = models.CharField(max_length=40, null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from services.execution.actions import process_run, processes_fail_stuck, results_purge
-from services.usage.actions import usage_rollup
+from services.usage.actions import usage_log_fold_all, usage_rollup
 
 
 @shared_task(name="services.tasks.run_process", acks_late=True, reject_on_worker_lost=True)
@@ -24,9 +24,16 @@ def fail_stuck_processes() -> int:
     return processes_fail_stuck()
 
 
+@shared_task(name="services.tasks.fold_usage_log")
+def fold_usage_log() -> int:
+    """Move the request-log rows buffered in Redis into the database (every second)."""
+    return usage_log_fold_all()
+
+
 @shared_task(name="services.tasks.roll_up_usage")
 def roll_up_usage() -> int:
     """Fold new request-log rows into the daily rollups until caught up (bounded per run)."""
+    usage_log_fold_all()
     folded = 0
     for _ in range(20):
         count = usage_rollup()

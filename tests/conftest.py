@@ -28,6 +28,14 @@ def _fast_password_hasher(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _usage_rows_written_directly(settings: Any) -> None:
+    """In-process tests read the request log right after a call: its rows are written directly
+    here. The buffered path (Redis stream, folded by beat) is what the live servers run, and
+    tests/api/test_usage_buffer.py tests it in-process."""
+    settings.BREACT_USAGE_LOG_BUFFER = False
+
+
+@pytest.fixture(autouse=True)
 def _no_worker_needed(settings: Any) -> Iterator[None]:
     """In-process tests run queued work inline or not at all: executes do not wait for a worker
     heartbeat here (tests of that refusal turn it back on)."""

@@ -31,6 +31,7 @@ from services.catalogue.selectors import endpoint_resolve, service_catalogue
 from services.execution.actions import call_start
 from services.execution.selectors import poll_body, process_for_poll
 from services.models import Endpoint
+from services.usage.actions import usage_log_fold_all
 from services.usage.selectors import usage_by_day_and_service
 from services.workers import describe_age, runner_status
 
@@ -308,6 +309,7 @@ class UsageApi(KeyedApiView):
         form = UsageQueryForm(request.query_params, today=timezone.now().date())
         if not form.is_valid():
             raise form_errors(form)
+        usage_log_fold_all()  # the caller's own calls so far, even if not folded by beat yet
         start, end = form.cleaned_data["from"], form.cleaned_data["to"]
         rows = usage_by_day_and_service(
             account=_key(request).account,

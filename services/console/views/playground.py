@@ -220,6 +220,7 @@ def _start(
     finally:
         match = request.resolver_match
         usage_log_record(
+            direct=True,  # the console shows it next: not through the buffer
             api_key=console_key,
             account_id=account.pk,
             method="POST",
