@@ -67,6 +67,41 @@ def test_news_topics_come_from_the_topic_vocabulary(text, label):
     assert result["class"] == label, result
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Written here, in the manner of AG News items that the lexicon missed (its sports
+        # vocabulary named teams and stars, not the words of each sport; place names won).
+        "Wicketkeeper calls it a day. COLOMBO, Sri Lanka - The national side's wicketkeeper "
+        "announced on Monday that he would retire after the one-day series against New Zealand.",
+        "Champion knocked out in the fourth round. The heavyweight lay on the canvas for several "
+        "minutes after the challenger's left hook in Memphis.",
+    ],
+)
+def test_the_words_of_a_sport_outweigh_the_places_it_is_played_in(text):
+    result = classify_locally(text, NEWS_LABELS, False, "news")
+    assert result["class"] == "Sports", result
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Written here: natural science and medical research are Sci/Tech in a news taxonomy;
+        # these matched no class, or a place name made them World.
+        "Volcano erupts on remote island. Lava and glowing rocks poured down the slopes on "
+        "Friday, and geologists said the eruption could last for weeks.",
+        "Coral reefs bleach as oceans warm. Marine biologists diving off Queensland found whole "
+        "reefs turned white this summer.",
+        "Excess weight linked to cancer deaths. WASHINGTON - Doctors following 900,000 adults "
+        "report that obesity accounts for a fifth of cancer deaths among women, the journal says.",
+    ],
+)
+def test_science_and_medical_research_are_sci_tech(text):
+    result = classify_locally(text, NEWS_LABELS, False, "news")
+    assert result["class"] == "Sci/Tech", result
+    assert result["confidence"] > 0.5, result
+
+
 def test_a_text_matching_no_class_gets_the_uniform_confidence_and_says_so():
     # The larger topic vocabularies must not make every text match something.
     text = (
