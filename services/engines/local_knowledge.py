@@ -326,7 +326,8 @@ class KnowledgeIndex:
                     min(idf[a], idf[b]) for a, b in pairs if (a, b) in held
                 )
             scores[i] += _SENTENCE_WEIGHT * max(
-                sum(idf[t] for t in group if t in idf) for group in self._sentence_terms(i)
+                sum(weight for t, weight in idf.items() if t in group)
+                for group in self._sentence_terms(i)
             )
         order = sorted(scores, key=lambda i: (-scores[i], i))
         return [Hit(self.passages[i], scores[i], rank, i) for rank, i in enumerate(order)]
