@@ -511,6 +511,7 @@ _SHARED_NEWS_WORDS = {
 
 
 def _weaken(concepts: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """The concepts with their _SHARED_NEWS_WORDS moved from the related words to the weak."""
     out = []
     for concept in concepts:
         names, related, *weak = concept
