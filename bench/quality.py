@@ -29,6 +29,9 @@ model provider configured) on the `heldout.jsonl` part of a sample (the engines 
   number as the party size plus word lists (cuisines, restaurant types, US states,
   countries) looked up in the text.
 
+Under each row: the engine's mean time a call (the handler, or for knowledge_service the search
+and the answer; baselines and metrics not counted) and the row's time in all.
+
 ROUGE-1 is the F-measure of unigram overlap on lower-cased alphanumeric tokens, stemmed with
 the Snowball English stemmer (as rouge-score's stemmed ROUGE-1).
 """
@@ -483,7 +486,16 @@ def _run(service: str, endpoint: str, params: dict[str, Any]) -> Any:
     errors = ep.validation_errors(params)
     if errors:
         raise SystemExit(f"{service}.{endpoint}: invalid params {errors}")
-    return ep.handler(params).result
+    started = time.perf_counter()
+    result = ep.handler(params).result
+    ENGINE_TIME[0] += time.perf_counter() - started
+    ENGINE_TIME[1] += 1
+    return result
+
+
+# Seconds spent in the engine's calls of the current row, and their number (the baselines and
+# the metrics are not counted): the per-call time printed next to each row.
+ENGINE_TIME: list[float] = [0.0, 0]
 
 
 EMBEDDINGS = False  # --embeddings: the MiniLM zero-shot baseline instead of label words
@@ -557,9 +569,12 @@ def row_knowledge(split: str) -> dict[str, Any]:
     items = load("squad", split)
     top1 = first_sentence = base = 0
     for item in items:
+        started = time.perf_counter()
         hits = index.search(item["question"])
-        top1 += bool(hits) and hits[0].passage.doc_id == item["passage"]
         result, _ = _local_answer(index, item["question"], hits, config)
+        ENGINE_TIME[0] += time.perf_counter() - started
+        ENGINE_TIME[1] += 1
+        top1 += bool(hits) and hits[0].passage.doc_id == item["passage"]
         first = (sentences(result["response"]) or [""])[0].lower()
         first_sentence += any(a.lower() in first for a in item["answers"])
         base += plain_bm25_top(passages, item["question"]) == item["passage"]
@@ -726,14 +741,16 @@ def main() -> None:
         if only and key not in only:
             continue
         started = time.perf_counter()
+        ENGINE_TIME[:] = [0.0, 0]
         row = run(args.split)
         figure = f"{row['figure']:.3f}"
         if "figure2" in row:
             figure += f" / {row['figure2']:.3f}"
         seconds = time.perf_counter() - started
+        per_call = 1000 * ENGINE_TIME[0] / max(1, int(ENGINE_TIME[1]))
         print(f"{title:68} {row['n']:>4} {figure:>13} {row['baseline']:>9.3f}  {baseline_name}")
-        if row["note"]:
-            print(f"{'':68} {'':>4} {row['note']} ({seconds:.1f} s)")
+        note = f"{row['note']}; " if row["note"] else ""
+        print(f"{'':68} {'':>4} {note}engine {per_call:.2f} ms a call ({seconds:.1f} s in all)")
 
 
 if __name__ == "__main__":

@@ -202,7 +202,7 @@ _TOPIC_CONCEPTS: list[tuple[str, ...]] = [
         "missiles, airstrike, airstrikes, raid, raids, insurgent, warlord, warlords, "
         "president-elect, opposition leader, referendum, parliamentary, presidential, "
         "kerry, bush administration, white house, pentagon, state department, rice, "
-        "powell, rumsfeld, annan, afp, reuters, ap",
+        "powell, rumsfeld, annan",
         # places and peoples in the news: weak evidence (sport and business travel too)
         "iraq, iraqi, baghdad, afghanistan, afghan, kabul, iran, iranian, tehran, israel, "
         "israeli, palestinian, palestinians, gaza, jerusalem, west bank, syria, lebanon, "
@@ -267,7 +267,35 @@ _TOPIC_CONCEPTS: list[tuple[str, ...]] = [
         "inter milan, bayern, ajax, porto, celtic, rangers, everton, tottenham, "
         "newcastle, aston villa, fulham, uefa cup, fa cup, euro 2004, "
         "weightlifting, weightlifter, gymnastics, swimming, diving, rowing, sailing, "
-        "athletes, sprinters, hurdles, decathlon, marathon, skater, skating, skiing",
+        "athletes, sprinters, hurdles, decathlon, marathon, skater, skating, skiing, "
+        # the vocabulary of each sport, general rather than this season's names
+        "test series, one-day, one-day international, odi, twenty20, wicket, wicketkeeper, "
+        "batsmen, batting, bowling, bowled, bowlers, paceman, spinner, fast bowler, "
+        "all-rounder, run out, lbw, umpire, umpires, icc, ashes, birdie, birdies, bogey, "
+        "bogeys, fairway, fairways, putt, putts, putting, tee, tees, under-par, over-par, "
+        "caddie, clubhouse, double fault, tiebreak, tie-break, break point, match point, "
+        "top seed, unseeded, atp, wta, straight sets, heavyweight, middleweight, "
+        "lightweight, welterweight, knockout, knocked out, undisputed, title fight, "
+        "promoter, pole position, podium, pit stop, constructors, drivers' championship, "
+        "chequered flag, motorsport, motogp, cyclist, cyclists, peloton, stage win, "
+        "yellow jersey, penalty kick, free kick, corner kick, equaliser, equalizer, "
+        "own goal, clean sheet, hat-trick, hat trick, winger, defender, defenders, "
+        "centre-back, sent off, red card, yellow card, relegation, relegated, away win, "
+        "home win, away game, home game, running back, wide receiver, tight end, "
+        "linebacker, cornerback, interception, fumble, field goal, kicker, punt, end zone, "
+        "touchdowns, completions, gridiron, bowl game, pitched, pitching, pitchers, "
+        "shutout, strikeout, strikeouts, rbi, rbis, bullpen, reliever, doubleheader, "
+        "batting average, walk-off, grand slam, home runs, hitter, hitters, outfielder, "
+        "infielder, shortstop, catcher, slugger, world series, al east, nl west, "
+        "wild card, point guard, shooting guard, dunk, three-pointer, free throw, "
+        "free throws, tip-off, triple-double, double-double, puck, goaltender, power play, "
+        "power-play, hat-trick, stanley cup, jockey, jockeys, racehorse, thoroughbred, "
+        "furlong, furlongs, kentucky derby, triple crown, breeders' cup, olympian, "
+        "olympians, world champion, world record, personal best, knockout stage, "
+        "group stage, semi-final, semi-finals, quarter-final, quarter-finals, runner-up, "
+        "title defence, defending champion, head coach, free agent, free agency, "
+        "contract extension, draft pick, trade deadline, sidelined, hamstring, ankle, "
+        "knee injury, groin, anti-doping",
     ),
     (
         "politics, political, government, elections, election, policy, policies, world, diplomacy",
@@ -355,14 +383,44 @@ _TOPIC_CONCEPTS: list[tuple[str, ...]] = [
         "console, consoles, nintendo, hackers, malicious, phishing, firewall, "
         "virus writers, programs, program, programme, technology firm, electronics, "
         "consumer electronics, tv tuner, digital tv, dvd, dvds, recorder, "
-        "search, tags, rfid, chips, microchip",
+        "search, tags, rfid, chips, microchip, "
+        # general computing and telecoms vocabulary
+        "hardware maker, software maker, chipmaker, handheld, handhelds, pda, pdas, "
+        "smart phone, smartphones, 3g, telecommunications, mobile operator, "
+        "operating systems, computing, supercomputing, grid computing, processors, "
+        "megahertz, gigahertz, disk, hard drive, storage, backup, bandwidth, e-commerce, "
+        "online retailer, internet users, web users, web surfers, search results, "
+        "web pages, websites, webcast, podcast, podcasts, rss, instant messaging, "
+        "peer-to-peer, p2p, downloads, music downloads, digital rights, drm, copyright, "
+        "patents, patent, source code, programmers, developers, developer, it managers, "
+        "enterprise software, data center, datacenter, outsourcing, tech, techies, geeks, "
+        "hi-tech, high-tech, cybersecurity, cybercrime, identity theft, worms, trojan, "
+        "botnet, zombie, denial of service, e-voting, electronic voting, voting machines",
     ),
     (
         "science, sci, research, space, environment, climate",
         "research, researchers, study, scientists, scientific, discovery, discovered, "
         "space, nasa, planet, planets, species, climate, experiment, physics, biology, "
         "chemistry, telescope, universe, laboratory, lab, fossil, evolution, galaxy, "
-        "astronomers, genome, emissions, carbon, warming",
+        "astronomers, genome, emissions, carbon, warming, "
+        # the natural sciences and medical research
+        "scientist, researcher, study finds, studies, findings, journal, peer-reviewed, "
+        "professor, university researchers, volcano, volcanoes, eruption, erupts, lava, "
+        "seismic, geologists, geology, ocean, oceans, marine, coral, reef, whales, "
+        "dolphins, sharks, birds, insects, mammals, primates, apes, chimpanzees, frogs, "
+        "reptiles, ecosystem, ecosystems, biodiversity, conservation, conservationists, "
+        "habitat, rainforest, forests, extinction, endangered species, wildlife, zoo, "
+        "fossil, fossils, paleontologists, ancient, archaeology, archaeological, "
+        "excavation, tomb, mummy, methane, greenhouse gas, greenhouse gases, "
+        "kyoto protocol, pollution, meteorologists, ice sheet, arctic, antarctic, "
+        "antarctica, protein, proteins, molecule, molecules, enzyme, bacteria, microbes, "
+        "genetically, genetically modified, gm crops, clone, cloned, embryo, embryos, "
+        "stem-cell, neuroscience, brain, neurons, mice, rats, lab mice, medical research, "
+        "clinical, patients, disease, diseases, cancer, tumor, tumors, tumour, obesity, "
+        "diabetes, heart disease, alzheimer's, vaccine, vaccines, flu, influenza, hiv, "
+        "aids, virus, infection, epidemic, fda, food and drug administration, cdc, drug, "
+        "drugs, pharmaceutical, doctors, physicians, medical, medicine, health, surgeons, "
+        "surgery, hospital",
     ),
     (
         "health, medical, medicine, healthcare, wellness, wellbeing",
@@ -438,6 +496,37 @@ _TOPIC_CONCEPTS: list[tuple[str, ...]] = [
         "tesla, battery, charging, road, motor, dealership",
     ),
 ]
+
+# Words of a topic's related list that news of every topic uses ("a $5 million deal", "market
+# share", "government contracts", "talks"): weak evidence for the topic.
+_SHARED_NEWS_WORDS = {
+    "business": "million, billion, percent, company, companies, deal, deals, market, markets, "
+    "growth, industry, industrial, firm, firms, sales, price, prices, spending, consumer, "
+    "consumers, jobs, trade, bid, round, rating, ratings, upgrade, downgrade, index, outlook, "
+    "forecast, forecasts, investment, invest, fund, venture, startup, funding",
+    "world": "government, talks, crisis, killed, dead, deaths, capital, border, vote, "
+    "election, elections, minister, president, aid, relief, protest, summit, security "
+    "council, conflict, weapons, suicide",
+}
+
+
+def _weaken(concepts: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """The concepts with their _SHARED_NEWS_WORDS moved from the related words to the weak."""
+    out = []
+    for concept in concepts:
+        names, related, *weak = concept
+        first = names.split(",")[0].strip()
+        shared = {w.strip() for w in _SHARED_NEWS_WORDS.get(first, "").split(",") if w.strip()}
+        if shared:
+            kept = [w for w in related.split(",") if w.strip() not in shared]
+            moved = [w.strip() for w in related.split(",") if w.strip() in shared]
+            weak_text = ", ".join(filter(None, [weak[0] if weak else "", ", ".join(moved)]))
+            concept = (names, ",".join(kept), weak_text)
+        out.append(concept)
+    return out
+
+
+_TOPIC_CONCEPTS = _weaken(_TOPIC_CONCEPTS)
 
 TOPIC_FIRST = len(CONCEPTS)
 CONCEPTS += _TOPIC_CONCEPTS

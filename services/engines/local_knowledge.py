@@ -275,6 +275,9 @@ class Bm25:
 
 _PAIR_CANDIDATES = 50
 _PAIR_WEIGHT = 1.0
+# The answer to a question usually sits in one sentence that holds most of the question's
+# words: a candidate gains this share of the idf weight its best sentence matches.
+_SENTENCE_WEIGHT = 0.5
 
 
 class KnowledgeIndex:
@@ -291,6 +294,15 @@ class KnowledgeIndex:
         self.terms = documents
         self.bm25 = Bm25(documents)
         self._pair_cache: dict[int, set[tuple[str, str]]] = {}
+        self._sentence_cache: dict[int, list[set[str]]] = {}
+
+    def _sentence_terms(self, slot: int) -> list[set[str]]:
+        """The terms of each sentence of the passage at `slot` (computed once, when needed)."""
+        if slot not in self._sentence_cache:
+            self._sentence_cache[slot] = [
+                set(index_terms(s)) for s in sentences(self.passages[slot].text)
+            ] or [set()]
+        return self._sentence_cache[slot]
 
     def _pairs(self, slot: int) -> set[tuple[str, str]]:
         if slot not in self._pair_cache:
@@ -301,16 +313,22 @@ class KnowledgeIndex:
     def search(self, query: str) -> list[Hit]:
         """Passages with a positive score, best first (ties: original order). The best BM25
         candidates gain for each pair of query terms they hold side by side ("space probe",
-        "prime minister"), weighted by the pair's rarer term."""
+        "prime minister"), weighted by the pair's rarer term, and for the query terms their
+        best sentence holds together (idf-weighted)."""
         query_terms = index_terms(query)
         scores = self.bm25.matches(query_terms)  # every score here is positive
         pairs = {(a, b) for a, b in itertools.pairwise(query_terms) if a != b}
-        if pairs:
-            for i in heapq.nsmallest(_PAIR_CANDIDATES, scores, key=lambda i: (-scores[i], i)):
+        idf = {term: self.bm25.idf(term) for term in query_terms}
+        for i in heapq.nsmallest(_PAIR_CANDIDATES, scores, key=lambda i: (-scores[i], i)):
+            if pairs:
                 held = self._pairs(i)
                 scores[i] += _PAIR_WEIGHT * sum(
-                    min(self.bm25.idf(a), self.bm25.idf(b)) for a, b in pairs if (a, b) in held
+                    min(idf[a], idf[b]) for a, b in pairs if (a, b) in held
                 )
+            scores[i] += _SENTENCE_WEIGHT * max(
+                sum(weight for t, weight in idf.items() if t in group)
+                for group in self._sentence_terms(i)
+            )
         order = sorted(scores, key=lambda i: (-scores[i], i))
         return [Hit(self.passages[i], scores[i], rank, i) for rank, i in enumerate(order)]
 
