@@ -227,7 +227,6 @@ CELERY_BEAT_MAX_LOOP_INTERVAL = 5
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-results": {"task": "services.tasks.purge_expired_results", "schedule": 15.0},
     "fail-stuck-processes": {"task": "services.tasks.fail_stuck_processes", "schedule": 30.0},
-    "fold-usage-log": {"task": "services.tasks.fold_usage_log", "schedule": 1.0},
     "roll-up-usage": {"task": "services.tasks.roll_up_usage", "schedule": 30.0},
     "webhook-sweep": {"task": "services.webhooks.tasks.sweep_deliveries", "schedule": 60.0},
     "webhook-key-expiring": {
@@ -260,6 +259,11 @@ BREACT_HOT_CACHE_SECONDS = env_int("BREACT_HOT_CACHE_SECONDS", 30)
 # folded into the database by beat every second, exactly once (services/usage/actions.py); a
 # signed-in user's console pages fold first, so they never lag. 0 writes each row directly.
 BREACT_USAGE_LOG_BUFFER = env_bool("BREACT_USAGE_LOG_BUFFER", True)
+if REDIS_URL and BREACT_USAGE_LOG_BUFFER:
+    CELERY_BEAT_SCHEDULE["fold-usage-log"] = {
+        "task": "services.tasks.fold_usage_log",
+        "schedule": 1.0,
+    }
 # Usable API keys an account may hold at once (console keys not counted).
 BREACT_MAX_KEYS_PER_ACCOUNT = env_int("BREACT_MAX_KEYS_PER_ACCOUNT", 20)
 BREACT_RESULT_TTL = env_int("BREACT_RESULT_TTL", 60)

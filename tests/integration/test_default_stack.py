@@ -54,7 +54,10 @@ def run_process_messages(var_dir: Path) -> list[Path]:
     """The embedded broker's message files (queued or claimed) that run a process."""
     found = []
     for path in (var_dir / "broker").rglob("*.msg"):
-        headers = json.loads(path.read_text()).get("headers", {})
+        try:
+            headers = json.loads(path.read_text()).get("headers", {})
+        except FileNotFoundError:  # consumed (beat's own tasks come and go) between list and read
+            continue
         if headers.get("task") == "services.tasks.run_process":
             found.append(path)
     return found
