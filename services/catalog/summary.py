@@ -55,6 +55,14 @@ _BOILERPLATE = re.compile(
     r"^(?:[\w'’-]+ ){1,4}\.$",
     re.IGNORECASE,
 )
+# A news dateline before the first sentence: "(CNN) -- ", "BERLIN, Germany (CNN) -- ",
+# "Kabul, Afghanistan (Reuters) - ": the place and the agency are not part of what happened.
+_DATELINE = re.compile(
+    r"^\s*(?:[A-Z][\w.'’-]*(?:[ ,]+[A-Z][\w.'’-]*){0,3},?\s+)?"
+    r"\((?:CNN|AP|Reuters|AFP)\)\s*(?:--|—|–|-)\s*"
+)
+# A byline of several names cut by the Daily Mail's " . " separators: "Mark Duell . and Hugo Gye ."
+_BYLINE_NAMES = re.compile(r"^(?:[A-Z][\w'’-]+ ){1,3}\. and (?:[A-Z][\w'’-]+ ){1,3}\.$")
 # Words too common in reports to mark a sentence as topical, on top of the stopwords.
 _WEAK_TERMS = frozenset(
     """say said says told tell also would could may might must shall one two many much new make
@@ -93,7 +101,12 @@ def _split(text: str) -> list[_Sentence]:
             pieces = [_LIST_ITEM.sub("", line).strip() for line in lines]
         else:
             pieces = [" ".join(s.split()) for s in sentences(paragraph)]
-        for position, piece in enumerate(p for p in pieces if p and not _BOILERPLATE.search(p)):
+        if p_index == 0 and pieces:
+            pieces[0] = _DATELINE.sub("", pieces[0], count=1)
+        kept = (
+            p for p in pieces if p and not _BOILERPLATE.search(p) and not _BYLINE_NAMES.match(p)
+        )
+        for position, piece in enumerate(kept):
             terms = [t for t in stems(piece) if t not in _WEAK_TERMS]
             out.append(_Sentence(len(out), piece, p_index, position == 0, terms))
     return out

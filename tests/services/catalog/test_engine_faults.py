@@ -232,6 +232,35 @@ def test_a_brief_summary_leaves_bylines_and_time_stamps_out_and_keeps_three_sent
     assert sum(fact in summary for fact in NEWS_FACTS) == 3, summary
 
 
+# Written for these tests: a wire story's first sentence behind its dateline, a byline of two
+# names cut by " . " separators (as in the CNN / Daily Mail articles of the eval sample).
+WIRE_FACTS = [
+    "A ferry carrying 200 passengers ran aground outside the harbour of Porto on Sunday after "
+    "its steering failed in strong winds.",
+    "Tugboats pulled the vessel free within three hours and nobody on board was hurt, the port "
+    "authority said.",
+    "Engineers will inspect the hull before the ferry returns to its route between Porto and "
+    "the islands next week.",
+]
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        "PORTO, Portugal (CNN) -- ",
+        "(CNN) -- ",
+        "Porto (Reuters) - ",
+        "Anna Reyes . and Tom Hill . ",
+    ],
+)
+def test_a_brief_summary_leaves_the_dateline_and_a_byline_of_two_names_out(opening):
+    summary = summarize({"text": opening + " ".join(WIRE_FACTS), "summary_type": "brief"})
+    text = summary.extra["summary"]
+    for furniture in ("CNN", "Reuters", "Portugal", "Anna Reyes", "--"):
+        assert furniture not in text, text
+    assert text.startswith(WIRE_FACTS[0]), text
+
+
 # --- knowledge_service -----------------------------------------------------------------------
 
 VALLEY = {
