@@ -101,6 +101,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "services.context_processors.runner",
+                "accounts.orgs.context_processors.organisation",
             ],
             "builtins": ["breact.console_tags"],
         },

@@ -330,11 +330,11 @@ def account_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     )
     label = "disabled: its keys are refused" if status == "disabled" else "enabled"
     if changed:
-        messages.success(request, f"{account.owner.email} is {label}.")
+        messages.success(request, f"{account.contact_email} is {label}.")
     else:
         messages.info(
             request,
-            f"{account.owner.email} was already {status}; nothing changed.",
+            f"{account.contact_email} was already {status}; nothing changed.",
         )
     return see_other(_account_url(account.pk))
 
