@@ -164,20 +164,6 @@ class UserAdmin(AuditedAdmin, BaseUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
 
-class MembershipInline(admin.TabularInline):
-    """An organisation's members, read-only: roles change on the console's Members page, where
-    the last-Owner rule and the audit log apply."""
-
-    model = Membership
-    extra = 0
-    fields = ["user", "role", "created_at"]
-    readonly_fields = ["user", "role", "created_at"]
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
     list_display = ["user", "account", "role", "created_at"]
@@ -230,6 +216,9 @@ class InvitationAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
 
 @admin.register(Account)
 class AccountAdmin(AuditedAdmin):
@@ -248,11 +237,26 @@ class AccountAdmin(AuditedAdmin):
     list_select_related = ["owner"]
     search_fields = ["owner__email", "name", "memberships__user__email", "=id"]
     date_hierarchy = "created_at"
-    inlines = [MembershipInline]
+
     # Accounts come from sign-up and are disabled, never deleted (the ledger protects them).
     # Credits move only through the ledger (staff adjustment page); the status through the
     # staff account page, which asks for the reason.
-    readonly_fields = ["owner", "balance", "status", "low_balance_alerted_at", "created_at"]
+    readonly_fields = [
+        "owner",
+        "name",
+        "members",
+        "balance",
+        "status",
+        "low_balance_alerted_at",
+        "created_at",
+        "deleted_at",
+    ]
+
+    @admin.display(description="Members")
+    def members(self, obj: Account) -> str:
+        # Read-only here: roles change on the console's Members page (last-Owner rule, audit).
+        rows = obj.memberships.select_related("user").order_by("created_at", "id")
+        return ", ".join(f"{m.user.email} ({m.get_role_display()})" for m in rows) or "—"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

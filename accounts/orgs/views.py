@@ -140,10 +140,12 @@ def members(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @org_permission("members.manage")
-@require_POST
+@require_http_methods(["GET", "POST"])
 def member_role(request: HtmxHttpRequest, pk: int) -> HttpResponseBase:
     membership = request_membership(request)
     target = selectors.member_get(account=membership.account, pk=pk)
+    if request.method == "GET":  # the form lives on the Members page
+        return redirect("org-members")
     form = RoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose one of the roles.")
@@ -252,10 +254,12 @@ def invite(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @org_permission("members.manage")
-@require_POST
+@require_http_methods(["GET", "POST"])
 def invitation_resend_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     membership = request_membership(request)
     invitation = selectors.invitation_get(account=membership.account, pk=pk)
+    if request.method == "GET":  # the buttons live on the Members page
+        return redirect("org-members")
     try:
         actions.invitation_resend(
             invitation=invitation, actor=_user(request), ip=client_ip(request)
@@ -268,10 +272,12 @@ def invitation_resend_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @org_permission("members.manage")
-@require_POST
+@require_http_methods(["GET", "POST"])
 def invitation_revoke_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     membership = request_membership(request)
     invitation = selectors.invitation_get(account=membership.account, pk=pk)
+    if request.method == "GET":  # the buttons live on the Members page
+        return redirect("org-members")
     actions.invitation_revoke(invitation=invitation, actor=_user(request), ip=client_ip(request))
     messages.success(request, f"The invitation to {invitation.email} was revoked.")
     return redirect("org-members")
