@@ -87,7 +87,7 @@ class Account(models.Model):
         """Where the organisation's mail goes: its first user while a member, else its first
         Owner's address ("" for a deleted organisation)."""
         owners = self.memberships.filter(role=Role.OWNER).select_related("user")
-        if self.owner is not None and owners.filter(user_id=self.owner_id).exists():
+        if self.owner is not None and owners.filter(user=self.owner).exists():
             return self.owner.email
         first = owners.order_by("created_at", "id").first()
         return first.user.email if first is not None else (self.owner.email if self.owner else "")

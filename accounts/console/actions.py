@@ -79,8 +79,8 @@ def request_membership(request: HttpRequest) -> Membership:
     gets their own organisation on first use. Cached on the request. For views behind
     login_required (org_permission runs it first); raises NoOrganisation (a 403)."""
     cached = getattr(request, "_org_membership", None)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
+    if isinstance(cached, Membership):
+        return cached
     assert isinstance(request.user, User)  # login_required ran first
     memberships = memberships_of_user(user=request.user)
     wanted = request.session.get(ORG_SESSION_KEY)
