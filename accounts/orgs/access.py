@@ -55,8 +55,8 @@ def org_permission(read: str, write: str | None = None) -> Callable[[View], View
             if not role_has(membership.role, needed):
                 raise PermissionDenied(
                     f"Your role in {membership.account.display_name} "
-                    f"({membership.get_role_display()}) does not allow this: "
-                    f"{PERMISSIONS[needed][0].lower()}."
+                    f"({membership.get_role_display()}) does not allow this. It takes: "
+                    f"“{PERMISSIONS[needed][0]}”. An Owner or Admin can change your role."
                 )
             return view(request, *args, **kwargs)
 

@@ -28,7 +28,8 @@ def organisation(request: HttpRequest) -> dict[str, Any]:
     can = {}
     if current is not None:
         can = {
-            name: role_has(current.role, name)
+            # Template-friendly names: org_can.keys_view
+            name.replace(".", "_"): role_has(current.role, name)
             for name in (
                 "keys.view",
                 "credits.view",

@@ -230,3 +230,20 @@ def test_staff_see_the_members_of_an_account(owner, member):
     client.force_login(staff)
     html = client.get(f"/staff/accounts/{owner.account_id}/").content.decode()
     assert 'id="account-members"' in html and "pay@example.com · Billing" in html
+
+
+@pytest.mark.parametrize(
+    ("role", "shown", "hidden"),
+    [
+        ("owner", ["nav-keys", "nav-credits", "nav-playground"], []),
+        ("developer", ["nav-keys", "nav-playground"], ["nav-credits"]),
+        ("billing", ["nav-credits"], ["nav-keys", "nav-playground"]),
+    ],
+)
+def test_the_navigation_shows_what_the_role_may_open(role, shown, hidden, owner, member):
+    membership = owner if role == "owner" else member(role)
+    html = client_for(membership).get("/").content.decode()
+    for link in shown:
+        assert f'id="{link}"' in html, link
+    for link in hidden:
+        assert f'id="{link}"' not in html, link
