@@ -94,6 +94,14 @@ def test_owner_invites_a_developer_who_runs_the_playground_billing_tops_up(
     page.wait_for_url(HOME)
     assert f"Acme {tag}" in page.text_content("#org-switch-select option:checked")
     assert page.locator("#nav-credits").count() == 0  # Developers do not see credits
+    # On a phone the switcher (their own organisation and Acme) fits inside the opened menu.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/keys/")
+    page.click("#menu-toggle")
+    assert page.locator("#org-switch-select").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 391
+    screenshots(page, "phone-switcher")
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # A key of their own in the organisation, then a playground run on its credits.
     page.goto("/keys/new/")
