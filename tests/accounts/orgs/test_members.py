@@ -247,3 +247,15 @@ def test_the_navigation_shows_what_the_role_may_open(role, shown, hidden, owner,
         assert f'id="{link}"' in html, link
     for link in hidden:
         assert f'id="{link}"' not in html, link
+
+
+def test_activity_is_paginated(owner):
+    for n in range(55):
+        actions.org_rename(account=owner.account, name=f"Name {n}", actor=owner.user)
+    client = client_for(owner)
+    first = client.get("/organisation/activity/").content.decode()
+    assert first.count('data-action="org.rename"') == 50
+    assert 'id="activity-next"' in first
+    second = client.get("/organisation/activity/?page=2").content.decode()
+    assert second.count('data-action="org.rename"') == 5
+    assert "Name 0" in second  # oldest last
