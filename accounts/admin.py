@@ -15,7 +15,17 @@ from django.forms import BaseForm, BaseFormSet, ModelForm
 from django.http import HttpRequest
 
 from accounts.audit.actions import audit_record
-from accounts.models import Account, ApiKey, AuditEvent, LedgerEntry, Payment, User, WebhookEvent
+from accounts.models import (
+    Account,
+    ApiKey,
+    AuditEvent,
+    Invitation,
+    LedgerEntry,
+    Membership,
+    Payment,
+    User,
+    WebhookEvent,
+)
 from breact.http import client_ip
 
 # Fields whose values never go into an audit event, only that they changed (and any
@@ -154,10 +164,67 @@ class UserAdmin(AuditedAdmin, BaseUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
 
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "account", "role", "created_at"]
+    list_filter = ["role"]
+    list_select_related = ["user", "account"]
+    search_fields = ["user__email", "account__name", "=account__id"]
+    readonly_fields = ["account", "user", "role", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = [
+        "email",
+        "account",
+        "role",
+        "invited_by",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+        "revoked_at",
+    ]
+    list_select_related = ["account", "invited_by"]
+    search_fields = ["email", "account__name", "=account__id"]
+    exclude = ["token_hash"]
+    readonly_fields = [
+        "account",
+        "email",
+        "role",
+        "invited_by",
+        "created_at",
+        "sent_at",
+        "expires_at",
+        "accepted_at",
+        "accepted_by",
+        "revoked_at",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Account)
 class AccountAdmin(AuditedAdmin):
     list_display = [
         "id",
+        "name",
         "owner",
         "balance",
         "status",
@@ -168,12 +235,28 @@ class AccountAdmin(AuditedAdmin):
     list_display_links = ["id", "owner"]
     list_filter = ["status"]
     list_select_related = ["owner"]
-    search_fields = ["owner__email", "=id"]
+    search_fields = ["owner__email", "name", "memberships__user__email", "=id"]
     date_hierarchy = "created_at"
+
     # Accounts come from sign-up and are disabled, never deleted (the ledger protects them).
     # Credits move only through the ledger (staff adjustment page); the status through the
     # staff account page, which asks for the reason.
-    readonly_fields = ["owner", "balance", "status", "low_balance_alerted_at", "created_at"]
+    readonly_fields = [
+        "owner",
+        "name",
+        "members",
+        "balance",
+        "status",
+        "low_balance_alerted_at",
+        "created_at",
+        "deleted_at",
+    ]
+
+    @admin.display(description="Members")
+    def members(self, obj: Account) -> str:
+        # Read-only here: roles change on the console's Members page (last-Owner rule, audit).
+        rows = obj.memberships.select_related("user").order_by("created_at", "id")
+        return ", ".join(f"{m.user.email} ({m.get_role_display()})" for m in rows) or "—"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -62,7 +62,12 @@ class Account(models.Model):
         ACTIVE = "active", "Active"
         DISABLED = "disabled", "Disabled"
 
-    owner = models.OneToOneField(User, on_delete=models.PROTECT, related_name="account")
+    # The user the account was first made for. Access is decided by Membership rows; this stays
+    # for the ledger's and the staff pages' sake and is cleared when the organisation is deleted.
+    owner = models.OneToOneField(
+        User, on_delete=models.PROTECT, related_name="account", null=True, blank=True
+    )
+    name = models.CharField(max_length=100, blank=True, help_text="The organisation's name.")
     balance = models.BigIntegerField(default=0)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     rate_limit = models.CharField(
@@ -77,6 +82,8 @@ class Account(models.Model):
     # Set when the alert for the current crossing was sent; cleared when the balance recovers.
     low_balance_alerted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # An organisation deleted by its Owner: no members, keys revoked, disabled; the ledger stays.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     objects = AccountQuerySet.as_manager()
 
@@ -86,7 +93,21 @@ class Account(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.owner.email} ({self.balance} credits)"
+        return f"{self.display_name} ({self.balance} credits)"
+
+    @property
+    def contact_email(self) -> str:
+        """Where the organisation's mail goes: its first user while a member, else its first
+        Owner's address ("" for a deleted organisation)."""
+        owners = self.memberships.filter(role=Role.OWNER).select_related("user")
+        if self.owner is not None and owners.filter(user=self.owner).exists():
+            return self.owner.email
+        first = owners.order_by("created_at", "id").first()
+        return first.user.email if first is not None else (self.owner.email if self.owner else "")
+
+    @property
+    def display_name(self) -> str:
+        return self.name or (self.owner.email if self.owner_id and self.owner else f"#{self.pk}")
 
     @property
     def is_active(self) -> bool:
@@ -125,6 +146,10 @@ class ApiKey(models.Model):
     # The account's own key for console runs (playground): its secret is never kept anywhere,
     # so it cannot be used over HTTP; hidden from key lists.
     is_console = models.BooleanField(default=False)
+    # The member the key belongs to: Developers see and manage only their own keys.
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -152,6 +177,80 @@ class ApiKey(models.Model):
 
     def allows_service(self, service_id: str) -> bool:
         return not self.scopes or service_id in self.scopes
+
+
+class Role(models.TextChoices):
+    """A member's role in an organisation; what each may do is in accounts/orgs/roles.py."""
+
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    DEVELOPER = "developer", "Developer"
+    BILLING = "billing", "Billing"
+    VIEWER = "viewer", "Viewer"
+
+
+class Membership(models.Model):
+    """A user's place in an organisation (an Account) with one role. Access is decided here."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "user"], name="membership_once_per_account")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user.email} · {self.get_role_display()} of #{self.account_id}"
+
+
+class Invitation(models.Model):
+    """An invitation to join an organisation by email: the link carries a signed token whose
+    hash is kept here; it expires, and is used once (accepted) or revoked."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Role.choices)
+    invited_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["account", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.email} as {self.get_role_display()} to #{self.account_id}"
+
+    @property
+    def is_pending(self) -> bool:
+        return (
+            self.accepted_at is None
+            and self.revoked_at is None
+            and self.expires_at > timezone.now()
+        )
+
+    @property
+    def state(self) -> str:
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "pending"
 
 
 class AppendOnlyQuerySet(models.QuerySet[Any]):

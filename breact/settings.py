@@ -101,6 +101,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "services.context_processors.runner",
+                "accounts.orgs.context_processors.organisation",
             ],
             "builtins": ["breact.console_tags"],
         },
@@ -391,6 +392,8 @@ X_FRAME_OPTIONS = "DENY"
 SILENCED_SYSTEM_CHECKS = env_list("BREACT_SILENCED_SYSTEM_CHECKS")
 
 EMAIL_BACKEND = env_str("BREACT_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Where the file backend (django.core.mail.backends.filebased.EmailBackend) writes each message.
+EMAIL_FILE_PATH = env_str("BREACT_EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 
 # Log lines: readable by default, one JSON object per line with BREACT_LOG_FORMAT=json.
 BREACT_LOG_FORMAT = env_str("BREACT_LOG_FORMAT", "text").strip().lower()

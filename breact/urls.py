@@ -11,6 +11,7 @@ from breact.staff import staff_urlpatterns
 urlpatterns = [
     path("", include("services.urls")),
     path("", include("accounts.console.urls")),
+    path("", include("accounts.orgs.urls")),
     path("", include("services.webhooks.page_urls")),
     # Every staff page, from both apps, behind the one staff check (breact.staff).
     path("staff/", include(staff_urlpatterns("services.staff.urls", "accounts.staff.urls"))),

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.keys.actions import api_key_create
 from accounts.ledger.actions import credits_add, credits_charge
-from accounts.models import Account, ApiKey, User
+from accounts.models import Account, ApiKey, Membership, Role, User
 from services.models import Process
 
 
@@ -32,6 +32,15 @@ class AccountFactory(factory.django.DjangoModelFactory):
         skip_postgeneration_save = True
 
     owner = factory.SubFactory(UserFactory)
+    name = factory.LazyAttribute(lambda o: o.owner.email if o.owner else "")
+
+    @factory.post_generation
+    def owner_membership(obj: Account, create: bool, extracted: Any, **kwargs: Any) -> None:
+        """The owner is the organisation's Owner, as sign-up and the data migration make it."""
+        if create and obj.owner_id is not None:
+            Membership.objects.get_or_create(
+                account=obj, user_id=obj.owner_id, defaults={"role": Role.OWNER}
+            )
 
     @factory.post_generation
     def credits(obj: Account, create: bool, extracted: int | None, **kwargs: Any) -> None:
@@ -127,3 +136,14 @@ def process_make(
     if charged:
         credits_charge(process=process)
     return process
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    """A member of an organisation (default: a Developer of a new one)."""
+
+    class Meta:
+        model = Membership
+
+    account = factory.SubFactory(AccountFactory)
+    user = factory.SubFactory(UserFactory)
+    role = Role.DEVELOPER

@@ -99,7 +99,7 @@ def low_balance_email_send(*, account_id: int) -> bool:
         subject=f"Your BReact balance is below {account.low_balance_threshold} credits",
         message=render_to_string("accounts/credits_low_balance_email.txt", context),
         from_email=None,
-        recipient_list=[account.owner.email],
+        recipient_list=[account.contact_email],
     )
     return True
 

@@ -165,7 +165,7 @@ def checkout_session_create(
         "success_url": success_url,
         "cancel_url": cancel_url,
         "client_reference_id": str(account.pk),
-        "customer_email": account.owner.email,
+        "customer_email": account.contact_email,
         "metadata": {
             "account_id": str(account.pk),
             "pack_id": pack.id,

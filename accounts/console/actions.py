@@ -1,14 +1,17 @@
-"""Accounts as their owners meet them: sign-up (with its grant), get-or-create, a user's account."""
+"""Accounts as their members meet them: sign-up (with its grant), get-or-create, the current
+organisation of a request."""
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
 from accounts.ledger.actions import credits_add
-from accounts.models import Account, LedgerEntry, User
+from accounts.models import Account, LedgerEntry, Membership, User
+from accounts.orgs.actions import NoOrganisation, org_for_new_member
+from accounts.orgs.selectors import memberships_of_user
 
 
 @transaction.atomic
@@ -23,8 +26,10 @@ def account_get_or_create(*, email: str) -> tuple[Account, bool]:
     if user is None:
         user = User.objects.create_user(normalized, password=None)
         created = True
-    account, account_created = Account.objects.get_or_create(owner=user)
-    return account, created or account_created
+    account = Account.objects.filter(owner=user, deleted_at__isnull=True).first()
+    if account is None:
+        return account_for_user(user=user), True
+    return account, created
 
 
 @transaction.atomic
@@ -46,7 +51,7 @@ def account_sign_up(*, email: str, password: str) -> Account:
             user = User.objects.create_user(normalized, password=password)
     except IntegrityError:
         raise taken from None
-    account = Account.objects.create(owner=user)
+    account = org_for_new_member(user=user).account
     if settings.BREACT_SIGNUP_CREDITS > 0:
         credits_add(
             account=account,
@@ -58,14 +63,44 @@ def account_sign_up(*, email: str, password: str) -> Account:
 
 
 def account_for_user(*, user: User) -> Account:
-    """The user's account, created (empty) when the user has none yet — e.g. a superuser made
-    with createsuperuser opening the console. Pages call it for the logged-in user only."""
-    account, _created = Account.objects.get_or_create(owner=user)
-    return account
+    """The user's first organisation, created (empty, with them as Owner) when they belong to
+    none yet — e.g. a superuser made with createsuperuser opening the console. Raises
+    NoOrganisation for a user who left the organisation made for them."""
+    membership = memberships_of_user(user=user).first() or org_for_new_member(user=user)
+    return membership.account
+
+
+ORG_SESSION_KEY = "breact_org"
+
+
+def request_membership(request: HttpRequest) -> Membership:
+    """The signed-in user's membership of the current organisation: the one chosen in this
+    session (org switcher) if they still belong to it, else their first; a user without any
+    gets their own organisation on first use. Cached on the request. For views behind
+    login_required (org_permission runs it first); raises NoOrganisation (a 403)."""
+    cached = getattr(request, "_org_membership", None)
+    if isinstance(cached, Membership):
+        return cached
+    assert isinstance(request.user, User)  # login_required ran first
+    memberships = memberships_of_user(user=request.user)
+    wanted = request.session.get(ORG_SESSION_KEY)
+    membership = (memberships.filter(account_id=wanted).first() if wanted else None) or (
+        memberships.first()
+    )
+    if membership is None:
+        try:
+            membership = org_for_new_member(user=request.user)
+        except NoOrganisation as exc:
+            raise PermissionDenied(exc.message) from None
+    if wanted is not None and wanted != membership.account_id:
+        # The chosen organisation is gone (left, removed, deleted): fall back to the first. The
+        # default itself is not written, so a plain page view never saves the session.
+        del request.session[ORG_SESSION_KEY]
+    request._org_membership = membership  # type: ignore[attr-defined,unused-ignore]
+    return membership
 
 
 def request_account(request: HttpRequest) -> Account:
-    """The signed-in user's account (created on first use). For views behind login_required or
-    staff_required, which ran first."""
-    assert isinstance(request.user, User)  # login_required ran first
-    return account_for_user(user=request.user)
+    """The current organisation of the signed-in user (see request_membership). For views behind
+    login_required or staff_required, which ran first."""
+    return request_membership(request).account

@@ -61,6 +61,7 @@ def api_key_create(
     actor: User | None = None,
     ip: str | None = None,
     counts_toward_cap: bool = True,
+    created_by: User | None = None,
 ) -> tuple[ApiKey, str]:
     """Issue a key. Returns (row, raw key); the raw key is never stored, so it is shown once.
     Records an "api_key.create" audit event in the same transaction (`actor`/`ip`: who asked).
@@ -68,7 +69,8 @@ def api_key_create(
     Raises BadRequest when the account already holds BREACT_MAX_KEYS_PER_ACCOUNT usable keys
     (console keys not counted); the account row is locked while counting, so concurrent creates
     cannot pass the cap together. `counts_toward_cap=False` skips the check for keys that
-    replace one (a roll) and the console key."""
+    replace one (a roll) and the console key. The key belongs to `created_by` (default: the
+    actor)."""
     if rate_limit:
         validate_rate(rate_limit)
     if spend_cap is not None and spend_cap < 0:
@@ -85,6 +87,7 @@ def api_key_create(
             spend_cap=spend_cap,
             actor=actor,
             ip=ip,
+            created_by=created_by or actor,
         )
 
 
@@ -112,6 +115,7 @@ def _api_key_insert(
     spend_cap: int | None,
     actor: User | None,
     ip: str | None,
+    created_by: User | None = None,
 ) -> tuple[ApiKey, str]:
     for _ in range(5):
         prefix = KEY_PREFIX + _random(PREFIX_RANDOM_CHARS)
@@ -128,6 +132,7 @@ def _api_key_insert(
                     expires_at=expires_at,
                     rate_limit=rate_limit,
                     spend_cap=spend_cap,
+                    created_by=created_by,
                 )
                 audit_record(
                     action="api_key.create",
@@ -235,6 +240,7 @@ def api_key_roll(
         actor=actor,
         ip=ip,
         counts_toward_cap=False,  # a replacement: the old key ends after its grace
+        created_by=old.created_by,  # stays the same member's key
     )
     if grace <= timedelta(0):
         api_key_revoke(api_key=old, actor=actor, ip=ip)

@@ -11,7 +11,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.keys.actions import KEY_LENGTH, KEY_PREFIX, PREFIX_LENGTH, api_key_hash
-from accounts.models import Account, ApiKey
+from accounts.models import Account, ApiKey, User
 from breact.errors import Forbidden, Unauthorized
 from breact.hot_cache import HotCache
 
@@ -48,7 +48,8 @@ def api_key_verify(*, raw_key: str, generation: str | None = None) -> ApiKey:
         key.expires_at is not None and key.expires_at <= timezone.now()
     ):
         raise Unauthorized()
-    if not key.account.is_active or not key.account.owner.is_active:
+    owner = key.account.owner
+    if not key.account.is_active or (owner is not None and not owner.is_active):
         raise Forbidden("This account is disabled. Contact support to enable it.")
     return key
 
@@ -56,16 +57,21 @@ def api_key_verify(*, raw_key: str, generation: str | None = None) -> ApiKey:
 KEY_EXPIRES_SOON = timedelta(days=7)
 
 
-def api_keys_listed(*, account: Account) -> QuerySet[ApiKey]:
-    """The account's own keys for the keys page, newest first; console keys never appear."""
-    return ApiKey.objects.filter(account=account, is_console=False).order_by("-created_at", "-id")
+def api_keys_listed(*, account: Account, created_by: User | None = None) -> QuerySet[ApiKey]:
+    """The account's own keys for the keys page, newest first; console keys never appear.
+    With `created_by`, only that member's keys (what a Developer sees)."""
+    keys = ApiKey.objects.filter(account=account, is_console=False)
+    if created_by is not None:
+        keys = keys.filter(created_by=created_by)
+    return keys.order_by("-created_at", "-id")
 
 
-def api_key_get(*, account: Account, pk: int) -> ApiKey:
-    """The account's non-console key `pk`, else Http404: missing, another account's and
-    console keys answer alike. This is the permission check of every key page."""
+def api_key_get(*, account: Account, pk: int, created_by: User | None = None) -> ApiKey:
+    """The account's non-console key `pk` (with `created_by`: that member's), else Http404:
+    missing, another account's, another member's and console keys answer alike. This is the
+    object check of every key page (the role check is the view's org_permission)."""
 
-    key = api_keys_listed(account=account).filter(pk=pk).first()
+    key = api_keys_listed(account=account, created_by=created_by).filter(pk=pk).first()
     if key is None:
         raise Http404("No such API key.")
     return key

@@ -241,7 +241,7 @@ class AccountApi(KeyedApiView):
         account = key.account
         return Response(
             {
-                "email": account.owner.email,
+                "email": account.contact_email,
                 "status": account.status,
                 "balance": account_balance(account=account),
                 "key": {

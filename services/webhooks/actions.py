@@ -439,7 +439,7 @@ def _disabled_email(endpoint: WebhookEndpoint) -> None:
                 f"receiver and enable it again: {link}\n"
             ),
             from_email=None,
-            recipient_list=[account.owner.email],
+            recipient_list=[account.contact_email],
         )
     except Exception:
         logger.exception("Could not email about disabled webhook endpoint %s", endpoint.public_id)

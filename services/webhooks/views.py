@@ -10,15 +10,15 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.console.actions import account_for_user
-from accounts.models import Account, User
+from accounts.console.actions import request_account
+from accounts.models import Account
+from accounts.orgs.access import org_permission
 from breact.errors import BadRequest, NotFound
 from breact.http import HtmxHttpRequest
 from services.webhooks import actions, selectors
@@ -29,8 +29,7 @@ GRACE_CHOICES = [("0", "None: drop the old secret now"), ("3600", "1 hour"), ("8
 
 
 def _account(request: HttpRequest) -> Account:
-    assert isinstance(request.user, User)  # login_required ran first
-    return account_for_user(user=request.user)
+    return request_account(request)
 
 
 def _endpoint(request: HttpRequest, public_id: str) -> WebhookEndpoint:
@@ -47,7 +46,7 @@ def endpoint_action(
     """A POST action on the user's own endpoint: logged in, owner-checked (404 otherwise, for
     every method), and a GET is sent to the endpoint's page."""
 
-    @login_required
+    @org_permission("webhooks.view", "webhooks.manage")
     @require_http_methods(["GET", "POST"])
     @wraps(view)
     def wrapper(request: HtmxHttpRequest, public_id: str, **kwargs: Any) -> HttpResponse:
@@ -91,7 +90,7 @@ def _secret_once(
 
 
 @never_cache
-@login_required
+@org_permission("webhooks.view", "webhooks.manage")
 @require_http_methods(["GET", "POST"])
 def webhook_list(request: HtmxHttpRequest) -> HttpResponse:
     account = _account(request)
@@ -126,7 +125,7 @@ def _detail_context(endpoint: WebhookEndpoint) -> dict[str, Any]:
     }
 
 
-@login_required
+@org_permission("webhooks.view")
 @require_GET
 def webhook_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     endpoint = _endpoint(request, public_id)

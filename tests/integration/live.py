@@ -377,6 +377,9 @@ class LiveEnv:
                 "BREACT_WEBSCRAPER_ALLOW_LOOPBACK": "1",
                 # Free top-ups for the browser walkthrough; forced, as debug is off here.
                 "BREACT_PAYMENTS_TEST_MODE": "force",
+                # Mail (invitations) lands in files the browser tests read.
+                "BREACT_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+                "BREACT_EMAIL_FILE_PATH": str(var_dir / "mail"),
             }
         )
         env.update(overrides)

@@ -13,9 +13,10 @@ from django.apps import apps
 from django.test import Client
 from rest_framework.test import APIClient
 
-from accounts.models import Account, Payment
+from accounts.models import Account, Membership, Payment
+from accounts.orgs.actions import invitation_create
 from services.models import ModelProvider, UsageDaily, UsageLog
-from tests.factories import AccountFactory, ApiKeyFactory
+from tests.factories import AccountFactory, ApiKeyFactory, UserFactory
 from tests.routes import WRITE_METHODS, Route, all_routes
 
 pytestmark = pytest.mark.django_db
@@ -33,6 +34,8 @@ OBJECT_BY_SEGMENT = {
     "models": "model_provider",
     "webhooks": "webhook",
     "deliveries": "delivery",
+    "members": "membership",  # /organisation/members/<pk>/…
+    "invitations": "invitation",  # /organisation/invitations/<pk>/…
 }
 # Ids in the query string (the resolver cannot see them), by route name.
 QUERY_IDS = {
@@ -49,6 +52,8 @@ NOT_OBJECT_ROUTES = {
     "users get 403: tests/staff/test_services.py)",
     "password_reset_confirm": "a signed, expiring reset token, checked by Django's token "
     "generator, not an object id",
+    "invitation-accept": "a signed, expiring invitation token for one email address, not an "
+    "object id (tests/accounts/orgs/test_invitations.py)",
 }
 ADMIN_REASON = "Django admin: staff only, its own permission checks (tests/staff/test_admin.py)"
 # Rows a request may add or touch without changing anything of the first account.
@@ -131,7 +136,17 @@ def owner(api_client: APIClient) -> dict[str, Any]:
         "/api/v1/webhooks", {"url": "https://example.com/mine"}, format="json"
     ).json()
     delivery = client.post(f"/api/v1/webhooks/{webhook['id']}/test").json()
+    membership = Membership.objects.create(account=account, user=UserFactory(), role="developer")
+    invitation, _token = invitation_create(
+        account=account,
+        email="invited@example.com",
+        role="viewer",
+        actor=account.owner,
+        actor_role="owner",
+    )
     return {
+        "membership": str(membership.pk),
+        "invitation": str(invitation.pk),
         "process": executed.json()["process_id"],
         "access_token": executed.json()["access_token"],
         "knowledge_base": base["id"],
@@ -146,6 +161,8 @@ def owner(api_client: APIClient) -> dict[str, Any]:
 
 
 MISSING = {
+    "membership": "999999999",
+    "invitation": "999999999",
     "process": "prc_missing000000000000000",
     "knowledge_base": "kb_missing00000000000000",
     "document": "doc_missing0000000000000",

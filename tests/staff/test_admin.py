@@ -14,7 +14,17 @@ from django.utils import timezone
 
 from accounts.audit.actions import audit_record
 from accounts.ledger.actions import credits_charge
-from accounts.models import Account, ApiKey, AuditEvent, LedgerEntry, Payment, WebhookEvent
+from accounts.models import (
+    Account,
+    ApiKey,
+    AuditEvent,
+    Invitation,
+    LedgerEntry,
+    Membership,
+    Payment,
+    WebhookEvent,
+)
+from accounts.orgs.actions import invitation_create
 from services.catalogue.actions import services_sync
 from services.models import (
     Endpoint,
@@ -36,6 +46,8 @@ pytestmark = pytest.mark.django_db
 PROVIDER_KEY = "sk-admin-SECRET-KEY-5555"
 READ_ONLY = [
     LedgerEntry,
+    Membership,
+    Invitation,
     AuditEvent,
     Payment,
     WebhookEvent,
@@ -120,6 +132,13 @@ def seeded(key: ApiKey, superuser: Any) -> dict[str, Any]:
         char_count=6,
     )
     _seed_webhooks(account, process)
+    invitation_create(
+        account=account,
+        email="invited@example.com",
+        role="viewer",
+        actor=account.owner,
+        actor_role="owner",
+    )
     return {"account": account, "key": key, "process": process, "provider": provider}
 
 

@@ -9,7 +9,6 @@ import stripe
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -34,6 +33,7 @@ from accounts.billing.selectors import payment_get
 from accounts.console.actions import request_account
 from accounts.ledger.selectors import account_balance, ledger_entries
 from accounts.models import Account, LedgerEntry, Payment
+from accounts.orgs.access import org_permission
 from breact.http import HtmxHttpRequest, see_other
 
 logger = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def _page_context(
     }
 
 
-@login_required
+@org_permission("credits.view")
 @require_GET
 def credits_page(request: HtmxHttpRequest) -> HttpResponse:
     account = request_account(request)
@@ -110,7 +110,7 @@ def credits_page(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "accounts/credits.html", _page_context(request, account))
 
 
-@login_required
+@org_permission("credits.buy")
 @require_POST
 def credits_topup(request: HtmxHttpRequest) -> HttpResponse:
     account = request_account(request)
@@ -149,7 +149,7 @@ def credits_topup(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @never_cache
-@login_required
+@org_permission("credits.buy")
 @require_GET
 def credits_topup_done(request: HtmxHttpRequest) -> HttpResponse:
     """Stripe's success_url: the payment's state, polled until the webhook confirms it."""
@@ -167,7 +167,7 @@ def credits_topup_done(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "accounts/credits_topup_done.html", context)
 
 
-@login_required
+@org_permission("credits.buy")
 @require_POST
 def credits_alert(request: HtmxHttpRequest) -> HttpResponse:
     account = request_account(request)

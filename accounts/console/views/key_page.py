@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,11 +14,12 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods
 
-from accounts.console.actions import request_account
+from accounts.console.actions import request_account, request_membership
 from accounts.console.views.keys import STATUS_BADGES, KeyCreateForm
 from accounts.keys.actions import api_key_update
 from accounts.keys.selectors import api_key_get, api_key_status
 from accounts.models import ApiKey
+from accounts.orgs.access import key_scope, org_permission
 from breact.errors import BadRequest
 from breact.http import HtmxHttpRequest, client_ip
 from services.usage.selectors import usage_filtered, usage_totals
@@ -68,14 +68,14 @@ def _usage(api_key: ApiKey) -> dict[str, Any]:
     }
 
 
-@login_required
+@org_permission("keys.view", "keys.manage")
 @require_http_methods(["GET", "POST"])
 def key_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """GET: the key, its usage and the edit form. POST: save the form through api_key_update
     (audited); a refused change (revoked meanwhile, cap below what was spent) is a form error.
     Another account's key, a console key and a missing one answer 404 alike."""
     account = request_account(request)
-    key = api_key_get(account=account, pk=pk)
+    key = api_key_get(account=account, pk=pk, created_by=key_scope(request))
     status = api_key_status(api_key=key)
     editable = status not in ("revoked", "expired")
     form = KeyEditForm(
@@ -92,7 +92,7 @@ def key_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 scopes=list(data["scopes"]),
                 rate_limit=data["rate_limit"],
                 spend_cap=data["spend_cap"],
-                actor=account.owner,
+                actor=request_membership(request).user,
                 ip=client_ip(request),
             )
         except BadRequest as exc:

@@ -9,7 +9,6 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -17,10 +16,11 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.console.actions import request_account
+from accounts.console.actions import request_account, request_membership
 from accounts.keys.actions import api_key_create, api_key_revoke, api_key_roll
 from accounts.keys.selectors import api_key_get, api_key_status, api_keys_listed
 from accounts.models import Account, ApiKey
+from accounts.orgs.access import key_scope, org_permission
 from accounts.rates import parse_rate
 from breact.errors import BadRequest
 from breact.forms import BoundedDateField
@@ -194,7 +194,9 @@ def _key_rows(account: Account, keys: list[ApiKey]) -> list[KeyRow]:
 
 
 def _list_context(request: HttpRequest, account: Account) -> dict[str, Any]:
-    page = Paginator(api_keys_listed(account=account), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(
+        api_keys_listed(account=account, created_by=key_scope(request)), PAGE_SIZE
+    ).get_page(request.GET.get("page"))
     return {
         "page": page,
         "rows": _key_rows(account, list(page.object_list)),
@@ -202,7 +204,7 @@ def _list_context(request: HttpRequest, account: Account) -> dict[str, Any]:
     }
 
 
-@login_required
+@org_permission("keys.view")
 @require_GET
 def key_list(request: HtmxHttpRequest) -> HttpResponse:
     account = request_account(request)
@@ -223,7 +225,7 @@ def _key_once(
 
 
 @never_cache
-@login_required
+@org_permission("keys.manage")
 @require_http_methods(["GET", "POST"])
 def key_create(request: HtmxHttpRequest) -> HttpResponse:
     account = request_account(request)
@@ -239,7 +241,7 @@ def key_create(request: HtmxHttpRequest) -> HttpResponse:
                     expires_at=data["expires_at"],
                     rate_limit=data["rate_limit"],
                     spend_cap=data["spend_cap"],
-                    actor=account.owner,
+                    actor=request_membership(request).user,
                     ip=client_ip(request),
                 )
             except BadRequest as exc:  # the account is at its key cap
@@ -252,14 +254,14 @@ def key_create(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, template, {"form": form})
 
 
-@login_required
+@org_permission("keys.manage")
 @require_http_methods(["GET", "POST"])
 def key_revoke(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     account = request_account(request)
-    key = api_key_get(account=account, pk=pk)
+    key = api_key_get(account=account, pk=pk, created_by=key_scope(request))
     if request.method == "POST":
         already = key.revoked_at is not None
-        api_key_revoke(api_key=key, actor=account.owner, ip=client_ip(request))
+        api_key_revoke(api_key=key, actor=request_membership(request).user, ip=client_ip(request))
         if already:
             messages.info(request, f"“{key.name}” was already revoked.")
         else:
@@ -273,11 +275,11 @@ def key_revoke(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @never_cache
-@login_required
+@org_permission("keys.manage")
 @require_http_methods(["GET", "POST"])
 def key_roll(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     account = request_account(request)
-    key = api_key_get(account=account, pk=pk)
+    key = api_key_get(account=account, pk=pk, created_by=key_scope(request))
     status = api_key_status(api_key=key)
     if status in ("revoked", "expired"):
         messages.error(
@@ -290,7 +292,7 @@ def key_roll(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             new_key, raw_key = api_key_roll(
                 api_key=key,
                 grace=GRACE_PERIODS[form.cleaned_data["grace"]],
-                actor=account.owner,
+                actor=request_membership(request).user,
                 ip=client_ip(request),
             )
         except BadRequest as exc:  # revoked by a concurrent request meanwhile

@@ -21,6 +21,7 @@ from accounts.keys.selectors import api_key_counts, api_key_status, api_keys_of_
 from accounts.ledger.actions import credits_adjust, process_refund_by_staff
 from accounts.ledger.selectors import ledger_for_staff, ledger_total
 from accounts.models import Account, ApiKey, User
+from accounts.orgs.selectors import members_of
 from accounts.staff.actions import account_status_set
 from accounts.staff.forms import (
     AccountSearchForm,
@@ -238,6 +239,7 @@ def _account_context(
     return {
         "account": account,
         "owner": account.owner,
+        "members": list(members_of(account=account)),
         "balance": balance,
         "ledger_sum": ledger_sum,
         "books_match": balance == ledger_sum,
@@ -330,11 +332,11 @@ def account_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     )
     label = "disabled: its keys are refused" if status == "disabled" else "enabled"
     if changed:
-        messages.success(request, f"{account.owner.email} is {label}.")
+        messages.success(request, f"{account.contact_email} is {label}.")
     else:
         messages.info(
             request,
-            f"{account.owner.email} was already {status}; nothing changed.",
+            f"{account.contact_email} was already {status}; nothing changed.",
         )
     return see_other(_account_url(account.pk))
 

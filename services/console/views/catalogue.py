@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -15,6 +14,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 from django_htmx.http import push_url
 
+from accounts.orgs.access import org_permission
 from breact.http import HtmxHttpRequest
 from services.catalogue.registry import EndpointDefinition, ServiceDefinition, find_service
 from services.catalogue.selectors import service_catalogue
@@ -55,7 +55,7 @@ def catalogue_search(entries: Catalogue, query: str) -> Catalogue:
     return found
 
 
-@login_required
+@org_permission("console.view")
 @require_GET
 def catalogue(request: HtmxHttpRequest) -> HttpResponse:
     """Every enabled service with its endpoints and prices, filtered by `q`; an htmx request
@@ -133,7 +133,7 @@ def endpoint_doc(
     )
 
 
-@login_required
+@org_permission("console.view")
 @require_GET
 def service_page(request: HttpRequest, service_id: str) -> HttpResponse:
     """One enabled service (by id or alias): per endpoint its price, parameter table, examples

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from accounts.console.actions import request_account
+from accounts.orgs.access import org_permission
 from breact.http import HtmxHttpRequest
 from services.console.snippets import API_KEY_ENV, curl_snippet, sdk_snippet
 from services.execution.selectors import processes_recent
@@ -68,7 +68,7 @@ def snippets(base_url: str) -> dict[str, str]:
     }
 
 
-@login_required
+@org_permission("console.view")
 @require_GET
 def home(request: HtmxHttpRequest) -> HttpResponse:
     # Users made outside the sign-up page (createsuperuser) get their account on first visit.

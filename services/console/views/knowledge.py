@@ -10,15 +10,15 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.files.uploadedfile import UploadedFile
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from accounts.console.actions import account_for_user
-from accounts.models import Account, User
+from accounts.console.actions import request_account
+from accounts.models import Account
+from accounts.orgs.access import org_permission
 from breact.errors import BadRequest, NotFound, PayloadTooLarge
 from breact.http import HtmxHttpRequest
 from services.console.forms import CHOICES, ParamsForm
@@ -42,8 +42,7 @@ KB_FIELD = "context.knowledgeBases"
 
 
 def _account(request: HttpRequest) -> Account:
-    assert isinstance(request.user, User)  # login_required ran first
-    return account_for_user(user=request.user)
+    return request_account(request)
 
 
 def _base(account: Account, kb_id: str) -> KnowledgeBase:
@@ -136,7 +135,7 @@ def _list_page(
     return render(request, "services/knowledge_bases.html", context, status=status)
 
 
-@login_required
+@org_permission("knowledge.view", "knowledge.manage")
 @require_http_methods(["GET", "POST"])
 def knowledge_bases(request: HtmxHttpRequest) -> HttpResponse:
     """GET: the account's knowledge bases and a form to create one. POST: create it
@@ -174,7 +173,7 @@ def _detail_page(
     return render(request, "services/knowledge_base.html", context)
 
 
-@login_required
+@org_permission("knowledge.view", "knowledge.manage")
 @require_http_methods(["GET", "POST"])
 def knowledge_base(request: HtmxHttpRequest, kb_id: str) -> HttpResponse:
     """GET: one base of the account with its documents and the upload form. POST: add each
@@ -211,7 +210,7 @@ def knowledge_base(request: HtmxHttpRequest, kb_id: str) -> HttpResponse:
     return _detail_page(request, base, form)
 
 
-@login_required
+@org_permission("knowledge.manage")
 @require_http_methods(["GET", "POST"])
 def knowledge_base_delete(request: HtmxHttpRequest, kb_id: str) -> HttpResponse:
     """GET: ask to confirm. POST: delete the base and its documents."""
@@ -224,7 +223,7 @@ def knowledge_base_delete(request: HtmxHttpRequest, kb_id: str) -> HttpResponse:
     return render(request, "services/knowledge_base_delete.html", {"base": base})
 
 
-@login_required
+@org_permission("knowledge.manage")
 @require_http_methods(["GET", "POST"])
 def knowledge_document_delete(request: HtmxHttpRequest, kb_id: str, doc_id: str) -> HttpResponse:
     """POST: delete one document of one of the account's bases. GET (no page of its own)

@@ -9,7 +9,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -22,6 +21,7 @@ from accounts.console.actions import request_account
 from accounts.keys.actions import console_key_for
 from accounts.ledger.selectors import account_balance
 from accounts.models import Account
+from accounts.orgs.access import org_permission
 from breact.errors import (
     BadRequest,
     BReactError,
@@ -137,7 +137,7 @@ def _run_error_message(error: BReactError) -> str:
     return error.message
 
 
-@login_required
+@org_permission("playground.use")
 @require_GET
 def playground(request: HtmxHttpRequest) -> HttpResponse:
     """Pick a service and endpoint (`service`, `endpoint`), get its form prefilled from the
@@ -233,7 +233,7 @@ def _start(
         )
 
 
-@login_required
+@org_permission("playground.use")
 @require_POST
 def playground_run(request: HtmxHttpRequest) -> HttpResponse:
     """Run the endpoint with the submitted parameters — the form's (`mode=form`) or the raw
@@ -317,7 +317,7 @@ def playground_run(request: HtmxHttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@org_permission("usage.view")
 @require_GET
 def run_status(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """One run of the account: live state while pending (the htmx partial polls itself every

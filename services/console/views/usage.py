@@ -6,7 +6,6 @@ from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -15,6 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from accounts.console.actions import request_account
+from accounts.orgs.access import org_permission
 from breact.csv_export import csv_lines
 from breact.dates import iso
 from breact.http import HtmxHttpRequest
@@ -90,7 +90,7 @@ def _charts(daily: list[dict[str, Any]], start: date, end: date) -> tuple[BarCha
     )
 
 
-@login_required
+@org_permission("usage.view")
 @require_GET
 def usage(request: HtmxHttpRequest) -> HttpResponse:
     """The account's usage for the filters in the query string; an htmx request gets the
@@ -146,7 +146,7 @@ def _export_lines(rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
     return csv_lines(EXPORT_HEADER, cells())
 
 
-@login_required
+@org_permission("usage.view")
 @require_GET
 def usage_export(request: HttpRequest) -> HttpResponseBase:
     """The filtered usage rows as CSV, streamed in chunks from the database (never all in
