@@ -22,6 +22,7 @@ from accounts.keys.actions import api_key_create, api_key_revoke, api_key_roll
 from accounts.keys.selectors import api_key_get, api_key_status, api_keys_listed
 from accounts.models import Account, ApiKey
 from accounts.rates import parse_rate
+from accounts.signin.selectors import verification_refusal
 from breact.errors import BadRequest
 from breact.forms import BoundedDateField
 from breact.http import HtmxHttpRequest, client_ip
@@ -226,7 +227,14 @@ def _key_once(
 @login_required
 @require_http_methods(["GET", "POST"])
 def key_create(request: HtmxHttpRequest) -> HttpResponse:
+    """Create a key; refused (403, with a button to resend the link) until the owner's email
+    address is verified."""
     account = request_account(request)
+    template = "accounts/keys_new.html#key-form" if request.htmx else "accounts/keys_new.html"
+    refusal = verification_refusal(user=account.owner)
+    if refusal is not None:
+        status = 403 if request.method == "POST" else 200
+        return render(request, template, {"verification_refusal": refusal}, status=status)
     if request.method == "POST":
         form = KeyCreateForm(request.POST, account=account)
         if form.is_valid():
@@ -248,7 +256,6 @@ def key_create(request: HtmxHttpRequest) -> HttpResponse:
                 return _key_once(request, api_key=key, raw_key=raw_key)
     else:
         form = KeyCreateForm(account=account)
-    template = "accounts/keys_new.html#key-form" if request.htmx else "accounts/keys_new.html"
     return render(request, template, {"form": form})
 
 
