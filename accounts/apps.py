@@ -11,3 +11,4 @@ class AccountsConfig(AppConfig):
         from accounts import schema  # noqa: F401
         from accounts.alerts import tasks  # noqa: F401
         from accounts.billing import checks  # noqa: F401
+        from accounts.signin import receivers  # noqa: F401  (security changes in the audit log)

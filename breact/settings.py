@@ -365,7 +365,9 @@ ACCOUNT_SESSION_REMEMBER = True
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False  # a reset for an unknown address sends nothing
-ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "BReact Console: "
+# A mail to the user on each security change (second factor added or removed, password changed).
+ACCOUNT_EMAIL_NOTIFICATIONS = True
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if BREACT_PUBLIC_URL.startswith("https:") else "http"
 ACCOUNT_RATE_LIMITS = {
     "login": False,
@@ -376,9 +378,9 @@ ACCOUNT_RATE_LIMITS = {
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_TOTP_ISSUER = "BReact Console"
-# WebAuthn needs a secure origin: https, or http://localhost (browsers and fido2 both allow it).
-# On by default so a local `make run` can add passkeys at http://localhost:8000.
-MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = env_bool("BREACT_WEBAUTHN_ALLOW_HTTP", True)
+# Passkeys need a secure origin whose host is a domain: https, or http://localhost (browsers and
+# fido2 accept it; http://127.0.0.1 is refused). The origin is always verified.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = False
 # Credit packs offered on the credits page: JSON list of {id, name, credits, price_cents, currency}.
 BREACT_CREDIT_PACKS = env_str(
     "BREACT_CREDIT_PACKS",

@@ -17,7 +17,7 @@ from django.apps import apps as django_apps
 from django.test import Client
 
 from accounts.demo import demo_user_ensure
-from accounts.models import ApiKey, LedgerEntry, User
+from accounts.models import ApiKey, AuditEvent, LedgerEntry, User
 from accounts.signin.selectors import email_verified
 from tests.conftest import PASSWORD
 from tests.factories import AccountFactory
@@ -59,7 +59,7 @@ def test_sign_up_mails_a_verification_link_and_the_new_user_is_unverified(client
     user = User.objects.get(email="fresh@example.com")
     assert not email_verified(user=user)
     assert [mail.to for mail in mailoutbox] == [["fresh@example.com"]]
-    assert mailoutbox[0].subject == "Verify your email for BReact Console"
+    assert mailoutbox[0].subject == "BReact Console: Verify your email address"
     assert "/accounts/confirm-email/" in mailoutbox[0].body
 
 
@@ -97,6 +97,7 @@ def test_key_creation_is_refused_until_the_address_is_verified_then_allowed(unve
     assert email_verified(user=unverified.owner) is False  # a GET verifies nothing
     client.post(link.group(1))
     assert email_verified(user=unverified.owner)
+    assert AuditEvent.objects.filter(action="email.verify", actor=unverified.owner).count() == 1
 
     created = client.post("/keys/new/", {"name": "first"})
 
@@ -166,8 +167,9 @@ def test_the_demo_user_is_verified(db):
 
 
 @pytest.fixture
-def totp_user(account, settings) -> tuple[User, str]:
-    """`account`'s owner with an authenticator app enrolled through the pages; its secret."""
+def totp_user(transactional_db, account, settings, mailoutbox) -> tuple[User, str]:
+    """`account`'s owner with an authenticator app enrolled through the pages; its secret.
+    Transactional: allauth sends its signals and notice mails on commit, inside the request."""
     settings.MFA_TOTP_TOLERANCE = 1  # a code computed at the edge of a period still counts
     client = Client()
     _login(client, account.owner.email)
@@ -180,6 +182,10 @@ def totp_user(account, settings) -> tuple[User, str]:
     )
     assert activated.status_code == 200
     assert Authenticator.objects.filter(user=account.owner, type="totp").exists()
+    added = AuditEvent.objects.get(action="mfa.totp.add")
+    assert (added.actor, added.account) == (account.owner, account)
+    notices = [mail.subject for mail in mailoutbox if mail.to == [account.owner.email]]
+    assert "BReact Console: Authenticator App Activated" in notices
     return account.owner, secret
 
 
@@ -278,6 +284,7 @@ def test_recovery_codes_can_be_viewed_and_regenerated(totp_user):
     assert regenerated.status_code == 302
     new = set(Authenticator.objects.get(user=user, type="recovery_codes").wrap().get_unused_codes())
     assert new and not (new & old)
+    assert AuditEvent.objects.filter(action="mfa.recovery_codes.reset", actor=user).exists()
 
 
 # --- sessions ----------------------------------------------------------------------------------

@@ -441,7 +441,7 @@ def test_password_reset_mails_a_working_link_and_sets_the_new_password(client, a
     assert len(mailoutbox) == 1
     mail = mailoutbox[0]
     assert mail.to == [account.owner.email]
-    assert mail.subject == "Reset your BReact Console password"
+    assert mail.subject == "BReact Console: Reset your password"
     link = _reset_link(mail.body)
 
     form_page = client.get(link, follow=True)
