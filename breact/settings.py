@@ -374,6 +374,8 @@ ACCOUNT_RATE_LIMITS = {
     "login_failed": False,
     "signup": False,
     "reset_password": False,
+    # The mailed link's token is the guard (as with Django's own view, which had no limit).
+    "reset_password_from_key": False,
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = True
