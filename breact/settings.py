@@ -85,6 +85,8 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     # Records each signed-in session, so "sign out everywhere" can end the others.
     "allauth.usersessions.middleware.UserSessionsMiddleware",
+    # allauth's own cache counters during a cache outage: 503, as our throttles answer.
+    "accounts.signin.middleware.CacheOutageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

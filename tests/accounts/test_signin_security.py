@@ -325,3 +325,45 @@ def test_another_users_passkey_is_not_found(account):
         assert client.get(url).status_code == 404, url
         assert client.post(url).status_code == 404, url
     assert Authenticator.objects.filter(pk=passkey.pk).exists()
+
+
+# --- a cache (Redis) outage ---------------------------------------------------------------------
+
+
+def test_verification_resend_during_a_cache_outage_answers_503(unverified, mailoutbox, settings):
+    client = Client()
+    _login(client, unverified.owner.email)
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # a closed port: the outage
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+        }
+    }
+
+    response = client.post("/account/verification/resend/")
+
+    assert response.status_code == 503
+    assert b"unavailable for a moment" in response.content
+    assert mailoutbox == []
+
+
+def test_second_factor_during_a_cache_outage_answers_503(totp_user, settings):
+    user, secret = totp_user
+    client = Client()
+    _login(client, user.email)
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+        }
+    }
+
+    response = client.post(
+        "/accounts/2fa/authenticate/", {"code": pyotp.TOTP(secret).at(time.time() + 30)}
+    )
+
+    assert response.status_code == 503
+    assert b"unavailable for a moment" in response.content
+    assert not _logged_in(client)
