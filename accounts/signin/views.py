@@ -127,11 +127,14 @@ class PasswordResetView(allauth_views.PasswordResetView):
 
 
 class PasswordResetFromKeyView(allauth_views.PasswordResetFromKeyView):
-    """allauth's view; a new password also lifts the log-in lock of its account."""
+    """allauth's view; a new password also lifts the log-in lock of its account, and verifies
+    its address: the link was mailed there (so accounts made with `create_api_key`, which set
+    their first password this way, are verified by it too)."""
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
         throttles.login_lock_clear(form.user.email)
+        actions.email_mark_verified(user=form.user)
         return response
 
 

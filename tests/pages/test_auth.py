@@ -13,6 +13,7 @@ from django.test import Client
 from accounts.console.actions import account_get_or_create, account_sign_up
 from accounts.models import Account, LedgerEntry, User
 from accounts.signin.adapter import LOGIN_FAILED
+from accounts.signin.selectors import email_verified
 from tests.conftest import PASSWORD
 from tests.factories import AccountFactory
 
@@ -481,7 +482,12 @@ def test_password_reset_lets_a_user_without_a_password_set_one(client, mailoutbo
     client.post("/password-reset/", {"email": "cli@example.com"})
 
     assert len(mailoutbox) == 1
-    assert _reset_link(mailoutbox[0].body)
+    form_page = client.get(_reset_link(mailoutbox[0].body), follow=True)
+    set_url = form_page.redirect_chain[-1][0]
+    done = client.post(set_url, {"password1": STRONG, "password2": STRONG})
+    assert done.status_code == 302
+    # The link went to the address: it is verified now, keys and top-ups are open.
+    assert email_verified(user=account.owner)
 
 
 def test_password_reset_mails_to_one_address_are_throttled(client, account, mailoutbox, settings):
@@ -558,3 +564,11 @@ def test_password_reset_during_a_cache_outage_is_refused_with_a_clear_error(
 def test_pages_of_a_logged_in_user_work_during_a_cache_outage(page_client, cache_down):
     for url in ("/", "/keys/", "/credits/", "/usage/", "/services/"):
         assert page_client.get(url).status_code == 200, url
+
+
+def test_a_reset_link_mailed_before_allauth_leads_to_asking_for_a_new_one(client):
+    response = client.get("/password-reset/MQ/c2ndl0-0123456789abcdef/", follow=True)
+
+    assert response.redirect_chain == [("/password-reset/", 302)]
+    assert b"no longer valid" in response.content
+    assert b'id="password-reset-form"' in response.content
