@@ -12,6 +12,7 @@ class AccountsConfig(AppConfig):
         from accounts.alerts import tasks  # noqa: F401
         from accounts.billing import checks  # noqa: F401
         from accounts.models import Account, ApiKey, User
+        from accounts.signin import receivers  # noqa: F401  (security changes in the audit log)
         from breact.hot_cache import watch
 
         for model in (User, Account, ApiKey):  # what an API key's check reads

@@ -57,11 +57,17 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",  # allauth's session list
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
+    # Sign-up, log-in, email verification, MFA and the list of sessions (accounts/signin).
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.usersessions",
     "accounts",
     "services",
 ]
@@ -76,6 +82,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    # Records each signed-in session, so "sign out everywhere" can end the others.
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    # allauth's own cache counters during a cache outage: 503, as our throttles answer.
+    "accounts.signin.middleware.CacheOutageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -334,9 +345,9 @@ BREACT_TRUSTED_PROXY_COUNT = env_int("BREACT_TRUSTED_PROXY_COUNT", 1)
 if BREACT_TRUSTED_PROXY_COUNT < 1:
     raise ImproperlyConfigured("BREACT_TRUSTED_PROXY_COUNT must be 1 or more.")
 
-LOGIN_URL = "login"
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
-LOGOUT_REDIRECT_URL = "login"
+LOGOUT_REDIRECT_URL = "account_login"
 DEFAULT_FROM_EMAIL = env_str("BREACT_FROM_EMAIL", "BReact Console <no-reply@localhost>")
 # Base URL of the console as users reach it (links in emails, Stripe return URLs).
 BREACT_PUBLIC_URL = env_str("BREACT_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
@@ -347,6 +358,47 @@ BREACT_LOGIN_RATE_LIMIT = env_str("BREACT_LOGIN_RATE_LIMIT", "5/5m")
 BREACT_LOGIN_IP_RATE_LIMIT = env_str("BREACT_LOGIN_IP_RATE_LIMIT", "30/5m")
 # Sign-ups per client IP: each new account gets BREACT_SIGNUP_CREDITS.
 BREACT_SIGNUP_RATE_LIMIT = env_str("BREACT_SIGNUP_RATE_LIMIT", "5/h")
+
+# Sign-in through django-allauth (accounts/signin): email and password, a verification mail
+# (through EMAIL_BACKEND) that must be followed before the first API key or payment, TOTP and
+# passkeys as second factors, and the list of sessions. The throttles above stay ours
+# (accounts/signin/adapter.py): allauth's own log-in, sign-up and reset limits are off, as its
+# per-IP lock-out would refuse everyone in an office after one person's typos.
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+ACCOUNT_ADAPTER = "accounts.signin.adapter.AccountAdapter"
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+# "optional": an unverified user may sign in and look around; the console refuses API keys and
+# payments until the address is verified (accounts/signin/selectors.py).
+ACCOUNT_EMAIL_VERIFICATION = "optional"
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False  # a mail scanner following the link verifies nothing
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_SESSION_REMEMBER = True
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False  # a reset for an unknown address sends nothing
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "BReact Console: "
+# A mail to the user on each security change (second factor added or removed, password changed).
+ACCOUNT_EMAIL_NOTIFICATIONS = True
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if BREACT_PUBLIC_URL.startswith("https:") else "http"
+ACCOUNT_RATE_LIMITS = {
+    "login": False,
+    "login_failed": False,
+    "signup": False,
+    "reset_password": False,
+    # The mailed link's token is the guard (as with Django's own view, which had no limit).
+    "reset_password_from_key": False,
+}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_TOTP_ISSUER = "BReact Console"
+# Passkeys need a secure origin whose host is a domain: https, or http://localhost (browsers and
+# fido2 accept it; http://127.0.0.1 is refused). The origin is always verified.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = False
 # Credit packs offered on the credits page: JSON list of {id, name, credits, price_cents, currency}.
 BREACT_CREDIT_PACKS = env_str(
     "BREACT_CREDIT_PACKS",

@@ -4,12 +4,13 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerView
 
-from accounts.console.views.auth import admin_login
+from accounts.signin.views import admin_login
 from breact.metrics import metrics_view
 from breact.staff import staff_urlpatterns
 
 urlpatterns = [
     path("", include("services.urls")),
+    path("", include("accounts.signin.urls")),
     path("", include("accounts.console.urls")),
     path("", include("accounts.orgs.urls")),
     path("", include("services.webhooks.page_urls")),

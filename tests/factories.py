@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import factory
+from allauth.account.models import EmailAddress
 from django.utils import timezone
 
 from accounts.keys.actions import api_key_create
@@ -22,6 +23,12 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     email = factory.Sequence(lambda n: f"user{n}@example.com")
     password = factory.django.Password("correct horse battery staple")
+
+    @factory.post_generation
+    def verified(obj: User, create: bool, extracted: bool | None, **kwargs: Any) -> None:
+        """The address is verified (an allauth EmailAddress) unless `verified=False`."""
+        if create and extracted is not False:
+            EmailAddress.objects.create(user=obj, email=obj.email, verified=True, primary=True)
 
 
 class AccountFactory(factory.django.DjangoModelFactory):

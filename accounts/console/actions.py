@@ -34,10 +34,11 @@ def account_get_or_create(*, email: str) -> tuple[Account, bool]:
 
 @transaction.atomic
 def account_sign_up(*, email: str, password: str) -> Account:
-    """Create a user with this email and password, their account, and the sign-up grant of
-    settings.BREACT_SIGNUP_CREDITS credits through the ledger (reference "signup"), all in one
-    transaction. The caller validates the password. Raises ValidationError({"email": …}) when a
-    user with this email exists, whatever its case (also when a concurrent sign-up wins)."""
+    """Create a user with this email and password, and their account with its sign-up grant
+    (account_open), all in one transaction. The caller validates the password. Raises
+    ValidationError({"email": …}) when a user with this email exists, whatever its case (also
+    when a concurrent sign-up wins). The console's sign-up page goes through allauth, whose
+    adapter calls account_open (accounts/signin/adapter.py)."""
 
     normalized = User.objects.normalize_email(email).strip().lower()
     taken = ValidationError(
@@ -51,6 +52,14 @@ def account_sign_up(*, email: str, password: str) -> Account:
             user = User.objects.create_user(normalized, password=password)
     except IntegrityError:
         raise taken from None
+    return account_open(user=user)
+
+
+@transaction.atomic
+def account_open(*, user: User) -> Account:
+    """The new user's organisation (with them as Owner) and its sign-up grant of
+    settings.BREACT_SIGNUP_CREDITS credits through the ledger (reference "signup"), in one
+    transaction."""
     account = org_for_new_member(user=user).account
     if settings.BREACT_SIGNUP_CREDITS > 0:
         credits_add(

@@ -2,20 +2,9 @@
 
 from django.urls import path
 
-from accounts.console.views import auth, credits, key_page, keys
+from accounts.console.views import credits, key_page, keys
 
 urlpatterns = [
-    path("signup/", auth.signup, name="signup"),
-    path("login/", auth.login, name="login"),
-    path("logout/", auth.logout, name="logout"),
-    path("password-reset/", auth.password_reset, name="password_reset"),
-    path("password-reset/sent/", auth.password_reset_done, name="password_reset_done"),
-    path(
-        "password-reset/<uidb64>/<token>/",
-        auth.password_reset_confirm,
-        name="password_reset_confirm",
-    ),
-    path("password-reset/done/", auth.password_reset_complete, name="password_reset_complete"),
     path("keys/", keys.key_list, name="keys"),
     path("keys/new/", keys.key_create, name="key-create"),
     path("keys/<int:pk>/", key_page.key_detail, name="key-detail"),

@@ -106,7 +106,7 @@ def test_login_sign_up_and_api_auth_never_fail_on_the_header(settings, value, ma
     key = make_key()
     client = Client(HTTP_X_FORWARDED_FOR=value)
 
-    login = client.post("/login/", {"email": "a@example.com", "password": "x"})
+    login = client.post("/login/", {"login": "a@example.com", "password": "x"})
     signup = client.post(
         "/signup/",
         {

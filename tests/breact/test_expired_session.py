@@ -74,7 +74,7 @@ def test_logging_in_from_the_expired_redirect_returns_to_the_page(account):
 
     response = client.post(
         expired["HX-Redirect"],
-        {"email": account.owner.email, "password": "pw-for-the-test-123", "next": "/keys/"},
+        {"login": account.owner.email, "password": "pw-for-the-test-123", "next": "/keys/"},
     )
 
     assert response.status_code == 302

@@ -52,7 +52,7 @@ def _user(*, staff: bool = False, credits: int = 100) -> User:
 
 def _log_in(page: Any, user: User) -> None:
     page.goto("/login/")
-    page.fill("#id_email", user.email)
+    page.fill("#id_login", user.email)
     page.fill("#id_password", PASSWORD)
     page.click("#login-submit")
     page.wait_for_url(lambda url: not url.split("?")[0].endswith("/login/"))
@@ -141,7 +141,7 @@ def test_expired_session_lands_on_the_login_page_and_returns_with_what_was_typed
     assert user.email not in page.text_content("header")
     assert page.locator("main h1").count() == 1
 
-    page.fill("#id_email", user.email)
+    page.fill("#id_login", user.email)
     page.fill("#id_password", PASSWORD)
     page.click("#login-submit")
     page.wait_for_url(re.compile(r"/playground/\?service=summary&endpoint=summarize$"))
@@ -155,7 +155,7 @@ def test_expired_session_lands_on_the_login_page_and_returns_with_what_was_typed
     context.clear_cookies(name="sessionid")
     page.click("#key-create-submit")
     page.wait_for_url(re.compile(r"/login/\?"))
-    page.fill("#id_email", user.email)
+    page.fill("#id_login", user.email)
     page.fill("#id_password", PASSWORD)
     page.click("#login-submit")
     page.wait_for_url(re.compile(r"/keys/new/$"))
@@ -230,7 +230,7 @@ def test_copy_buttons_are_not_offered_without_javascript(context_for):
     user = _user()
     page = context_for(java_script_enabled=False).new_page()
     page.goto("/login/")
-    page.fill("#id_email", user.email)
+    page.fill("#id_login", user.email)
     page.fill("#id_password", PASSWORD)
     page.click("#login-submit")
     page.goto("/keys/new/")

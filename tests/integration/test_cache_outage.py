@@ -133,7 +133,7 @@ def test_a_cache_outage_degrades_to_503_and_recovers(
     # The console: its forms say so, its pages stay up for people logged in.
     with cache_stack.client(follow_redirects=False) as browser:
         login = _post_form(
-            browser, "/login/", {"email": account.owner.email, "password": "whatever"}
+            browser, "/login/", {"login": account.owner.email, "password": "whatever"}
         )
         reset = _post_form(browser, "/password-reset/", {"email": account.owner.email})
         signup = _post_form(

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from accounts.console.views.auth import LOGIN_FAILED
+from accounts.signin.adapter import LOGIN_FAILED
 from tests.conftest import PASSWORD
 from tests.integration.live import LiveStack, need_redis
 
@@ -52,7 +52,7 @@ def test_parallel_wrong_passwords_check_at_most_the_limit(hourly_stack, account)
         token = _csrf_token(client)
 
         def attempt(password: str) -> httpx.Response:
-            form = {"email": email, "password": password, "csrfmiddlewaretoken": token}
+            form = {"login": email, "password": password, "csrfmiddlewaretoken": token}
             return client.post("/login/", data=form)
 
         with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
@@ -95,7 +95,7 @@ def test_any_client_address_header_is_served_without_an_error(hourly_stack, key,
         token = _csrf_token(client)
         login = client.post(
             "/login/",
-            data={"email": "x@example.com", "password": "wrong", "csrfmiddlewaretoken": token},
+            data={"login": "x@example.com", "password": "wrong", "csrfmiddlewaretoken": token},
         )
         signup = client.post(
             "/signup/",

@@ -11,8 +11,9 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 
 from accounts.console.actions import account_get_or_create, account_sign_up
-from accounts.console.views.auth import LOGIN_FAILED
 from accounts.models import Account, LedgerEntry, User
+from accounts.signin.adapter import LOGIN_FAILED
+from accounts.signin.selectors import email_verified
 from tests.conftest import PASSWORD
 from tests.factories import AccountFactory
 
@@ -27,7 +28,7 @@ def _signup(client: Client, email: str, password1: str = STRONG, password2: str 
 
 
 def _login(client: Client, email: str, password: str, ip: str = "10.0.0.1", **extra: Any):
-    return client.post("/login/", {"email": email, "password": password, **extra}, REMOTE_ADDR=ip)
+    return client.post("/login/", {"login": email, "password": password, **extra}, REMOTE_ADDR=ip)
 
 
 def _logged_in(client: Client) -> bool:
@@ -107,7 +108,7 @@ def test_signup_with_mismatched_confirmation_is_refused(client):
     response = _signup(client, "typo@example.com", password1=STRONG, password2=STRONG + "x")
 
     assert response.status_code == 200
-    assert b"The two passwords do not match." in response.content
+    assert b"You must type the same password each time." in response.content
     assert not User.objects.exists()
     assert not Account.objects.exists()
 
@@ -291,7 +292,7 @@ def test_a_completed_password_reset_lifts_the_accounts_lock(client, account, mai
     client.post("/password-reset/", {"email": account.owner.email})
     form_page = client.get(_reset_link(mailoutbox[0].body), follow=True)
     set_url = form_page.redirect_chain[-1][0]
-    client.post(set_url, {"new_password1": STRONG, "new_password2": STRONG})
+    client.post(set_url, {"password1": STRONG, "password2": STRONG})
 
     assert _login(Client(), account.owner.email, STRONG).status_code == 302
 
@@ -360,7 +361,7 @@ def test_throttled_login_does_not_check_the_password(client, account, settings):
     _login(client, account.owner.email, "wrong")
     _login(client, account.owner.email, "wrong")
 
-    with mock.patch("accounts.console.views.auth.authenticate") as authenticate:
+    with mock.patch("allauth.account.adapter.authenticate") as authenticate:
         response = _login(client, account.owner.email, PASSWORD)
 
     assert response.status_code == 429
@@ -371,7 +372,7 @@ def test_login_with_a_blank_form_shows_field_errors(client):
     response = client.post("/login/", {"email": "", "password": ""})
 
     assert response.status_code == 200
-    assert b'id="id_email_error"' in response.content
+    assert b'id="id_login_error"' in response.content
     assert b'id="id_password_error"' in response.content
 
 
@@ -428,7 +429,7 @@ def _main(content: bytes) -> bytes:
 
 
 def _reset_link(body: str) -> str:
-    match = re.search(r"http://testserver(/password-reset/[^/\s]+/[^/\s]+/)", body)
+    match = re.search(r"http://testserver(/password-reset/key/[^/\s]+/)", body)
     assert match, body
     return match.group(1)
 
@@ -441,14 +442,14 @@ def test_password_reset_mails_a_working_link_and_sets_the_new_password(client, a
     assert len(mailoutbox) == 1
     mail = mailoutbox[0]
     assert mail.to == [account.owner.email]
-    assert mail.subject == "Reset your BReact Console password"
+    assert mail.subject == "BReact Console: Reset your password"
     link = _reset_link(mail.body)
 
     form_page = client.get(link, follow=True)
     assert form_page.status_code == 200
     assert b'id="password-set-form"' in form_page.content
     set_url = form_page.redirect_chain[-1][0]
-    done = client.post(set_url, {"new_password1": STRONG, "new_password2": STRONG})
+    done = client.post(set_url, {"password1": STRONG, "password2": STRONG})
 
     assert done.status_code == 302
     assert done["Location"] == "/password-reset/done/"
@@ -481,7 +482,12 @@ def test_password_reset_lets_a_user_without_a_password_set_one(client, mailoutbo
     client.post("/password-reset/", {"email": "cli@example.com"})
 
     assert len(mailoutbox) == 1
-    assert _reset_link(mailoutbox[0].body)
+    form_page = client.get(_reset_link(mailoutbox[0].body), follow=True)
+    set_url = form_page.redirect_chain[-1][0]
+    done = client.post(set_url, {"password1": STRONG, "password2": STRONG})
+    assert done.status_code == 302
+    # The link went to the address: it is verified now, keys and top-ups are open.
+    assert email_verified(user=account.owner)
 
 
 def test_password_reset_mails_to_one_address_are_throttled(client, account, mailoutbox, settings):
@@ -494,7 +500,7 @@ def test_password_reset_mails_to_one_address_are_throttled(client, account, mail
 
 
 def test_password_reset_with_a_bad_token_says_the_link_does_not_work(client, account):
-    response = client.get("/password-reset/MQ/not-a-token/")
+    response = client.get("/password-reset/key/1-not-a-token/")
 
     assert response.status_code == 200
     assert b'id="password-reset-invalid"' in response.content
@@ -525,7 +531,7 @@ def test_sign_ups_from_one_address_are_limited(settings):
 
 
 def test_login_during_a_cache_outage_is_refused_with_a_clear_error(client, account, cache_down):
-    with mock.patch("accounts.console.views.auth.authenticate") as authenticate:
+    with mock.patch("allauth.account.adapter.authenticate") as authenticate:
         response = _login(client, account.owner.email, PASSWORD)
 
     assert response.status_code == 503
@@ -558,3 +564,11 @@ def test_password_reset_during_a_cache_outage_is_refused_with_a_clear_error(
 def test_pages_of_a_logged_in_user_work_during_a_cache_outage(page_client, cache_down):
     for url in ("/", "/keys/", "/credits/", "/usage/", "/services/"):
         assert page_client.get(url).status_code == 200, url
+
+
+def test_a_reset_link_mailed_before_allauth_leads_to_asking_for_a_new_one(client):
+    response = client.get("/password-reset/MQ/c2ndl0-0123456789abcdef/", follow=True)
+
+    assert response.redirect_chain == [("/password-reset/", 302)]
+    assert b"no longer valid" in response.content
+    assert b'id="password-reset-form"' in response.content

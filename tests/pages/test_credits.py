@@ -68,7 +68,7 @@ def _charge(account: Account, credits: int) -> LedgerEntry:
 def test_credit_pages_require_login(name, method):
     response = getattr(Client(), method)(reverse(name))
     assert response.status_code == 302
-    assert response["Location"].startswith(reverse("login"))
+    assert response["Location"].startswith(reverse("account_login"))
 
 
 def test_credit_posts_enforce_csrf(account):

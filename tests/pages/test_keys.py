@@ -68,7 +68,7 @@ def test_key_pages_require_login(name, args, method):
     url = reverse(name, args=args)
     response = getattr(Client(), method)(url)
     assert response.status_code == 302
-    assert response["Location"].startswith(reverse("login"))
+    assert response["Location"].startswith(reverse("account_login"))
 
 
 @pytest.mark.parametrize("name", ["key-revoke", "key-roll"])

@@ -50,10 +50,16 @@ NOT_OBJECT_ROUTES = {
     "caller's own process",
     "staff-endpoint-edit": "service and endpoint ids of the catalogue, staff only (non-staff "
     "users get 403: tests/staff/test_services.py)",
-    "password_reset_confirm": "a signed, expiring reset token, checked by Django's token "
-    "generator, not an object id",
     "invitation-accept": "a signed, expiring invitation token for one email address, not an "
     "object id (tests/accounts/orgs/test_invitations.py)",
+    "account_reset_password_from_key": "a signed, expiring reset token (allauth, Django's "
+    "token generator), not an object id",
+    "password-reset-legacy": "an old reset link's token: always sent to ask for a new link",
+    "account_confirm_email": "a signed email-verification key (allauth), not an object id",
+    "mfa_remove_webauthn": "allauth.mfa looks the passkey up among the signed-in user's own "
+    "authenticators (tests/accounts/test_signin_security.py)",
+    "mfa_edit_webauthn": "allauth.mfa looks the passkey up among the signed-in user's own "
+    "authenticators (tests/accounts/test_signin_security.py)",
 }
 ADMIN_REASON = "Django admin: staff only, its own permission checks (tests/staff/test_admin.py)"
 # Rows a request may add or touch without changing anything of the first account.

@@ -106,7 +106,7 @@ def test_every_url_sends_an_anonymous_visitor_to_log_in(method, client, provider
     for url in _staff_urls(provider.pk):
         response = getattr(client, method)(url)
         assert response.status_code == 302, url
-        assert response["Location"].startswith(reverse("login")), url
+        assert response["Location"].startswith(reverse("account_login")), url
     assert ModelProvider.objects.filter(pk=provider.pk).exists()
 
 

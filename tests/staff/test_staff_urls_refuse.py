@@ -85,7 +85,7 @@ def test_every_staff_url_sends_an_anonymous_visitor_to_log_in(
     method: str, objects: dict[str, Any]
 ) -> None:
     client = Client()
-    login = reverse("login")
+    login = reverse("account_login")
     for route in _staff_routes():
         url = _url(route, objects)
         with CaptureQueriesContext(connection) as queries:

@@ -32,8 +32,9 @@ from accounts.billing.payments import (
 from accounts.billing.selectors import payment_get
 from accounts.console.actions import request_account
 from accounts.ledger.selectors import account_balance, ledger_entries
-from accounts.models import Account, LedgerEntry, Payment
+from accounts.models import Account, LedgerEntry, Payment, User
 from accounts.orgs.access import org_permission
+from accounts.signin.selectors import verification_refusal
 from breact.http import HtmxHttpRequest, see_other
 
 logger = logging.getLogger(__name__)
@@ -97,8 +98,15 @@ def _page_context(
         "topup_error": topup_error,
         "alert_form": alert_form or AlertForm(initial={"threshold": account.low_balance_threshold}),
         "checkout_cancelled": request.GET.get("checkout") == "cancelled",
+        "verification_refusal": verification_refusal(user=_member(request)),
         **_ledger_context(request, account),
     }
+
+
+def _member(request: HttpRequest) -> User:
+    """The signed-in member: who pays must have a verified address (org_permission ran)."""
+    assert isinstance(request.user, User)
+    return request.user
 
 
 @org_permission("credits.view")
@@ -120,6 +128,9 @@ def credits_topup(request: HtmxHttpRequest) -> HttpResponse:
     if mode == OFF:
         context = _page_context(request, account, topup_error=TOPUPS_OFF)
         return render(request, "accounts/credits.html", context, status=503)
+    if verification_refusal(user=_member(request)) is not None:
+        # No payment before the address is verified; the page says so beside the packs.
+        return render(request, "accounts/credits.html", _page_context(request, account), status=403)
     if pack is None:
         context = _page_context(request, account, topup_error="Choose one of the credit packs.")
         return render(request, "accounts/credits.html", context)

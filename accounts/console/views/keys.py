@@ -19,9 +19,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.console.actions import request_account, request_membership
 from accounts.keys.actions import api_key_create, api_key_revoke, api_key_roll
 from accounts.keys.selectors import api_key_get, api_key_status, api_keys_listed
-from accounts.models import Account, ApiKey
+from accounts.models import Account, ApiKey, User
 from accounts.orgs.access import key_scope, org_permission
 from accounts.rates import parse_rate
+from accounts.signin.selectors import verification_refusal
 from breact.errors import BadRequest
 from breact.forms import BoundedDateField
 from breact.http import HtmxHttpRequest, client_ip
@@ -228,7 +229,15 @@ def _key_once(
 @org_permission("keys.manage")
 @require_http_methods(["GET", "POST"])
 def key_create(request: HtmxHttpRequest) -> HttpResponse:
+    """Create a key; refused (403, with a button to resend the link) until the signed-in
+    member's email address is verified."""
     account = request_account(request)
+    template = "accounts/keys_new.html#key-form" if request.htmx else "accounts/keys_new.html"
+    assert isinstance(request.user, User)  # org_permission ran first
+    refusal = verification_refusal(user=request.user)
+    if refusal is not None:
+        status = 403 if request.method == "POST" else 200
+        return render(request, template, {"verification_refusal": refusal}, status=status)
     if request.method == "POST":
         form = KeyCreateForm(request.POST, account=account)
         if form.is_valid():
@@ -250,7 +259,6 @@ def key_create(request: HtmxHttpRequest) -> HttpResponse:
                 return _key_once(request, api_key=key, raw_key=raw_key)
     else:
         form = KeyCreateForm(account=account)
-    template = "accounts/keys_new.html#key-form" if request.htmx else "accounts/keys_new.html"
     return render(request, template, {"form": form})
 
 
