@@ -17,16 +17,21 @@ from tests.routes import Route, all_routes
 pytestmark = pytest.mark.django_db
 
 # Routes that are not pages of an organisation: the API (keys), staff and admin (staff rule),
-# signing in and out, the payment provider's webhook, metrics, an invitation link (any visitor).
-NOT_ORG_ROUTES = ("api/", "admin/", "staff/", "stripe/", "metrics", "__")
+# the payment provider's webhook, metrics, an invitation link (any visitor), and the signed-in
+# user's own sign-in pages (accounts/signin/urls.py: log-in, sign-up, reset, email verification,
+# second factors, sessions), which belong to the person, not to an organisation.
+NOT_ORG_ROUTES = ("api/", "admin/", "staff/", "stripe/", "metrics", "__", "accounts/")
 NOT_ORG_NAMES = {
-    "signup",
-    "login",
-    "logout",
-    "password_reset",
-    "password_reset_done",
-    "password_reset_confirm",
-    "password_reset_complete",
+    "account_login",
+    "account_signup",
+    "account_logout",
+    "account_reset_password",
+    "account_reset_password_done",
+    "account_reset_password_from_key",
+    "account_reset_password_from_key_done",
+    "password-reset-legacy",
+    "account-security",
+    "account-verification-resend",
     "invitation-accept",
 }
 
