@@ -68,6 +68,11 @@ class Account(models.Model):
         User, on_delete=models.PROTECT, related_name="account", null=True, blank=True
     )
     name = models.CharField(max_length=100, blank=True, help_text="The organisation's name.")
+    mfa_required = models.BooleanField(
+        default=False,
+        help_text="Every member must have a second factor (authenticator app or passkey) to use "
+        "this organisation's console pages.",
+    )
     balance = models.BigIntegerField(default=0)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     rate_limit = models.CharField(

@@ -6,15 +6,18 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
+from django.urls import reverse
 
 from accounts.console.actions import request_membership
 from accounts.models import Membership, User
 from accounts.orgs.roles import PERMISSIONS, role_has
+from accounts.signin.selectors import user_has_second_factor
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 # A signed-out visitor opened an invitation link: after signing in (or up), the first console
@@ -50,6 +53,8 @@ def org_permission(read: str, write: str | None = None) -> Callable[[View], View
                 del request.session[PENDING_INVITATION_KEY]
                 return redirect("invitation-accept", pending)
             membership = request_membership(request)
+            if membership.account.mfa_required and not user_has_second_factor(user=membership.user):
+                return second_factor_required(request, membership)
             needed = permission_for(wrapper, request.method or "GET")
             assert needed is not None
             if not role_has(membership.role, needed):
@@ -64,6 +69,23 @@ def org_permission(read: str, write: str | None = None) -> Callable[[View], View
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def second_factor_required(request: HttpRequest, membership: Membership) -> HttpResponseBase:
+    """The organisation requires a second factor its member has not set up: to the Account
+    security page (which is the person's, outside every organisation) with the reason; an htmx
+    request is redirected as a whole page."""
+    messages.warning(
+        request,
+        f"{membership.account.display_name} requires a second factor of every member. Turn on "
+        "an authenticator app or add a passkey to continue.",
+    )
+    target = reverse("account-security")
+    if request.headers.get("HX-Request") == "true":
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = target
+        return response
+    return redirect(target)
 
 
 def membership_can(membership: Membership, permission: str) -> bool:

@@ -1,4 +1,5 @@
-"""Writes on organisations: the first organisation, rename, delete, roles, removal, leaving,
+"""Writes on organisations: the first organisation, a new one, rename, the second-factor rule,
+delete, roles, removal, leaving,
 invitations. Each is one transaction with its audit event; views check the role matrix first,
 these enforce the rules that depend on the objects (Owners, the last Owner, emails)."""
 
@@ -22,6 +23,7 @@ from accounts.keys.actions import api_key_revoke
 from accounts.models import Account, ApiKey, Invitation, Membership, Role, User
 from accounts.orgs.roles import role_has
 from accounts.orgs.selectors import member_keys, owners_count
+from accounts.signin.selectors import user_has_second_factor
 
 INVITATION_MAX_AGE = timedelta(days=7)
 INVITATION_SALT = "breact.orgs.invitation"
@@ -65,6 +67,56 @@ def org_for_new_member(*, user: User) -> Membership:
         account=account, user=user, defaults={"role": Role.OWNER}
     )
     return membership
+
+
+@transaction.atomic
+def org_create(*, user: User, name: str, ip: str | None = None) -> Membership:
+    """A new organisation with `user` as its Owner: empty (no sign-up grant: credits are bought
+    or granted by staff), audited as org.create. Any signed-in user may create one."""
+    name = name.strip()[:100]
+    if not name:
+        raise OrgError("Give the organisation a name.")
+    account = Account.objects.create(name=name)
+    membership = Membership.objects.create(account=account, user=user, role=Role.OWNER)
+    audit_record(
+        action="org.create",
+        target=account,
+        actor=user,
+        account=account,
+        after={"name": name},
+        ip=ip,
+    )
+    return membership
+
+
+@transaction.atomic
+def org_mfa_require(
+    *, account: Account, required: bool, actor: User, ip: str | None = None
+) -> bool:
+    """Require (or stop requiring) a second factor of every member; audited as
+    org.mfa_required. The Owner who turns it on must have one themself, so nobody turns it on
+    for others only. Returns whether anything changed."""
+    if required and not user_has_second_factor(user=actor):
+        raise OrgError(
+            "Turn on an authenticator app or add a passkey for yourself first (Account "
+            "security), then require it of every member."
+        )
+    changed = Account.objects.filter(pk=account.pk, mfa_required=not required).update(
+        mfa_required=required
+    )
+    if not changed:
+        return False
+    account.mfa_required = required
+    audit_record(
+        action="org.mfa_required",
+        target=account,
+        actor=actor,
+        account=account,
+        before={"mfa_required": not required},
+        after={"mfa_required": required},
+        ip=ip,
+    )
+    return True
 
 
 @transaction.atomic

@@ -10,13 +10,21 @@ from accounts.models import Membership, Role
 
 
 class OrgRenameForm(forms.Form):
-    name = forms.CharField(max_length=100, label="Organisation name")
+    name = forms.CharField(
+        max_length=100,
+        label="Organisation name",
+        error_messages={"required": "Give the organisation a name."},
+    )
 
     def clean_name(self) -> str:
         name = str(self.cleaned_data["name"]).strip()
         if not name:
             raise forms.ValidationError("Give the organisation a name.")
         return name
+
+
+class OrgCreateForm(OrgRenameForm):
+    """A new organisation's name."""
 
 
 class InviteForm(forms.Form):

@@ -33,6 +33,7 @@ PERMISSIONS: dict[str, tuple[str, frozenset[str]]] = {
     "activity.view": ("See the organisation's activity log", frozenset({OWN, ADM})),
     "org.view": ("See the organisation's settings", EVERYONE),
     "org.rename": ("Rename the organisation", frozenset({OWN, ADM})),
+    "org.require_mfa": ("Require a second factor of every member", frozenset({OWN})),
     "org.delete": ("Delete the organisation", frozenset({OWN})),
 }
 

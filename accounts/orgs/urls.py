@@ -7,6 +7,8 @@ from accounts.orgs import views
 urlpatterns = [
     path("organisation/", views.org_settings, name="org-settings"),
     path("organisation/delete/", views.org_delete_view, name="org-delete"),
+    path("organisation/second-factor/", views.org_mfa, name="org-mfa"),
+    path("organisations/new/", views.org_create_view, name="org-create"),
     path("organisation/switch/", views.org_switch, name="org-switch"),
     path("organisation/leave/", views.member_leave_view, name="org-leave"),
     path("organisation/members/", views.members, name="org-members"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -17,7 +18,13 @@ from accounts.console.actions import ORG_SESSION_KEY, request_membership
 from accounts.models import Membership, Role, User
 from accounts.orgs import actions, selectors
 from accounts.orgs.access import PENDING_INVITATION_KEY, membership_can, org_permission
-from accounts.orgs.forms import InviteForm, MemberRemoveForm, OrgRenameForm, RoleForm
+from accounts.orgs.forms import (
+    InviteForm,
+    MemberRemoveForm,
+    OrgCreateForm,
+    OrgRenameForm,
+    RoleForm,
+)
 from accounts.orgs.roles import ROLE_ORDER, matrix_rows
 from breact.http import HtmxHttpRequest, client_ip
 
@@ -57,8 +64,48 @@ def org_settings(request: HtmxHttpRequest) -> HttpResponse:
             "form": form,
             "can_rename": membership_can(membership, "org.rename"),
             "can_delete": membership_can(membership, "org.delete"),
+            "can_require_mfa": membership_can(membership, "org.require_mfa"),
         },
     )
+
+
+@org_permission("org.view", "org.require_mfa")
+@require_POST
+def org_mfa(request: HtmxHttpRequest) -> HttpResponse:
+    """Turn the organisation's second-factor rule on or off (Owners)."""
+    membership = request_membership(request)
+    required = request.POST.get("mfa_required") == "on"
+    try:
+        changed = actions.org_mfa_require(
+            account=membership.account,
+            required=required,
+            actor=_user(request),
+            ip=client_ip(request),
+        )
+    except actions.OrgError as exc:
+        messages.error(request, exc.message)
+    else:
+        if changed and required:
+            messages.success(request, "Every member now needs a second factor to use this console.")
+        elif changed:
+            messages.success(request, "Members no longer need a second factor here.")
+    return redirect("org-settings")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def org_create_view(request: HtmxHttpRequest) -> HttpResponse:
+    """A new organisation, for any signed-in person (not a page of the current organisation):
+    they become its Owner and it becomes their current one."""
+    form = OrgCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        membership = actions.org_create(
+            user=_user(request), name=form.cleaned_data["name"], ip=client_ip(request)
+        )
+        request.session[ORG_SESSION_KEY] = membership.account_id
+        messages.success(request, f"You created “{membership.account.display_name}”.")
+        return redirect("org-settings")
+    return render(request, "accounts/orgs/create.html", {"form": form})
 
 
 @org_permission("org.delete")

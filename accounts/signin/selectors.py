@@ -22,6 +22,15 @@ def email_verified(*, user: User) -> bool:
     return EmailAddress.objects.filter(user=user, email__iexact=user.email, verified=True).exists()
 
 
+SECOND_FACTORS = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
+
+
+def user_has_second_factor(*, user: User) -> bool:
+    """True when the user signs in with an authenticator app or a passkey (recovery codes alone
+    do not count)."""
+    return Authenticator.objects.filter(user=user, type__in=SECOND_FACTORS).exists()
+
+
 def verification_refusal(*, user: User) -> str | None:
     """Why this user may not create API keys or pay yet, or None when they may."""
     if email_verified(user=user):

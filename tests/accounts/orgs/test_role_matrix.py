@@ -33,6 +33,7 @@ NOT_ORG_NAMES = {
     "account-security",
     "account-verification-resend",
     "invitation-accept",
+    "org-create",  # any signed-in person may create an organisation (tests/accounts/orgs)
 }
 
 
