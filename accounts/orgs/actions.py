@@ -23,6 +23,7 @@ from accounts.keys.actions import api_key_revoke
 from accounts.models import Account, ApiKey, Invitation, Membership, Role, User
 from accounts.orgs.roles import role_has
 from accounts.orgs.selectors import member_keys, owners_count
+from accounts.signin.actions import email_mark_verified
 from accounts.signin.selectors import user_has_second_factor
 
 INVITATION_MAX_AGE = timedelta(days=7)
@@ -459,7 +460,8 @@ def invitation_find(*, token: str) -> Invitation:
 def invitation_accept(*, token: str, user: User, ip: str | None = None) -> Membership:
     """Accept the invitation for `user`: it must be open (not accepted, revoked or expired),
     addressed to the user's email, and its organisation live. Creates the membership, marks the
-    invitation used (single use, under a row lock) and audits invitation.accept."""
+    invitation used (single use, under a row lock) and audits invitation.accept. The user's
+    address counts as verified from then on (the invitation was mailed to it)."""
     found = invitation_find(token=token)
     invitation = Invitation.objects.select_for_update().select_related("account").get(pk=found.pk)
     state = invitation.state
@@ -479,6 +481,8 @@ def invitation_accept(*, token: str, user: User, ip: str | None = None) -> Membe
     membership, created = Membership.objects.get_or_create(
         account=invitation.account, user=user, defaults={"role": invitation.role}
     )
+    # The link reached this address and its owner is signed in with it: the address is proven.
+    email_mark_verified(user=user)
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])

@@ -103,3 +103,23 @@ def test_signed_out_visitors_are_sent_to_log_in(db):
     response = Client().get("/organisations/new/")
 
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_accepting_an_invitation_verifies_the_address_it_was_mailed_to(org, owner):
+    from accounts.orgs.actions import invitation_accept, invitation_create
+    from accounts.signin.selectors import email_verified
+    from tests.factories import UserFactory
+
+    from allauth.account.models import EmailAddress
+
+    newcomer = UserFactory(email="new@example.com")
+    EmailAddress.objects.filter(user=newcomer).delete()  # signed up, link not opened yet
+    assert not email_verified(user=newcomer)
+    _, token = invitation_create(
+        account=org, email="new@example.com", role=Role.DEVELOPER, actor=owner.user,
+        actor_role=Role.OWNER,
+    )  # fmt: skip
+
+    invitation_accept(token=token, user=newcomer)
+
+    assert email_verified(user=newcomer)
