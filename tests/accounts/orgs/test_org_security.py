@@ -106,11 +106,11 @@ def test_signed_out_visitors_are_sent_to_log_in(db):
 
 
 def test_accepting_an_invitation_verifies_the_address_it_was_mailed_to(org, owner):
+    from allauth.account.models import EmailAddress
+
     from accounts.orgs.actions import invitation_accept, invitation_create
     from accounts.signin.selectors import email_verified
     from tests.factories import UserFactory
-
-    from allauth.account.models import EmailAddress
 
     newcomer = UserFactory(email="new@example.com")
     EmailAddress.objects.filter(user=newcomer).delete()  # signed up, link not opened yet
