@@ -32,7 +32,7 @@ def _user(email: str) -> User:
 
 def _log_in(page, email: str) -> None:
     page.goto("/login/")
-    page.fill("#id_email", email)
+    page.fill("#id_login", email)
     page.fill("#id_password", PASSWORD)
     page.click("#login-submit")
     page.wait_for_url(HOME)
