@@ -86,7 +86,9 @@ class ApiKeyAuthentication(BaseAuthentication):
         api_key_touch(api_key=key)
         request._request.api_key = key  # type: ignore[attr-defined]
         request._request.hot_cache_generation = generation  # type: ignore[attr-defined]
-        return key.account.owner, key
+        # The person the call acts for: who made the key, else the user the organisation was
+        # made for (an organisation created later has none: then its key's maker always is).
+        return key.created_by or key.account.owner, key
 
     def authenticate_header(self, request: Request) -> str:
         return 'ApiKey header="x-api-key"'

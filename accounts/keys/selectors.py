@@ -22,7 +22,11 @@ KEY_ROWS = HotCache("api keys")
 
 
 def _key_row(prefix: str) -> ApiKey | None:
-    return ApiKey.objects.select_related("account", "account__owner").filter(prefix=prefix).first()
+    return (
+        ApiKey.objects.select_related("account", "account__owner", "created_by")
+        .filter(prefix=prefix)
+        .first()
+    )
 
 
 def api_key_verify(*, raw_key: str, generation: str | None = None) -> ApiKey:

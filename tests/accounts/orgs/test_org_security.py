@@ -123,3 +123,29 @@ def test_accepting_an_invitation_verifies_the_address_it_was_mailed_to(org, owne
     invitation_accept(token=token, user=newcomer)
 
     assert email_verified(user=newcomer)
+
+
+def test_a_key_of_a_created_organisation_calls_the_api(org, member):
+    """An organisation made with org_create has no Account.owner: its keys act for their maker."""
+    from rest_framework.test import APIClient
+
+    from accounts.keys.actions import api_key_create
+    from accounts.ledger.actions import credits_add
+    from accounts.orgs.actions import org_create
+
+    viewer = member(Role.VIEWER)
+    created = org_create(user=viewer.user, name="Side project").account
+    credits_add(account=created, amount=5, reference="test")
+    _, raw = api_key_create(
+        account=created, name="k", scopes=[], expires_at=None, rate_limit="", spend_cap=None,
+        created_by=viewer.user,
+    )  # fmt: skip
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=raw)
+
+    response = client.post(
+        "/api/v1/services/text_analyzer/analyze", {"text": "One. Two."}, format="json"
+    )
+
+    assert response.status_code == 202, response.content
+    assert client.get("/api/v1/account").status_code == 200
