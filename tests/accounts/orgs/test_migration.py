@@ -20,6 +20,13 @@ def _migrate(targets):
     return executor.loader.project_state(targets).apps
 
 
+@pytest.fixture(autouse=True)
+def _latest_schema_afterwards():
+    """Every later test needs the whole schema back (the later migrations too)."""
+    yield
+    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
 def test_every_account_becomes_an_organisation_with_its_owner_as_owner():
     old = _migrate(BEFORE)
     User = old.get_model("accounts", "User")
