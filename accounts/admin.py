@@ -165,25 +165,16 @@ class UserAdmin(AuditedAdmin, BaseUserAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ViewOnlyAdmin):
     list_display = ["user", "account", "role", "created_at"]
     list_filter = ["role"]
     list_select_related = ["user", "account"]
     search_fields = ["user__email", "account__name", "=account__id"]
     readonly_fields = ["account", "user", "role", "created_at"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(ViewOnlyAdmin):
     list_display = [
         "email",
         "account",
@@ -209,15 +200,6 @@ class InvitationAdmin(admin.ModelAdmin):
         "accepted_by",
         "revoked_at",
     ]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Account)
