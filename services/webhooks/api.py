@@ -14,16 +14,16 @@ from rest_framework.response import Response
 
 from breact.dates import iso
 from services.api import serializers as out
-from services.api.kb_views import (
+from services.api.parsing import json_object_from
+from services.api.resources import (
     ERRORS,
     PAGE_PARAMETERS,
     DeletedSerializer,
     StrictCharField,
-    _page_serializer,
-    _validated,
     newest_first_page,
+    page_serializer,
+    validated,
 )
-from services.api.parsing import json_object_from
 from services.api.views import KeyedApiView
 from services.webhooks import actions, selectors
 from services.webhooks.models import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
@@ -120,8 +120,8 @@ class ResendSerializer(serializers.Serializer):
     queued = serializers.BooleanField(help_text="False: it was still pending (already queued).")
 
 
-EndpointPageSerializer = _page_serializer("WebhookEndpointPage", EndpointSerializer)
-DeliveryPageSerializer = _page_serializer("WebhookDeliveryPage", DeliverySerializer)
+EndpointPageSerializer = page_serializer("WebhookEndpointPage", EndpointSerializer)
+DeliveryPageSerializer = page_serializer("WebhookDeliveryPage", DeliverySerializer)
 
 
 def endpoint_body(endpoint: WebhookEndpoint) -> dict[str, Any]:
@@ -210,7 +210,7 @@ class WebhooksApi(WebhookApiView):
         responses={201: EndpointCreatedSerializer, 413: out.ErrorSerializer, **ERRORS},
     )
     def post(self, request: Request) -> Response:
-        data = _validated(EndpointCreateSerializer, json_object_from(request._request))
+        data = validated(EndpointCreateSerializer, json_object_from(request._request))
         with transaction.atomic():
             endpoint, secret = actions.endpoint_create(
                 account_id=self.account_id,
@@ -240,7 +240,7 @@ class WebhookDetailApi(WebhookApiView):
     )
     def patch(self, request: Request, webhook_id: str) -> Response:
         endpoint = self.endpoint(webhook_id)
-        data = _validated(EndpointUpdateSerializer, json_object_from(request._request))
+        data = validated(EndpointUpdateSerializer, json_object_from(request._request))
         with transaction.atomic():
             actions.endpoint_update(endpoint=endpoint, **data)
         return Response(endpoint_body(endpoint))
@@ -267,7 +267,7 @@ class WebhookSecretRollApi(WebhookApiView):
     )
     def post(self, request: Request, webhook_id: str) -> Response:
         endpoint = self.endpoint(webhook_id)
-        data = _validated(SecretRollSerializer, json_object_from(request._request))
+        data = validated(SecretRollSerializer, json_object_from(request._request))
         secret = actions.endpoint_secret_roll(
             endpoint=endpoint, grace=timedelta(seconds=data["grace_seconds"])
         )
