@@ -8,6 +8,7 @@ from typing import Any
 from django.utils import timezone
 
 from accounts.models import Account
+from breact.dates import iso
 from breact.errors import BadRequest
 from services.catalogue.registry import (
     EndpointDefinition,
@@ -234,7 +235,7 @@ def process(params: dict[str, Any]) -> HandlerOutput:
             requested_model=requested,
             started=started,
             usage=usage,
-            processed_at=timezone.now().isoformat().replace("+00:00", "Z"),
+            processed_at=iso(timezone.now()),
             knowledge_bases=kb_ids,
             sources=_sources(hits),
             retrieval={

@@ -4,6 +4,8 @@ Each concept lists, comma-separated, the label words that name it and the words 
 text about it tends to use. A label ("Billing Issue", "shipping_delay", "techSupport") is split
 into words; each word that names a concept brings that concept's related words. Matching is on
 stems (text.stem), phrase by phrase.
+
+Over 500 lines because it is data: the concept tables themselves, one line per concept.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from breact import metrics
+from breact.dates import iso
 from breact.errors import BadRequest
 from services.webhooks import signing, transport
 from services.webhooks.models import (
@@ -37,12 +38,6 @@ FLAG_KEY = "webhooks:account:{}"
 FLAG_TTL = 300
 # Set at execute when a call passed webhook_url; read with the account flag in one round trip.
 PROCESS_FLAG_KEY = "webhooks:process:{}"
-
-
-def _iso(moment: Any) -> str | None:
-    from breact.dates import iso
-
-    return iso(moment)
 
 
 def flag_forget(*, account_id: int) -> None:
@@ -256,7 +251,7 @@ def _event_create(
         account_id=account_id,
         type=event_type,
         dedupe_key=(dedupe_key or f"{event_type}:{public_id}")[:200],
-        payload={"id": public_id, "event": event_type, "created_at": _iso(now), **data},
+        payload={"id": public_id, "event": event_type, "created_at": iso(now), **data},
         created_at=now,
     )
 

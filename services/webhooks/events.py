@@ -12,8 +12,9 @@ from typing import Any
 from django.utils import timezone
 
 from breact import metrics
+from breact.dates import iso
 from breact.errors import BadRequest
-from services.webhooks.actions import _iso, event_emit, url_check
+from services.webhooks.actions import event_emit, url_check
 from services.webhooks.actions import process_webhook_attach as attach
 
 process_logger = logging.getLogger("breact.process")
@@ -119,7 +120,7 @@ def _payment_body(payment_pk: int) -> dict[str, Any]:
             "credits": payment.credits,
             "amount_cents": payment.amount_cents,
             "currency": payment.currency,
-            "paid_at": _iso(payment.paid_at),
+            "paid_at": iso(payment.paid_at),
         },
         **_balance_body(payment.account_id),
     }
@@ -142,13 +143,13 @@ def keys_expiring_scan() -> int:
         event_emit(
             account_id=key.account_id,
             event_type="key.expiring",
-            dedupe_key=f"key.expiring:{key.pk}:{_iso(key.expires_at)}",
+            dedupe_key=f"key.expiring:{key.pk}:{iso(key.expires_at)}",
             data=lambda key=key: {  # type: ignore[misc]
                 "key": {
                     "name": key.name,
                     "prefix": key.prefix,
                     "last_four": key.last_four,
-                    "expires_at": _iso(key.expires_at),
+                    "expires_at": iso(key.expires_at),
                 }
             },
         )
