@@ -21,8 +21,10 @@ from services.models import (
     KnowledgeDocument,
     ModelProvider,
     Process,
+    ProcessDaily,
     RollupState,
     Service,
+    SpentDaily,
     UsageDaily,
     UsageLog,
 )
@@ -173,6 +175,28 @@ class UsageDailyAdmin(ViewOnlyAdmin):
     ]
     list_filter = ["kind", "status_class", ServiceIdFilter]
     search_fields = ["=account_ref", "=api_key_ref", "endpoint"]
+    date_hierarchy = "day"
+
+
+@admin.register(ProcessDaily)
+class ProcessDailyAdmin(ViewOnlyAdmin):
+    list_display = [
+        "day",
+        "service_id",
+        "endpoint",
+        "account_ref",
+        "api_key_ref",
+        "finished",
+        "failed",
+    ]
+    list_filter = [ServiceIdFilter]
+    date_hierarchy = "day"
+
+
+@admin.register(SpentDaily)
+class SpentDailyAdmin(ViewOnlyAdmin):
+    list_display = ["day", "service_id", "endpoint", "account_ref", "api_key_ref", "credits"]
+    list_filter = [ServiceIdFilter]
     date_hierarchy = "day"
 
 

@@ -336,6 +336,56 @@ class UsageDaily(models.Model):
         return f"{self.day} {self.service_id}.{self.endpoint} {self.kind} {self.status_class}xx"
 
 
+class _FigureDaily(models.Model):
+    """The grain the figure rollups share: a UTC day, account, key, service and endpoint (0 in
+    account_ref / api_key_ref and "" in service_id / endpoint mean none)."""
+
+    day = models.DateField()
+    account_ref = models.BigIntegerField()
+    api_key_ref = models.BigIntegerField()
+    service_id = models.CharField(max_length=64)
+    endpoint = models.CharField(max_length=64)
+
+    GRAIN = ("day", "account_ref", "api_key_ref", "service_id", "endpoint")
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.service_id}.{self.endpoint} account {self.account_ref}"
+
+
+class ProcessDaily(_FigureDaily):
+    """Finished processes (completed or error) per creation day and grain, and how many of them
+    failed (services.usage.figures.FAILED_PROCESS), so the figures never scan the process
+    table. Built by services.usage.actions.outcomes_rollup up to RollupState "processes";
+    derived data: it can be rebuilt from Process."""
+
+    finished = models.BigIntegerField(default=0)
+    failed = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "process daily rollups"
+        constraints = [
+            models.UniqueConstraint(fields=_FigureDaily.GRAIN, name="process_daily_grain")
+        ]
+        indexes = [models.Index(fields=["account_ref", "day"], name="process_daily_account")]
+
+
+class SpentDaily(_FigureDaily):
+    """Credits spent (charges net of refunds, positive) per ledger day and the grain of the
+    entry's process, so the figures never scan the ledger. Built by
+    services.usage.actions.spent_rollup up to RollupState "ledger"; derived data: it can be
+    rebuilt from the ledger."""
+
+    credits = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "credits spent daily rollups"
+        constraints = [models.UniqueConstraint(fields=_FigureDaily.GRAIN, name="spent_daily_grain")]
+        indexes = [models.Index(fields=["account_ref", "day"], name="spent_daily_account")]
+
+
 class RollupState(models.Model):
     """How far a rollup has read its source table (the last id included)."""
 

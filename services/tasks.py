@@ -6,7 +6,12 @@ from __future__ import annotations
 from celery import shared_task
 
 from services.execution.actions import process_run, processes_fail_stuck, results_purge
-from services.usage.actions import usage_log_fold_all, usage_rollup
+from services.usage.actions import (
+    outcomes_rollup,
+    spent_rollup,
+    usage_log_fold_all,
+    usage_rollup,
+)
 
 
 @shared_task(name="services.tasks.run_process", acks_late=True, reject_on_worker_lost=True)
@@ -32,12 +37,14 @@ def fold_usage_log() -> int:
 
 @shared_task(name="services.tasks.roll_up_usage")
 def roll_up_usage() -> int:
-    """Fold new request-log rows into the daily rollups until caught up (bounded per run)."""
+    """Fold new request-log rows, finished processes and ledger entries into their daily
+    rollups until caught up (bounded per run)."""
     usage_log_fold_all()
     folded = 0
-    for _ in range(20):
-        count = usage_rollup()
-        folded += count
-        if not count:
-            break
+    for rollup in (usage_rollup, outcomes_rollup, spent_rollup):
+        for _ in range(20):
+            count = rollup()
+            folded += count
+            if not count:
+                break
     return folded

@@ -9,47 +9,7 @@ from datetime import date
 from typing import Any
 
 from services.models import LATENCY_BUCKETS_MS
-from services.usage.figures import credits_spent, process_outcomes
-
-
-def latency_percentiles(
-    buckets: list[int],
-    quantiles: Sequence[float],
-    *,
-    bounds: Sequence[int] = LATENCY_BUCKETS_MS,
-) -> list[float | None]:
-    """Estimate latency quantiles (0–1) in ms from a histogram: `buckets[i]` counts requests
-    of at most `bounds[i]` ms (and more than the previous bound), the last bucket those slower
-    than `bounds[-1]`. Linear interpolation inside the bucket holding the rank, as Prometheus'
-    histogram_quantile does; a rank in the overflow bucket answers `bounds[-1]` (“at least”).
-    None for every quantile when the histogram is empty. Pure; raises ValueError on a quantile
-    outside 0–1 or a histogram of the wrong length."""
-    if len(buckets) != len(bounds) + 1:
-        raise ValueError(f"Expected {len(bounds) + 1} buckets, got {len(buckets)}.")
-    for q in quantiles:
-        if not 0 <= q <= 1:
-            raise ValueError(f"A quantile must be between 0 and 1, not {q}.")
-    total = sum(buckets)
-    if total <= 0:
-        return [None for _ in quantiles]
-    out: list[float | None] = []
-    for q in quantiles:
-        rank = q * total
-        below = 0
-        value = float(bounds[-1])
-        for index, count in enumerate(buckets):
-            if count <= 0:
-                continue
-            if below + count >= rank:
-                if index == len(bounds):
-                    value = float(bounds[-1])
-                else:
-                    lower = float(bounds[index - 1]) if index else 0.0
-                    value = lower + (bounds[index] - lower) * (rank - below) / count
-                break
-            below += count
-        out.append(value)
-    return out
+from services.usage.figures import credits_spent, latency_percentiles, process_outcomes
 
 
 @dataclass

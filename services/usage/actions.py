@@ -16,6 +16,7 @@ from django.utils import timezone
 from services.models import (
     UsageLog,
 )
+from services.usage import watermarks
 from services.usage.figures import is_call
 
 logger = logging.getLogger(__name__)
@@ -156,7 +157,7 @@ def usage_rollup(*, batch: int = 50_000) -> int:
 
     settled = timezone.now() - timedelta(seconds=ROLLUP_SETTLE_SECONDS)
     with transaction.atomic():
-        state, _ = RollupState.objects.select_for_update().get_or_create(name="usage")
+        state, _ = RollupState.objects.select_for_update().get_or_create(name=watermarks.USAGE)
         source = UsageLog.objects.filter(id__gt=state.last_id, created_at__lt=settled)
         ids = list(source.order_by("id").values_list("id", flat=True)[:batch])
         if not ids:
@@ -242,3 +243,135 @@ def usage_rollup(*, batch: int = 50_000) -> int:
         state.last_id = upto
         state.save()
     return folded
+
+
+def _figures_fold(model: Any, groups: list[dict[str, Any]], sums: tuple[str, ...]) -> None:
+    """Add each grouped row's `sums` into `model`'s row of its grain (ProcessDaily, SpentDaily):
+    the grains' existing rows read locked, then one bulk insert and one bulk update."""
+    days = sorted({row["day"] for row in groups})
+    refs = sorted({row["account_ref"] for row in groups})
+    existing: dict[tuple[Any, ...], Any] = {}
+    for i in range(0, len(refs), 500):
+        for found in model.objects.select_for_update().filter(
+            day__in=days, account_ref__in=refs[i : i + 500]
+        ):
+            existing[tuple(getattr(found, f) for f in model.GRAIN)] = found
+    created: dict[tuple[Any, ...], Any] = {}
+    changed: dict[int, Any] = {}
+    for row in groups:
+        grain = tuple(row[f] for f in model.GRAIN)
+        item = existing.get(grain)
+        if item is not None:
+            changed[item.pk] = item
+        else:
+            item = created.setdefault(grain, model(**dict(zip(model.GRAIN, grain, strict=True))))
+        for name in sums:
+            setattr(item, name, getattr(item, name) + int(row[name] or 0))
+    model.objects.bulk_create(created.values(), batch_size=1000)
+    model.objects.bulk_update(changed.values(), list(sums), batch_size=500)
+
+
+def _grain_values(rows: Any, **refs: str) -> Any:
+    """`rows` grouped by the figure grain: its UTC day and the (coalesced) account, key,
+    service and endpoint fields named in `refs`."""
+    from django.db.models import BigIntegerField, CharField, F, Value
+    from django.db.models.functions import Coalesce, TruncDate
+
+    def ref(field: str) -> Any:
+        return Coalesce(F(field), Value(0), output_field=BigIntegerField())
+
+    def text(field: str) -> Any:
+        return Coalesce(F(field), Value(""), output_field=CharField())
+
+    return rows.annotate(
+        day=TruncDate("created_at"),
+        account_ref=ref(refs["account"]),
+        api_key_ref=ref(refs["api_key"]),
+        g_service=text(refs["service"]),
+        g_endpoint=text(refs["endpoint"]),
+    ).values("day", "account_ref", "api_key_ref", "g_service", "g_endpoint")
+
+
+def outcomes_rollup(*, batch: int = 50_000) -> int:
+    """Fold finished processes past the "processes" watermark into ProcessDaily, in id order,
+    stopping before the first process still queued or running (or younger than the settle
+    time), at most `batch`; watermark and rows move in one transaction. A finished process
+    never changes state again, so a folded one is counted exactly once. Returns how many were
+    folded; run it until it returns 0 to catch up."""
+    from django.db.models import Count
+
+    from services.models import Process, ProcessDaily, RollupState
+    from services.usage.figures import FAILED_PROCESS, FINISHED_STATES
+
+    settled = timezone.now() - timedelta(seconds=ROLLUP_SETTLE_SECONDS)
+    with transaction.atomic():
+        state, _ = RollupState.objects.select_for_update().get_or_create(name=watermarks.PROCESSES)
+        upto = state.last_id
+        candidates = (
+            Process.objects.filter(id__gt=state.last_id)
+            .order_by("id")
+            .values_list("id", "state", "created_at")[:batch]
+        )
+        for pk, process_state, created_at in candidates:
+            if process_state not in FINISHED_STATES or created_at >= settled:
+                break
+            upto = pk
+        if upto == state.last_id:
+            return 0
+        rows = _grain_values(
+            Process.objects.filter(id__gt=state.last_id, id__lte=upto),
+            account="account_id",
+            api_key="api_key_id",
+            service="service_id",
+            endpoint="endpoint",
+        ).annotate(finished=Count("id"), failed=Count("id", filter=FAILED_PROCESS))
+        groups = [_grain_row(row) for row in rows]
+        _figures_fold(ProcessDaily, groups, ("finished", "failed"))
+        state.last_id = upto
+        state.save()
+    return sum(row["finished"] for row in groups)
+
+
+def spent_rollup(*, batch: int = 50_000) -> int:
+    """Fold ledger entries past the "ledger" watermark (older than the settle time, at most
+    `batch`) into SpentDaily: charges net of refunds per ledger day and the grain of the
+    entry's process; watermark and rows move in one transaction. Returns how many entries were
+    read; run it until it returns 0 to catch up."""
+    from django.db.models import Sum
+
+    from accounts.models import LedgerEntry
+    from services.models import RollupState, SpentDaily
+    from services.usage.figures import SPENT_KINDS
+
+    settled = timezone.now() - timedelta(seconds=ROLLUP_SETTLE_SECONDS)
+    with transaction.atomic():
+        state, _ = RollupState.objects.select_for_update().get_or_create(name=watermarks.LEDGER)
+        ids = list(
+            LedgerEntry.objects.filter(id__gt=state.last_id, created_at__lt=settled)
+            .order_by("id")
+            .values_list("id", flat=True)[:batch]
+        )
+        if not ids:
+            return 0
+        rows = _grain_values(
+            LedgerEntry.objects.filter(id__gt=state.last_id, id__lte=ids[-1], kind__in=SPENT_KINDS),
+            account="account_id",
+            api_key="process__api_key_id",
+            service="process__service_id",
+            endpoint="process__endpoint",
+        ).annotate(amount=Sum("amount"))
+        groups = [{**_grain_row(row), "credits": -int(row["amount"] or 0)} for row in rows]
+        _figures_fold(SpentDaily, groups, ("credits",))
+        state.last_id = ids[-1]
+        state.save()
+    return len(ids)
+
+
+def _grain_row(row: dict[str, Any]) -> dict[str, Any]:
+    day = row["day"]
+    return {
+        **row,
+        "day": day.date() if isinstance(day, datetime) else day,
+        "service_id": row["g_service"],
+        "endpoint": row["g_endpoint"],
+    }

@@ -11,7 +11,10 @@ overview, services and account pages), the API's /usage and the rollup read them
 - the **error rate** is errors / calls; the **failure rate** is failed processes / finished
   processes (state completed or error), by the processes' creation day.
 
-Days are whole days of the current time zone (breact.dates.day_bounds).
+Days are whole days of the current time zone (breact.dates.day_bounds). Process outcomes and
+credits spent are read from their daily rollups (ProcessDaily, SpentDaily, folded by
+services.usage.actions) plus the rows past each rollup's watermark, so no read scans the process
+table or the ledger.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from django.db.models.functions import TruncDate
 
 from accounts.models import LedgerEntry
 from breact.dates import day_bounds
-from services.models import Process
+from services.models import LATENCY_BUCKETS_MS, Process, ProcessDaily, SpentDaily
+from services.usage import watermarks
 
 # A call: an execute request (POST to a service endpoint). UsageDaily.kind "call" is this.
 CALL = Q(method="POST") & ~Q(service_id="")
@@ -130,6 +134,34 @@ def _in_range(rows: Any, prefix: str, start: date, end: date, **narrow: Any) -> 
     return rows
 
 
+# Grouping and narrowing names → the field of the daily rollups (ProcessDaily, SpentDaily).
+_DAILY_KEYS = {
+    "day": "day",
+    "service_id": "service_id",
+    "endpoint": "endpoint",
+    "api_key_id": "api_key_ref",
+    "account_id": "account_ref",
+}
+
+
+def _daily_grouped(
+    model: Any, start: date, end: date, by: Sequence[str], sums: dict[str, Any], **narrow: Any
+) -> list[Any]:
+    """`model`'s rows of days `start`..`end`, narrowed and grouped as _grouped does the source
+    rows; a rollup's 0 or "" (none) comes back as None, as the source's null does."""
+    rows = model.objects.filter(day__gte=start, day__lte=end)
+    for name, value in narrow.items():
+        if value is not None and value != "":
+            rows = rows.filter(**{_DAILY_KEYS[name]: value})
+    if not by:
+        return [((), rows.aggregate(**sums))]
+    fields = [_DAILY_KEYS[name] for name in by]
+    return [
+        (tuple(None if (f != "day" and not row[f]) else row[f] for f in fields), row)
+        for row in rows.values(*fields).annotate(**sums).order_by()
+    ]
+
+
 def credits_spent(
     *,
     start: date,
@@ -140,21 +172,21 @@ def credits_spent(
     """Credits spent (charges net of refunds, positive) on days `start`..`end` by the ledger
     entries' time, summed per `by` (names of day, service_id, endpoint, api_key_id,
     account_id; the process's for service, endpoint and key), `narrow`ed by the same names.
-    One grouped query on the ledger's (created_at, kind) index (or (account, created_at) with
-    an account)."""
-    entries = LedgerEntry.objects.filter(kind__in=SPENT_KINDS)
-    rows = _in_range(
-        entries,
-        "process__",
-        start,
-        end,
-        **narrow,
-    )
-    return {
-        key: -int(row["spent"] or 0)
-        for key, row in _grouped(rows, _LEDGER_KEYS, by, spent=Sum("amount"))
-        if row["spent"]
-    }
+    Read from SpentDaily plus the ledger entries past its watermark (a primary-key range):
+    two grouped queries, never a scan of the ledger."""
+
+    def read(mark: int) -> dict[tuple[Any, ...], int]:
+        spent: dict[tuple[Any, ...], int] = {}
+        daily = _daily_grouped(SpentDaily, start, end, by, {"spent": Sum("credits")}, **narrow)
+        for key, row in daily:
+            spent[key] = spent.get(key, 0) + int(row["spent"] or 0)
+        entries = LedgerEntry.objects.filter(kind__in=SPENT_KINDS, id__gt=mark)
+        rows = _in_range(entries, "process__", start, end, **narrow)
+        for key, row in _grouped(rows, _LEDGER_KEYS, by, spent=Sum("amount")):
+            spent[key] = spent.get(key, 0) - int(row["spent"] or 0)
+        return {key: value for key, value in spent.items() if value}
+
+    return watermarks.read_consistent(watermarks.LEDGER, read)
 
 
 @dataclass(frozen=True)
@@ -173,27 +205,33 @@ def process_outcomes(
     **narrow: int | str | None,
 ) -> dict[tuple[Any, ...], Outcomes]:
     """Finished and failed processes (FAILED_PROCESS) created on days `start`..`end`, free
-    calls included, per `by`. One grouped query on the process table's created_at index (or
-    (account, created_at) with an account); queued and running processes are not counted."""
-    finished = Process.objects.filter(state__in=FINISHED_STATES)
-    rows = _in_range(
-        finished,
-        "",
-        start,
-        end,
-        **narrow,
-    )
-    return {
-        key: Outcomes(finished=int(row["finished"] or 0), failed=int(row["failed"] or 0))
-        for key, row in _grouped(
-            rows,
+    calls included, per `by`; queued and running processes are not counted. Read from
+    ProcessDaily plus the processes past its watermark (a primary-key range): two grouped
+    queries, never a scan of the process table."""
+
+    def read(mark: int) -> dict[tuple[Any, ...], Outcomes]:
+        counts: dict[tuple[Any, ...], tuple[int, int]] = {}
+        sums = {"finished": Sum("finished"), "failed": Sum("failed")}
+        tail = _in_range(
+            Process.objects.filter(state__in=FINISHED_STATES, id__gt=mark), "", start, end, **narrow
+        )
+        tail_rows = _grouped(
+            tail,
             _PROCESS_KEYS,
             by,
             finished=Count("id"),
             failed=Count("id", filter=FAILED_PROCESS),
         )
-        if row["finished"]
-    }
+        for key, row in [*_daily_grouped(ProcessDaily, start, end, by, sums, **narrow), *tail_rows]:
+            finished, failed = counts.get(key, (0, 0))
+            counts[key] = (finished + int(row["finished"] or 0), failed + int(row["failed"] or 0))
+        return {
+            key: Outcomes(finished=finished, failed=failed)
+            for key, (finished, failed) in counts.items()
+            if finished
+        }
+
+    return watermarks.read_consistent(watermarks.PROCESSES, read)
 
 
 def calls_by_status_class(
@@ -256,6 +294,46 @@ def call_figures(
         item.failed += outcome.failed
     for key, spent in credits_spent(start=start, end=end, by=by, **narrow).items():
         out.setdefault(key, CallFigures()).credits += spent
+    return out
+
+
+def latency_percentiles(
+    buckets: list[int],
+    quantiles: Sequence[float],
+    *,
+    bounds: Sequence[int] = LATENCY_BUCKETS_MS,
+) -> list[float | None]:
+    """Estimate latency quantiles (0–1) in ms from a histogram: `buckets[i]` counts requests
+    of at most `bounds[i]` ms (and more than the previous bound), the last bucket those slower
+    than `bounds[-1]`. Linear interpolation inside the bucket holding the rank, as Prometheus'
+    histogram_quantile does; a rank in the overflow bucket answers `bounds[-1]` (“at least”).
+    None for every quantile when the histogram is empty. Pure; raises ValueError on a quantile
+    outside 0–1 or a histogram of the wrong length."""
+    if len(buckets) != len(bounds) + 1:
+        raise ValueError(f"Expected {len(bounds) + 1} buckets, got {len(buckets)}.")
+    for q in quantiles:
+        if not 0 <= q <= 1:
+            raise ValueError(f"A quantile must be between 0 and 1, not {q}.")
+    total = sum(buckets)
+    if total <= 0:
+        return [None for _ in quantiles]
+    out: list[float | None] = []
+    for q in quantiles:
+        rank = q * total
+        below = 0
+        value = float(bounds[-1])
+        for index, count in enumerate(buckets):
+            if count <= 0:
+                continue
+            if below + count >= rank:
+                if index == len(bounds):
+                    value = float(bounds[-1])
+                else:
+                    lower = float(bounds[index - 1]) if index else 0.0
+                    value = lower + (bounds[index] - lower) * (rank - below) / count
+                break
+            below += count
+        out.append(value)
     return out
 
 

@@ -32,14 +32,15 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, TruncDate
 
 from breact.dates import day_bounds
-from services.models import LATENCY_BUCKETS_MS, RollupState, UsageDaily, UsageLog
+from services.models import LATENCY_BUCKETS_MS, UsageDaily, UsageLog
+from services.usage import watermarks
 from services.usage.figures import CALL
 
 T = TypeVar("T")
 
 
 # The RollupState row of services.usage.actions.usage_rollup.
-USAGE_ROLLUP_NAME = "usage"
+USAGE_ROLLUP_NAME = watermarks.USAGE
 
 
 BUCKETS = len(LATENCY_BUCKETS_MS) + 1
@@ -47,27 +48,12 @@ BUCKETS = len(LATENCY_BUCKETS_MS) + 1
 
 def usage_watermark() -> int:
     """The id of the last UsageLog row folded into UsageDaily (0 before the first rollup)."""
-    value = (
-        RollupState.objects.filter(name=USAGE_ROLLUP_NAME).values_list("last_id", flat=True).first()
-    )
-    return int(value or 0)
+    return watermarks.watermark(USAGE_ROLLUP_NAME)
 
 
 def usage_read_consistent(read: Callable[[int], T], *, attempts: int = 3) -> T:
-    """`read(watermark)` between two reads of the watermark; run again when a rollup committed
-    meanwhile (the watermark moved), so rollups and tail count every row exactly once. The
-    rollup moves rows and watermark in one transaction and the watermark only grows, so an
-    unchanged watermark proves nothing moved. After `attempts` tries the last result is
-    returned (a busy rollup every few ms would be needed to get there)."""
-    watermark = usage_watermark()
-    result = read(watermark)
-    for _ in range(attempts - 1):
-        now = usage_watermark()
-        if now == watermark:
-            break
-        watermark = now
-        result = read(watermark)
-    return result
+    """`read(watermark)` consistent with the usage rollup (watermarks.read_consistent)."""
+    return watermarks.read_consistent(USAGE_ROLLUP_NAME, read, attempts=attempts)
 
 
 def usage_live_tail(*, start: date, end: date, watermark: int) -> QuerySet[UsageLog]:
@@ -150,15 +136,18 @@ def usage_grouped(
     by: Sequence[str] = (),
     kind: str | None = UsageDaily.Kind.CALL,
     account_id: int | None = None,
+    api_key_id: int | None = None,
     service_id: str | None = None,
     endpoint: str | None = None,
+    status_class: int | None = None,
     latency: bool = False,
     watermark: int | None = None,
 ) -> dict[tuple[Any, ...], UsageFigures]:
     """Exact usage on days `start`..`end` (UTC, both included) summed per `by` (names from
     USAGE_GROUP_KEYS; () = one grand total under the key ()), from UsageDaily plus the live
     tail: two grouped queries, never a scan of UsageLog. `kind` "call" (default: execute
-    requests), "read" or None (all requests); the other arguments narrow it. `account_id` and
+    requests), "read" or None (all requests); the other arguments narrow it (`status_class`:
+    2, 4 or 5 for 2xx, 4xx, 5xx). `account_id` and
     `api_key_id` are 0 for requests without an account/key. With `latency`, the per-bucket
     counts are summed too (in SQL). Pass the `watermark` of a surrounding
     usage_read_consistent; without one this call makes its own consistent read. Groups with
@@ -174,8 +163,10 @@ def usage_grouped(
                 by=by,
                 kind=kind,
                 account_id=account_id,
+                api_key_id=api_key_id,
                 service_id=service_id,
                 endpoint=endpoint,
+                status_class=status_class,
                 latency=latency,
                 watermark=mark,
             )
@@ -192,10 +183,17 @@ def usage_grouped(
         raise ValueError(f"Unknown usage kind: {kind!r}")
     if account_id is not None:
         daily, tail = daily.filter(account_ref=account_id), tail.filter(account_id=account_id)
+    if api_key_id is not None:
+        daily, tail = daily.filter(api_key_ref=api_key_id), tail.filter(api_key_id=api_key_id)
     if service_id is not None:
         daily, tail = daily.filter(service_id=service_id), tail.filter(service_id=service_id)
     if endpoint is not None:
         daily, tail = daily.filter(endpoint=endpoint), tail.filter(endpoint=endpoint)
+    if status_class is not None:
+        daily = daily.filter(status_class=status_class)
+        tail = tail.filter(
+            status_code__gte=status_class * 100, status_code__lt=status_class * 100 + 100
+        )
 
     daily_sums: dict[str, Any] = {
         "n_requests": Sum("requests"),

@@ -34,7 +34,9 @@ from services.models import (
     KnowledgeDocument,
     ModelProvider,
     Process,
+    ProcessDaily,
     RollupState,
+    SpentDaily,
     UsageDaily,
     UsageLog,
 )
@@ -54,6 +56,8 @@ READ_ONLY = [
     Process,
     UsageLog,
     UsageDaily,
+    ProcessDaily,
+    SpentDaily,
     RollupState,
     IdempotencyRecord,
 ]
@@ -101,6 +105,15 @@ def seeded(key: ApiKey, superuser: Any) -> dict[str, Any]:
         created_at=now - timedelta(minutes=2),
     )
     usage_rollup()
+    grain = {
+        "day": now.date(),
+        "account_ref": account.pk,
+        "api_key_ref": key.pk,
+        "service_id": "summary",
+        "endpoint": "summarize",
+    }
+    ProcessDaily.objects.create(**grain, finished=1, failed=0)
+    SpentDaily.objects.create(**grain, credits=2)
     IdempotencyRecord.objects.create(account=account, key="idem-1", fingerprint="f" * 64)
     Payment.objects.create(
         account=account,
