@@ -11,7 +11,7 @@ from django.db.models import Avg, Count, F, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from accounts.models import Account
+from accounts.models import Account, ApiKey
 from breact.dates import day_bounds
 from services.models import UsageLog
 from services.usage.figures import (
@@ -21,24 +21,20 @@ from services.usage.figures import (
     call_figures,
     calls_by_status_class,
     credits_net_of_refund,
+    latency_percentiles,
 )
+from services.usage.rollups import UsageFigures, usage_grouped
 
 
 def usage_by_day_and_service(
     *, account: Account, start: date, end: date, service_id: str | None = None
 ) -> list[dict[str, Any]]:
     """Calls, errors and credits spent per (day, service), as services.usage.figures defines
-    them: calls and 4xx/5xx from the request log (index on account, created_at), failed
-    processes and the ledger's charges net of refunds of the same days."""
-    rows = usage_filtered(account=account, start=start, end=end, service_id=service_id)
-    figures = _call_figures(
-        rows,
-        by=("day", "service_id"),
-        account=account,
-        start=start,
-        end=end,
-        service_id=service_id,
-    )
+    them: calls and 4xx/5xx from the rollups plus the live tail of the request log, failed
+    processes and the ledger's charges net of refunds of the same days (the usage page's
+    _figures_of)."""
+    filters = {"account": account, "start": start, "end": end, "service_id": service_id}
+    figures = _figures_of(filters, ("day", "service_id"))
     return [
         {
             "date": day.isoformat(),
@@ -55,16 +51,10 @@ def _call_figures(
     rows: QuerySet[UsageLog],
     *,
     by: tuple[str, ...],
-    account: Account,
-    start: date,
-    end: date,
-    api_key_id: int | None = None,
-    service_id: str | None = None,
-    processes: bool = True,
+    **options: Any,
 ) -> dict[tuple[Any, ...], CallFigures]:
     """figures.call_figures for the calls among `rows` (grouped in the database by `by`) and
-    the account's processes and ledger narrowed the same way; `processes` False leaves out
-    processes and credits (a status filter that excludes the 202 of an accepted call)."""
+    the account's processes and ledger narrowed the same way (_with_processes)."""
     log_keys = {
         "day": TruncDate("created_at"),
         "service_id": F("service_id"),
@@ -85,6 +75,23 @@ def _call_figures(
     else:
         total = calls_only.aggregate(**sums)
         calls = {(): (int(total["n"]), int(total["bad"]))} if total["n"] else {}
+    return _with_processes(calls, by=by, **options)
+
+
+def _with_processes(
+    calls: dict[tuple[Any, ...], tuple[int, int]],
+    *,
+    by: tuple[str, ...],
+    account: Account,
+    start: date,
+    end: date,
+    api_key_id: int | None = None,
+    service_id: str | None = None,
+    processes: bool = True,
+) -> dict[tuple[Any, ...], CallFigures]:
+    """figures.call_figures for (calls, request errors) per `by` group and the account's
+    processes and ledger narrowed the same way; `processes` False leaves out processes and
+    credits (a status filter that excludes the 202 of an accepted call)."""
     if not processes:
         return {key: CallFigures(calls=n, request_errors=bad) for key, (n, bad) in calls.items()}
     return call_figures(
@@ -199,9 +206,65 @@ def _accepts_202(status: str | int | None) -> bool:
     return int(status) == 202
 
 
+def _rollup_narrowing(filters: dict[str, Any]) -> dict[str, Any] | None:
+    """usage_grouped's narrowing for the usage page's `filters`, or None when the rollups
+    cannot answer them: the rollups keep HTTP status classes, not single codes."""
+    narrowing = {
+        "account_id": filters["account"].pk,
+        "api_key_id": filters.get("api_key_id"),
+        "service_id": filters.get("service_id") or None,
+        "status_class": None,
+    }
+    status = filters.get("status")
+    if status is None or status == "":
+        return narrowing
+    if isinstance(status, str) and status in USAGE_STATUS_GROUPS:
+        narrowing["status_class"] = USAGE_STATUS_GROUPS[status][0] // 100
+        return narrowing
+    return None
+
+
+def _grouped_usage(
+    filters: dict[str, Any], by: tuple[str, ...], **options: Any
+) -> dict[tuple[Any, ...], UsageFigures] | None:
+    """usage_grouped for the page's `filters` (from the rollups plus the live tail), grouped by
+    `by`; None when the rollups cannot answer the filters. A key is None for requests without
+    one, or whose key was deleted, as in the request log."""
+    narrowing = _rollup_narrowing(filters)
+    if narrowing is None:
+        return None
+    grouped = usage_grouped(
+        start=filters["start"], end=filters["end"], by=by, **narrowing, **options
+    )
+    if "api_key_id" not in by:
+        return grouped
+    at = by.index("api_key_id")
+    refs = {key[at] for key in grouped if key[at]}
+    alive = set(
+        ApiKey.objects.filter(account=filters["account"], pk__in=refs).values_list("pk", flat=True)
+    )
+    out: dict[tuple[Any, ...], UsageFigures] = {}
+    for key, usage in grouped.items():
+        ref = key[at] if key[at] in alive else None
+        out.setdefault((*key[:at], ref, *key[at + 1 :]), UsageFigures()).add(usage)
+    return out
+
+
 def _figures_of(filters: dict[str, Any], by: tuple[str, ...]) -> dict[tuple[Any, ...], CallFigures]:
-    return _call_figures(
-        usage_filtered(**filters),
+    grouped = _grouped_usage(filters, (*by, "status_class"))
+    if grouped is None:  # a single status code: count the calls in the request log
+        return _call_figures(
+            usage_filtered(**filters),
+            by=by,
+            account=filters["account"],
+            start=filters["start"],
+            end=filters["end"],
+            api_key_id=filters.get("api_key_id"),
+            service_id=filters.get("service_id") or None,
+            processes=_accepts_202(filters.get("status")),
+        )
+    return _with_processes(
+        calls_by_status_class(grouped),
         by=by,
         account=filters["account"],
         start=filters["start"],
@@ -222,10 +285,15 @@ def usage_log(**filters: Any) -> QuerySet[UsageLog]:
 
 def usage_totals(**filters: Any) -> dict[str, int]:
     """Requests, calls, errors and credits spent of `usage_filtered(**filters)`, as
-    services.usage.figures defines them."""
+    services.usage.figures defines them (from the rollups where the filters allow)."""
     total = _figures_of(filters, ()).get((), CallFigures())
+    requests = _grouped_usage(filters, (), kind=None)
     return {
-        "requests": usage_filtered(**filters).count(),
+        "requests": (
+            usage_filtered(**filters).count()
+            if requests is None
+            else requests.get((), UsageFigures()).requests
+        ),
         "calls": total.calls,
         "errors": total.errors,
         "credits": total.credits,
@@ -247,72 +315,86 @@ def usage_daily(**filters: Any) -> list[dict[str, Any]]:
     ]
 
 
-def usage_by_service(**filters: Any) -> list[dict[str, Any]]:
-    """Per service of `usage_filtered(**filters)`: calls, errors, error rate (0–1), credits
-    spent (services.usage.figures) and the average and 95th-percentile (nearest rank) duration
-    of the calls in ms. The p95 costs one single-value query per service listed."""
+def _call_durations(filters: dict[str, Any]) -> dict[str, tuple[float, float | None]]:
+    """(average ms, 95th percentile ms) of the calls per service. From the rollups: the average
+    exactly, the p95 estimated from the latency buckets (figures.latency_percentiles, as the
+    staff pages do); for a single status code, both exact from the request log (nearest rank)."""
+    grouped = _grouped_usage(filters, ("service_id",), latency=True)
+    if grouped is not None:
+        return {
+            service: (usage.avg_ms, latency_percentiles(usage.latency_buckets, (0.95,))[0])
+            for (service,), usage in grouped.items()
+        }
     calls = usage_filtered(**filters).filter(CALL)
-    durations = {
-        row["service_id"]: row["avg_ms"]
-        for row in calls.values("service_id").annotate(avg_ms=Avg("duration_ms")).order_by()
-    }
-    figures = _figures_of(filters, ("service_id",))
-    out = []
-    for (service,), item in sorted(figures.items(), key=lambda kv: (-kv[1].calls, kv[0])):
-        count = item.calls
-        rank = -(-95 * count // 100)  # ceil(0.95 × n), the nearest-rank percentile
+    out: dict[str, tuple[float, float | None]] = {}
+    for row in calls.values("service_id").annotate(avg_ms=Avg("duration_ms"), n=Count("id")):
+        rank = -(-95 * row["n"] // 100)  # ceil(0.95 × n), the nearest-rank percentile
         p95 = (
-            calls.filter(service_id=service)
+            calls.filter(service_id=row["service_id"])
             .order_by("duration_ms")
             .values_list("duration_ms", flat=True)[rank - 1 : rank]
             .first()
-            if count
-            else None
         )
+        out[row["service_id"]] = (float(row["avg_ms"] or 0), p95)
+    return out
+
+
+def usage_by_service(**filters: Any) -> list[dict[str, Any]]:
+    """Per service of `usage_filtered(**filters)`: calls, errors, error rate (0–1), credits
+    spent (services.usage.figures) and the average and 95th-percentile duration of the calls
+    in ms (_call_durations)."""
+    durations = _call_durations(filters)
+    figures = _figures_of(filters, ("service_id",))
+    out = []
+    for (service,), item in sorted(figures.items(), key=lambda kv: (-kv[1].calls, kv[0])):
+        avg_ms, p95_ms = durations.get(service, (0.0, None)) if item.calls else (0.0, None)
         out.append(
             {
                 "service_id": service,
-                "calls": count,
+                "calls": item.calls,
                 "errors": item.errors,
                 "error_rate": item.error_rate,
                 "credits": item.credits,
-                "avg_ms": round(durations.get(service) or 0),
-                "p95_ms": p95 or 0,
+                "avg_ms": round(avg_ms),
+                "p95_ms": round(p95_ms) if p95_ms else 0,
             }
         )
     return out
+
+
+def _requests_by_key(filters: dict[str, Any]) -> dict[int | None, int]:
+    grouped = _grouped_usage(filters, ("api_key_id",), kind=None)
+    if grouped is not None:
+        return {key: usage.requests for (key,), usage in grouped.items()}
+    rows = usage_filtered(**filters).values("api_key_id").annotate(n=Count("id")).order_by()
+    return {row["api_key_id"]: int(row["n"]) for row in rows}
 
 
 def usage_by_key(**filters: Any) -> list[dict[str, Any]]:
     """Per API key of `usage_filtered(**filters)` (None for requests without a key or whose key
     was deleted): requests, calls, errors and credits spent (services.usage.figures), with the
     key's name, prefix, last four, console flag and revocation time."""
-    keys = (
-        usage_filtered(**filters)
-        .values(
-            "api_key_id",
-            "api_key__name",
-            "api_key__prefix",
-            "api_key__last_four",
-            "api_key__is_console",
-            "api_key__revoked_at",
+    requests = _requests_by_key(filters)
+    keys = {
+        key.pk: key
+        for key in ApiKey.objects.filter(
+            account=filters["account"], pk__in=[pk for pk in requests if pk]
         )
-        .annotate(requests=Count("id"))
-        .order_by()
-    )
+    }
     figures = _figures_of(filters, ("api_key_id",))
     out = []
-    for row in keys:
-        item = figures.get((row["api_key_id"],), CallFigures())
+    for pk, count in requests.items():
+        key = keys.get(pk) if pk else None
+        item = figures.get((pk,), CallFigures())
         out.append(
             {
-                "api_key_id": row["api_key_id"],
-                "name": row["api_key__name"],
-                "prefix": row["api_key__prefix"],
-                "last_four": row["api_key__last_four"],
-                "is_console": bool(row["api_key__is_console"]),
-                "revoked_at": row["api_key__revoked_at"],
-                "requests": row["requests"],
+                "api_key_id": pk,
+                "name": key.name if key else None,
+                "prefix": key.prefix if key else None,
+                "last_four": key.last_four if key else None,
+                "is_console": bool(key and key.is_console),
+                "revoked_at": key.revoked_at if key else None,
+                "requests": count,
                 "calls": item.calls,
                 "errors": item.errors,
                 "credits": item.credits,
@@ -360,8 +442,6 @@ def account_usage_summary(*, account: Account, start: date, end: date) -> Accoun
     UsageDaily rollup (index on account_ref, day) plus the live tail past the rollup watermark
     (a primary-key range), processes and ledger by the account's indexes. Never scans the
     account's whole request log. The caller checks that the user is staff."""
-    from services.usage.rollups import usage_grouped
-
     grouped = usage_grouped(
         start=start, end=end, by=("day", "service_id", "status_class"), account_id=account.pk
     )

@@ -302,8 +302,12 @@ def test_totals_and_by_service_table(page_client: Client, seeded: dict[str, Any]
         for service, row in re.findall(r'<tr data-service="(\w+)">(.*?)</tr>', table, re.S)
     }
     # calls, errors, error rate, credits, avg ms, p95 ms
-    assert cells["summary"] == ["2", "1", "50%", "3", "60", "100"]
-    assert cells["webscraper"] == ["2", "1", "50%", "2", "10", "10"]
+    assert cells["summary"][:5] == ["2", "1", "50%", "3", "60"]
+    assert cells["webscraper"][:5] == ["2", "1", "50%", "2", "10"]
+    # p95 is estimated from the latency buckets: it lies in the bucket holding the true p95
+    # (summary: 20 and 100 ms → (50, 100]; webscraper: 10 and 10 ms → (5, 10]).
+    assert 50 < int(cells["summary"][5]) <= 100
+    assert 5 < int(cells["webscraper"][5]) <= 10
 
 
 def test_by_key_table_names_console_and_deleted_keys(page_client: Client, account: Any) -> None:

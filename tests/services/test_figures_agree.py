@@ -21,7 +21,7 @@ from services.catalogue.actions import services_sync
 from services.execution.actions import process_run
 from services.models import Process, UsageLog
 from services.usage import actions as usage_actions
-from services.usage.actions import usage_rollup
+from services.usage.actions import outcomes_rollup, spent_rollup, usage_rollup
 from tests.factories import UserFactory
 from tests.services.fake_service import PRICE
 
@@ -101,8 +101,22 @@ def test_the_scenario_is_what_it_says(scenario):
     }
 
 
-def test_console_pages_and_api_agree_with_the_rows(scenario):
+def roll_everything_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fold the request log, the finished processes and the ledger into their daily rollups."""
+    monkeypatch.setattr(usage_actions, "ROLLUP_SETTLE_SECONDS", -60)
+    assert usage_rollup() > 0
+    assert outcomes_rollup() == 4
+    assert spent_rollup() > 0
+
+
+ROLLED_UP = pytest.mark.parametrize("rolled_up", [False, True], ids=["live-tail", "rolled-up"])
+
+
+@ROLLED_UP
+def test_console_pages_and_api_agree_with_the_rows(scenario, monkeypatch, rolled_up):
     account, want = scenario["account"], expected(scenario["account"])
+    if rolled_up:
+        roll_everything_up(monkeypatch)
     page = Client()
     page.force_login(account.owner)
 
@@ -141,12 +155,11 @@ def test_console_pages_and_api_agree_with_the_rows(scenario):
     assert set(api["days"][0]) == {"date", "service", "calls", "errors", "credits"}
 
 
-@pytest.mark.parametrize("rolled_up", [False, True], ids=["live-tail", "rolled-up"])
+@ROLLED_UP
 def test_staff_pages_agree_with_the_rows(scenario, monkeypatch, rolled_up):
     account, want = scenario["account"], expected(scenario["account"])
     if rolled_up:
-        monkeypatch.setattr(usage_actions, "ROLLUP_SETTLE_SECONDS", -60)
-        assert usage_rollup() > 0
+        roll_everything_up(monkeypatch)
     staff = Client()
     staff.force_login(UserFactory(is_staff=True))
 

@@ -49,6 +49,19 @@ EXPORT_HEADER = (
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
 
 
+class CountedPaginator(Paginator):
+    """A Paginator told how many rows its list holds (the usage totals' request count, read
+    from the rollups), instead of counting the request log again."""
+
+    def __init__(self, object_list: Any, per_page: int, *, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self.known_count = count
+
+    @property
+    def count(self) -> int:
+        return self.known_count
+
+
 def usage_url() -> str:
     """The usage page's path."""
     return reverse("usage")
@@ -107,13 +120,15 @@ def usage(request: HtmxHttpRequest) -> HttpResponse:
         daily = usage_daily(**filters)
         calls_chart, credits_chart = _charts(daily, filters["start"], filters["end"])
         log = usage_log(**filters).select_related("api_key")
-        page = Paginator(log, LOG_PAGE_SIZE).get_page(request.GET.get("page"))
+        totals = usage_totals(**filters)
+        paginator = CountedPaginator(log, LOG_PAGE_SIZE, count=totals["requests"])
+        page = paginator.get_page(request.GET.get("page"))
         query = form.query()
         context.update(
             {
                 "start": filters["start"],
                 "end": filters["end"],
-                "totals": usage_totals(**filters),
+                "totals": totals,
                 "daily": daily,
                 "calls_chart": calls_chart,
                 "credits_chart": credits_chart,
