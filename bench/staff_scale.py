@@ -259,7 +259,7 @@ def generate(db: Db, size: Size, *, seed: int, now: datetime) -> Gen:
     whenever a charge would overdraw, so balance_after is never negative and every balance
     equals its ledger sum); a few pending/failed payments; and the request log in time order
     (an execute row per process, its polls, refused calls, plain reads). All with COPY."""
-    from accounts.models import Account, ApiKey, LedgerEntry, Payment, User
+    from accounts.models import Account, ApiKey, LedgerEntry, Membership, Payment, Role, User
     from services.models import Process, UsageLog
 
     started = time.perf_counter()
@@ -275,7 +275,16 @@ def generate(db: Db, size: Size, *, seed: int, now: datetime) -> Gen:
 
     users = Table(User, password="!", last_login=None, is_superuser=False, name="")
     users.defaults.update(is_active=True, is_staff=False)
-    accounts = Table(Account, status="active", rate_limit="", low_balance_alerted_at=None)
+    accounts = Table(
+        Account,
+        name="",
+        mfa_required=False,
+        status="active",
+        rate_limit="",
+        low_balance_alerted_at=None,
+        deleted_at=None,
+    )
+    memberships = Table(Membership, role=Role.OWNER)
     keys = Table(
         ApiKey,
         last_four="abcd",
@@ -286,13 +295,22 @@ def generate(db: Db, size: Size, *, seed: int, now: datetime) -> Gen:
         expires_at=None,
         revoked_at=None,
         last_used_at=None,
+        created_by_id=None,
     )
     processes = Table(
         Process, params="{}", token_hash="", result=None, error_code="", error_message=""
     )
     ledger = Table(LedgerEntry, process_id=None, api_key_id=None, actor_id=None, reason="")
     payments = Table(Payment)
-    usage = Table(UsageLog, serial_id=True, process_id="", error_code="", credits=0, request_id="")
+    usage = Table(
+        UsageLog,
+        serial_id=True,
+        process_id="",
+        error_code="",
+        credits=0,
+        request_id="",
+        stream_id=None,
+    )
 
     user_rows: list[tuple[Any, ...]] = []
     key_rows: list[dict[str, Any]] = []
@@ -463,6 +481,13 @@ def generate(db: Db, size: Size, *, seed: int, now: datetime) -> Gen:
                 for i in range(1, n_acc + 1)
             ),
         )
+        memberships.copy(
+            conn,
+            (
+                memberships.row(id=i, account_id=i, user_id=i, created_at=joined[i])
+                for i in range(1, n_acc + 1)
+            ),
+        )
         gen.keys = keys.copy(
             conn, (keys.row(**k, credits_spent=spent.get(k["id"], 0)) for k in key_rows)
         )
@@ -600,11 +625,12 @@ def generate(db: Db, size: Size, *, seed: int, now: datetime) -> Gen:
             for day in range(DAYS):
                 yield from day_rows(day)
 
-        # Secondary indexes are built once after the load: much faster than row by row.
+        # Secondary indexes are built once after the load: much faster than row by row (the
+        # ones behind a constraint, the primary key and stream_id's, stay).
         indexes = conn.execute(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s "
-            "AND indexname NOT LIKE %s",
-            (usage.name, "%_pkey"),
+            "AND indexname NOT IN (SELECT conname FROM pg_constraint)",
+            (usage.name,),
         ).fetchall()
         for index_name, _ in indexes:
             conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(index_name)))
@@ -613,7 +639,10 @@ def generate(db: Db, size: Size, *, seed: int, now: datetime) -> Gen:
         conn.execute("SET maintenance_work_mem = '256MB'")
         for _, definition in indexes:
             conn.execute(definition)
-        _set_sequences(conn, [t.name for t in (users, accounts, keys, processes, payments, ledger)])
+        _set_sequences(
+            conn,
+            [t.name for t in (users, accounts, memberships, keys, processes, payments, ledger)],
+        )
         conn.commit()
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE")
@@ -813,18 +842,27 @@ def measure_pages(size: Size, gen: Gen, repeats: int) -> list[PageResult]:
 
 
 def rollup_until_caught_up() -> tuple[float, int, int]:
-    """Run usage_rollup until it folds nothing; (seconds, rows folded, UsageDaily rows)."""
-    from services.models import UsageDaily
-    from services.usage.actions import usage_rollup
+    """Run the rollups (request log, processes, ledger) until each folds nothing, as beat keeps
+    them; (seconds, request-log rows folded, UsageDaily rows). The process and ledger rollups
+    are logged on their own line."""
+    from services.models import ProcessDaily, SpentDaily, UsageDaily
+    from services.usage.actions import outcomes_rollup, spent_rollup, usage_rollup
 
-    started = time.perf_counter()
-    folded = 0
-    while True:
-        n = usage_rollup()
-        if not n:
-            break
-        folded += n
-    return time.perf_counter() - started, folded, UsageDaily.objects.count()
+    def until_zero(rollup: Callable[[], int]) -> tuple[float, int]:
+        started = time.perf_counter()
+        folded = 0
+        while n := rollup():
+            folded += n
+        return time.perf_counter() - started, folded
+
+    seconds, folded = until_zero(usage_rollup)
+    for name, rollup, model in (
+        ("processes", outcomes_rollup, ProcessDaily),
+        ("ledger", spent_rollup, SpentDaily),
+    ):
+        took, rows = until_zero(rollup)
+        log(f"  {name} rollup: {rows:,} rows in {took:.1f} s → {model.objects.count():,} rows")
+    return seconds, folded, UsageDaily.objects.count()
 
 
 def print_table(headers: list[str], rows: list[list[str]]) -> None:
