@@ -845,8 +845,8 @@ def rollup_until_caught_up() -> tuple[float, int, int]:
     """Run the rollups (request log, processes, ledger) until each folds nothing, as beat keeps
     them; (seconds, request-log rows folded, UsageDaily rows). The process and ledger rollups
     are logged on their own line."""
-    from services.models import ProcessDaily, SpentDaily, UsageDaily
-    from services.usage.actions import outcomes_rollup, spent_rollup, usage_rollup
+    from services.models import LedgerDaily, ProcessDaily, UsageDaily
+    from services.usage.actions import ledger_rollup, outcomes_rollup, usage_rollup
 
     def until_zero(rollup: Callable[[], int]) -> tuple[float, int]:
         started = time.perf_counter()
@@ -858,7 +858,7 @@ def rollup_until_caught_up() -> tuple[float, int, int]:
     seconds, folded = until_zero(usage_rollup)
     for name, rollup, model in (
         ("processes", outcomes_rollup, ProcessDaily),
-        ("ledger", spent_rollup, SpentDaily),
+        ("ledger", ledger_rollup, LedgerDaily),
     ):
         took, rows = until_zero(rollup)
         log(f"  {name} rollup: {rows:,} rows in {took:.1f} s → {model.objects.count():,} rows")

@@ -19,12 +19,12 @@ from services.models import (
     IdempotencyRecord,
     KnowledgeBase,
     KnowledgeDocument,
+    LedgerDaily,
     ModelProvider,
     Process,
     ProcessDaily,
     RollupState,
     Service,
-    SpentDaily,
     UsageDaily,
     UsageLog,
 )
@@ -193,9 +193,18 @@ class ProcessDailyAdmin(ViewOnlyAdmin):
     date_hierarchy = "day"
 
 
-@admin.register(SpentDaily)
-class SpentDailyAdmin(ViewOnlyAdmin):
-    list_display = ["day", "service_id", "endpoint", "account_ref", "api_key_ref", "credits"]
+@admin.register(LedgerDaily)
+class LedgerDailyAdmin(ViewOnlyAdmin):
+    list_display = [
+        "day",
+        "service_id",
+        "endpoint",
+        "account_ref",
+        "api_key_ref",
+        "sold",
+        "consumed",
+        "refunded",
+    ]
     list_filter = [ServiceIdFilter]
     date_hierarchy = "day"
 

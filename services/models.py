@@ -338,7 +338,12 @@ class UsageDaily(models.Model):
 
 class _FigureDaily(models.Model):
     """The grain the figure rollups share: a UTC day, account, key, service and endpoint (0 in
-    account_ref / api_key_ref and "" in service_id / endpoint mean none)."""
+    account_ref / api_key_ref and "" in service_id / endpoint mean none). Rows with ALL_REFS in
+    account_ref and api_key_ref hold the sums over every account and key of their day, service
+    and endpoint, so platform-wide figures read a few rows per day whatever the number of
+    accounts; every other read leaves them out."""
+
+    ALL_REFS = -1
 
     day = models.DateField()
     account_ref = models.BigIntegerField()
@@ -372,18 +377,23 @@ class ProcessDaily(_FigureDaily):
         indexes = [models.Index(fields=["account_ref", "day"], name="process_daily_account")]
 
 
-class SpentDaily(_FigureDaily):
-    """Credits spent (charges net of refunds, positive) per ledger day and the grain of the
-    entry's process, so the figures never scan the ledger. Built by
-    services.usage.actions.spent_rollup up to RollupState "ledger"; derived data: it can be
-    rebuilt from the ledger."""
+class LedgerDaily(_FigureDaily):
+    """Credits sold (top-ups), consumed (charges) and refunded, as positive numbers, per ledger
+    day and the grain of the entry's process (a top-up has none: key 0, service ""), so no
+    figure scans the ledger; credits spent are consumed minus refunded. Grants and adjustments
+    are not folded. Built by services.usage.actions.ledger_rollup up to RollupState "ledger";
+    derived data: it can be rebuilt from the ledger."""
 
-    credits = models.BigIntegerField(default=0)
+    sold = models.BigIntegerField(default=0)
+    consumed = models.BigIntegerField(default=0)
+    refunded = models.BigIntegerField(default=0)
 
     class Meta:
-        verbose_name_plural = "credits spent daily rollups"
-        constraints = [models.UniqueConstraint(fields=_FigureDaily.GRAIN, name="spent_daily_grain")]
-        indexes = [models.Index(fields=["account_ref", "day"], name="spent_daily_account")]
+        verbose_name_plural = "ledger daily rollups"
+        constraints = [
+            models.UniqueConstraint(fields=_FigureDaily.GRAIN, name="ledger_daily_grain")
+        ]
+        indexes = [models.Index(fields=["account_ref", "day"], name="ledger_daily_account")]
 
 
 class RollupState(models.Model):

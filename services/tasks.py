@@ -7,8 +7,8 @@ from celery import shared_task
 
 from services.execution.actions import process_run, processes_fail_stuck, results_purge
 from services.usage.actions import (
+    ledger_rollup,
     outcomes_rollup,
-    spent_rollup,
     usage_log_fold_all,
     usage_rollup,
 )
@@ -41,7 +41,7 @@ def roll_up_usage() -> int:
     rollups until caught up (bounded per run)."""
     usage_log_fold_all()
     folded = 0
-    for rollup in (usage_rollup, outcomes_rollup, spent_rollup):
+    for rollup in (usage_rollup, outcomes_rollup, ledger_rollup):
         for _ in range(20):
             count = rollup()
             folded += count

@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.CreateModel(
-            name='SpentDaily',
+            name='LedgerDaily',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('day', models.DateField()),
@@ -37,12 +37,14 @@ class Migration(migrations.Migration):
                 ('api_key_ref', models.BigIntegerField()),
                 ('service_id', models.CharField(max_length=64)),
                 ('endpoint', models.CharField(max_length=64)),
-                ('credits', models.BigIntegerField(default=0)),
+                ('sold', models.BigIntegerField(default=0)),
+                ('consumed', models.BigIntegerField(default=0)),
+                ('refunded', models.BigIntegerField(default=0)),
             ],
             options={
-                'verbose_name_plural': 'credits spent daily rollups',
-                'indexes': [models.Index(fields=['account_ref', 'day'], name='spent_daily_account')],
-                'constraints': [models.UniqueConstraint(fields=('day', 'account_ref', 'api_key_ref', 'service_id', 'endpoint'), name='spent_daily_grain')],
+                'verbose_name_plural': 'ledger daily rollups',
+                'indexes': [models.Index(fields=['account_ref', 'day'], name='ledger_daily_account')],
+                'constraints': [models.UniqueConstraint(fields=('day', 'account_ref', 'api_key_ref', 'service_id', 'endpoint'), name='ledger_daily_grain')],
             },
         ),
     ]

@@ -10,27 +10,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
 from django.db.models import (
-    BigIntegerField,
     Count,
     Exists,
     F,
     OuterRef,
-    Q,
     QuerySet,
     Sum,
 )
-from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from accounts.models import Account, LedgerEntry, Payment
+from accounts.models import Account, Payment
 from breact.dates import day_bounds
 from services.models import UsageDaily, UsageLog
-from services.usage.figures import CALL, Outcomes, credits_spent, process_outcomes, rate
+from services.usage.figures import (
+    CALL,
+    Outcomes,
+    credits_spent,
+    ledger_flows,
+    process_outcomes,
+    rate,
+)
 from services.usage.rollups import (
     UsageFigures,
     usage_active_accounts_count,
@@ -205,33 +209,13 @@ class CreditFlows:
 
 def ledger_flows_by_day(*, start: date, end: date) -> dict[date, CreditFlows]:
     """Credits sold (kind topup), consumed (kind charge, as a positive number) and refunded
-    (kind refund) per UTC day `start`..`end`, from one grouped query on the ledger's
-    (created_at, kind) index. Grants and adjustments are not in these columns. Days without
-    any of them are absent."""
-    lower, upper = day_bounds(start, end)
-    rows = (
-        LedgerEntry.objects.filter(
-            created_at__gte=lower,
-            created_at__lt=upper,
-            kind__in=[LedgerEntry.Kind.TOPUP, LedgerEntry.Kind.CHARGE, LedgerEntry.Kind.REFUND],
-        )
-        .annotate(day=TruncDate("created_at"))
-        .values("day", "kind")
-        .annotate(total=Sum("amount"))
-        .order_by()
-    )
-    out: dict[date, CreditFlows] = {}
-    for row in rows:
-        day = row["day"].date() if isinstance(row["day"], datetime) else row["day"]
-        flows = out.setdefault(day, CreditFlows())
-        total = int(row["total"] or 0)
-        if row["kind"] == LedgerEntry.Kind.TOPUP:
-            flows.sold += total
-        elif row["kind"] == LedgerEntry.Kind.CHARGE:
-            flows.consumed += -total
-        else:
-            flows.refunded += total
-    return out
+    (kind refund) per UTC day `start`..`end` (ledger_flows: the ledger's daily rollup and its
+    tail). Grants and adjustments are not in these columns. Days without any of them are
+    absent."""
+    return {
+        day: CreditFlows(sold=f.sold, consumed=f.consumed, refunded=f.refunded)
+        for (day,), f in ledger_flows(start=start, end=end, by=("day",)).items()
+    }
 
 
 def credit_flows_by_period(
@@ -335,32 +319,17 @@ class TopAccount:
 
 def top_accounts_by_consumption(*, start: date, end: date, limit: int = 10) -> list[TopAccount]:
     """The `limit` accounts with the most credits charged minus refunded on days `start`..`end`
-    (ties by account id), only those above 0. One grouped ledger query on (created_at, kind)
-    and one query for their emails and balances."""
-    lower, upper = day_bounds(start, end)
-    rows = list(
-        LedgerEntry.objects.filter(
-            created_at__gte=lower,
-            created_at__lt=upper,
-            kind__in=[LedgerEntry.Kind.CHARGE, LedgerEntry.Kind.REFUND],
-        )
-        .values("account_id")
-        .annotate(
-            charged=Coalesce(
-                -Sum("amount", filter=Q(kind=LedgerEntry.Kind.CHARGE)),
-                0,
-                output_field=BigIntegerField(),
-            ),
-            refunded=Coalesce(
-                Sum("amount", filter=Q(kind=LedgerEntry.Kind.REFUND)),
-                0,
-                output_field=BigIntegerField(),
-            ),
-            net=-Sum("amount"),
-        )
-        .filter(net__gt=0)
-        .order_by("-net", "account_id")[:limit]
-    )
+    (ties by account id), only those above 0: ledger_flows per account (the ledger's
+    daily rollup and its tail) and one query for their emails and balances."""
+    flows = ledger_flows(start=start, end=end, by=("account_id",))
+    ranked = sorted(
+        ((account_id, f) for (account_id,), f in flows.items() if f.spent > 0),
+        key=lambda item: (-item[1].spent, item[0]),
+    )[:limit]
+    rows = [
+        {"account_id": account_id, "charged": f.consumed, "refunded": f.refunded}
+        for account_id, f in ranked
+    ]
     accounts = {
         a["pk"]: a
         for a in Account.objects.filter(pk__in=[r["account_id"] for r in rows]).values(

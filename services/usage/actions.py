@@ -246,8 +246,26 @@ def usage_rollup(*, batch: int = 50_000) -> int:
 
 
 def _figures_fold(model: Any, groups: list[dict[str, Any]], sums: tuple[str, ...]) -> None:
-    """Add each grouped row's `sums` into `model`'s row of its grain (ProcessDaily, SpentDaily):
-    the grains' existing rows read locked, then one bulk insert and one bulk update."""
+    """Add each grouped row's `sums` into `model`'s row of its grain (ProcessDaily, LedgerDaily),
+    and into the row of all accounts and keys of its day, service and endpoint (ALL_REFS): the
+    grains' existing rows read locked, then one bulk insert and one bulk update."""
+    totals: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in groups:
+        grain = (row["day"], row["service_id"], row["endpoint"])
+        total = totals.setdefault(
+            grain,
+            {
+                "day": row["day"],
+                "account_ref": model.ALL_REFS,
+                "api_key_ref": model.ALL_REFS,
+                "service_id": row["service_id"],
+                "endpoint": row["endpoint"],
+                **dict.fromkeys(sums, 0),
+            },
+        )
+        for name in sums:
+            total[name] += int(row[name] or 0)
+    groups = [*groups, *totals.values()]
     days = sorted({row["day"] for row in groups})
     refs = sorted({row["account_ref"] for row in groups})
     existing: dict[tuple[Any, ...], Any] = {}
@@ -332,16 +350,14 @@ def outcomes_rollup(*, batch: int = 50_000) -> int:
     return sum(row["finished"] for row in groups)
 
 
-def spent_rollup(*, batch: int = 50_000) -> int:
+def ledger_rollup(*, batch: int = 50_000) -> int:
     """Fold ledger entries past the "ledger" watermark (older than the settle time, at most
-    `batch`) into SpentDaily: charges net of refunds per ledger day and the grain of the
-    entry's process; watermark and rows move in one transaction. Returns how many entries were
-    read; run it until it returns 0 to catch up."""
-    from django.db.models import Sum
-
+    `batch`) into LedgerDaily: credits sold, consumed and refunded per ledger day and the grain
+    of the entry's process; watermark and rows move in one transaction. Returns how many
+    entries were read; run it until it returns 0 to catch up."""
     from accounts.models import LedgerEntry
-    from services.models import RollupState, SpentDaily
-    from services.usage.figures import SPENT_KINDS
+    from services.models import LedgerDaily, RollupState
+    from services.usage.figures import FLOW_KINDS, flow_sums
 
     settled = timezone.now() - timedelta(seconds=ROLLUP_SETTLE_SECONDS)
     with transaction.atomic():
@@ -354,14 +370,14 @@ def spent_rollup(*, batch: int = 50_000) -> int:
         if not ids:
             return 0
         rows = _grain_values(
-            LedgerEntry.objects.filter(id__gt=state.last_id, id__lte=ids[-1], kind__in=SPENT_KINDS),
+            LedgerEntry.objects.filter(id__gt=state.last_id, id__lte=ids[-1], kind__in=FLOW_KINDS),
             account="account_id",
             api_key="process__api_key_id",
             service="process__service_id",
             endpoint="process__endpoint",
-        ).annotate(amount=Sum("amount"))
-        groups = [{**_grain_row(row), "credits": -int(row["amount"] or 0)} for row in rows]
-        _figures_fold(SpentDaily, groups, ("credits",))
+        ).annotate(**flow_sums())
+        groups = [_grain_row(row) for row in rows]
+        _figures_fold(LedgerDaily, groups, ("sold", "consumed", "refunded"))
         state.last_id = ids[-1]
         state.save()
     return len(ids)

@@ -12,7 +12,7 @@ overview, services and account pages), the API's /usage and the rollup read them
   processes (state completed or error), by the processes' creation day.
 
 Days are whole days of the current time zone (breact.dates.day_bounds). Process outcomes and
-credits spent are read from their daily rollups (ProcessDaily, SpentDaily, folded by
+credits spent are read from their daily rollups (ProcessDaily, LedgerDaily, folded by
 services.usage.actions) plus the rows past each rollup's watermark, so no read scans the process
 table or the ledger.
 """
@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Case, Count, Exists, F, OuterRef, Q, Sum, Value, When
-from django.db.models.functions import TruncDate
+from django.db.models import BigIntegerField, Case, Count, Exists, F, OuterRef, Q, Sum, Value, When
+from django.db.models.functions import Coalesce, TruncDate
 
 from accounts.models import LedgerEntry
 from breact.dates import day_bounds
-from services.models import LATENCY_BUCKETS_MS, Process, ProcessDaily, SpentDaily
+from services.models import LATENCY_BUCKETS_MS, LedgerDaily, Process, ProcessDaily
 from services.usage import watermarks
 
 # A call: an execute request (POST to a service endpoint). UsageDaily.kind "call" is this.
@@ -47,6 +47,24 @@ FAILED_PROCESS = (
     | Q(state=Process.State.COMPLETED, result__status="error")
 )
 SPENT_KINDS = (LedgerEntry.Kind.CHARGE, LedgerEntry.Kind.REFUND)
+# The ledger's credit flows, as positive numbers: sold (top-ups), consumed (charges), refunded.
+# Grants and adjustments are in none of them. Credits spent are consumed minus refunded.
+FLOW_KINDS = (LedgerEntry.Kind.TOPUP, *SPENT_KINDS)
+
+
+def flow_sums() -> dict[str, Any]:
+    """The aggregates of a ledger queryset into sold, consumed and refunded (FLOW_KINDS)."""
+
+    def total(kind: str, sign: int) -> Any:
+        return Coalesce(
+            sign * Sum("amount", filter=Q(kind=kind)), 0, output_field=BigIntegerField()
+        )
+
+    return {
+        "sold": total(LedgerEntry.Kind.TOPUP, 1),
+        "consumed": total(LedgerEntry.Kind.CHARGE, -1),
+        "refunded": total(LedgerEntry.Kind.REFUND, 1),
+    }
 
 
 def is_call(*, method: str, service_id: str) -> bool:
@@ -134,7 +152,7 @@ def _in_range(rows: Any, prefix: str, start: date, end: date, **narrow: Any) -> 
     return rows
 
 
-# Grouping and narrowing names → the field of the daily rollups (ProcessDaily, SpentDaily).
+# Grouping and narrowing names → the field of the daily rollups (ProcessDaily, LedgerDaily).
 _DAILY_KEYS = {
     "day": "day",
     "service_id": "service_id",
@@ -150,6 +168,16 @@ def _daily_grouped(
     """`model`'s rows of days `start`..`end`, narrowed and grouped as _grouped does the source
     rows; a rollup's 0 or "" (none) comes back as None, as the source's null does."""
     rows = model.objects.filter(day__gte=start, day__lte=end)
+    per_account = any(
+        name in ("account_id", "api_key_id")
+        for name in (*by, *(n for n, v in narrow.items() if v is not None and v != ""))
+    )
+    # The rows of all accounts and keys (ALL_REFS) answer platform-wide reads; the others
+    # answer reads by or for an account or key.
+    if per_account:
+        rows = rows.filter(account_ref__gte=0)
+    else:
+        rows = rows.filter(account_ref=model.ALL_REFS)
     for name, value in narrow.items():
         if value is not None and value != "":
             rows = rows.filter(**{_DAILY_KEYS[name]: value})
@@ -162,6 +190,56 @@ def _daily_grouped(
     ]
 
 
+@dataclass(frozen=True)
+class Flows:
+    """Credits sold (top-ups), consumed (charges) and refunded, as positive numbers."""
+
+    sold: int = 0
+    consumed: int = 0
+    refunded: int = 0
+
+    @property
+    def spent(self) -> int:
+        """Credits spent: consumed minus refunded."""
+        return self.consumed - self.refunded
+
+    def __add__(self, other: Flows) -> Flows:
+        return Flows(
+            self.sold + other.sold,
+            self.consumed + other.consumed,
+            self.refunded + other.refunded,
+        )
+
+
+def ledger_flows(
+    *,
+    start: date,
+    end: date,
+    by: Sequence[str] = (),
+    **narrow: int | str | None,
+) -> dict[tuple[Any, ...], Flows]:
+    """Credits sold, consumed and refunded (FLOW_KINDS) on days `start`..`end` by the ledger
+    entries' time, summed per `by` (names of day, service_id, endpoint, api_key_id,
+    account_id; the process's for service, endpoint and key; a top-up has none), `narrow`ed by
+    the same names. Read from LedgerDaily plus the ledger entries past its watermark (a
+    primary-key range): two grouped queries, never a scan of the ledger. Groups whose flows
+    are all 0 are left out."""
+    sums = {name: Sum(name) for name in ("sold", "consumed", "refunded")}
+
+    def read(mark: int) -> dict[tuple[Any, ...], Flows]:
+        out: dict[tuple[Any, ...], Flows] = {}
+        entries = LedgerEntry.objects.filter(kind__in=FLOW_KINDS, id__gt=mark)
+        tail = _grouped(
+            _in_range(entries, "process__", start, end, **narrow), _LEDGER_KEYS, by, **flow_sums()
+        )
+        for key, row in [*_daily_grouped(LedgerDaily, start, end, by, sums, **narrow), *tail]:
+            flows = Flows(*(int(row[name] or 0) for name in sums))
+            out[key] = out.get(key, Flows()) + flows
+        return {key: flows for key, flows in out.items() if flows != Flows()}
+
+    return watermarks.read_consistent(watermarks.LEDGER, read)
+
+
 def credits_spent(
     *,
     start: date,
@@ -169,24 +247,10 @@ def credits_spent(
     by: Sequence[str] = (),
     **narrow: int | str | None,
 ) -> dict[tuple[Any, ...], int]:
-    """Credits spent (charges net of refunds, positive) on days `start`..`end` by the ledger
-    entries' time, summed per `by` (names of day, service_id, endpoint, api_key_id,
-    account_id; the process's for service, endpoint and key), `narrow`ed by the same names.
-    Read from SpentDaily plus the ledger entries past its watermark (a primary-key range):
-    two grouped queries, never a scan of the ledger."""
-
-    def read(mark: int) -> dict[tuple[Any, ...], int]:
-        spent: dict[tuple[Any, ...], int] = {}
-        daily = _daily_grouped(SpentDaily, start, end, by, {"spent": Sum("credits")}, **narrow)
-        for key, row in daily:
-            spent[key] = spent.get(key, 0) + int(row["spent"] or 0)
-        entries = LedgerEntry.objects.filter(kind__in=SPENT_KINDS, id__gt=mark)
-        rows = _in_range(entries, "process__", start, end, **narrow)
-        for key, row in _grouped(rows, _LEDGER_KEYS, by, spent=Sum("amount")):
-            spent[key] = spent.get(key, 0) - int(row["spent"] or 0)
-        return {key: value for key, value in spent.items() if value}
-
-    return watermarks.read_consistent(watermarks.LEDGER, read)
+    """Credits spent (charges net of refunds, positive) per `by`, from ledger_flows; groups
+    that spent nothing are left out."""
+    flows = ledger_flows(start=start, end=end, by=by, **narrow)
+    return {key: f.spent for key, f in flows.items() if f.spent}
 
 
 @dataclass(frozen=True)

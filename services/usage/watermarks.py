@@ -15,7 +15,7 @@ from services.models import RollupState
 
 T = TypeVar("T")
 
-# The RollupState names: request log → UsageDaily, processes → ProcessDaily, ledger → SpentDaily.
+# The RollupState names: request log → UsageDaily, processes → ProcessDaily, ledger → LedgerDaily.
 USAGE = "usage"
 PROCESSES = "processes"
 LEDGER = "ledger"

@@ -8,13 +8,14 @@ import pytest
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.ledger.actions import credits_refund
+from accounts.ledger.actions import credits_add, credits_refund
 from accounts.models import LedgerEntry
-from services.models import Process, ProcessDaily, RollupState, SpentDaily
+from services.models import LedgerDaily, Process, ProcessDaily, RollupState
+from services.staff import selectors as staff_selectors
 from services.usage import actions as usage_actions
-from services.usage.actions import outcomes_rollup, spent_rollup
-from services.usage.figures import Outcomes, credits_spent, process_outcomes
-from tests.factories import ApiKeyFactory, process_make
+from services.usage.actions import ledger_rollup, outcomes_rollup
+from services.usage.figures import Flows, Outcomes, credits_spent, ledger_flows, process_outcomes
+from tests.factories import AccountFactory, ApiKeyFactory, process_make
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +61,32 @@ def plain_count(account):
     )
 
 
+def platform_wide():
+    """Outcomes and credits spent per day and service over every account and key."""
+    today = timezone.now().date()
+    start = today - timedelta(days=10)
+    by = ("day", "service_id")
+    return (
+        process_outcomes(start=start, end=today, by=by),
+        credits_spent(start=start, end=today, by=by),
+    )
+
+
+def by_service(want):
+    """plain_count's figures summed over keys: per day and service."""
+    outcomes: dict = {}
+    for (day, service, _), o in want[0].items():
+        finished, failed = outcomes.get((day, service), (0, 0))
+        outcomes[(day, service)] = (finished + o.finished, failed + o.failed)
+    spent: dict = {}
+    for (day, service, _), credits in want[1].items():
+        spent[(day, service)] = spent.get((day, service), 0) + credits
+    return (
+        {k: Outcomes(finished=f, failed=x) for k, (f, x) in outcomes.items()},
+        {k: v for k, v in spent.items() if v},
+    )
+
+
 def test_rolled_up_figures_equal_the_rows_at_every_step(account, settled):
     key = ApiKeyFactory(account=account)
     made = [
@@ -76,10 +103,12 @@ def test_rolled_up_figures_equal_the_rows_at_every_step(account, settled):
     assert sum(o.finished for o in want[0].values()) == 5
     assert figures(account_id=account.pk) == want  # all from the live tail
 
+    assert platform_wide() == by_service(want)
     assert outcomes_rollup() == 5
-    assert spent_rollup() == 6  # the opening grant, 4 charges and a refund
-    assert ProcessDaily.objects.count() > 0 and SpentDaily.objects.count() > 0
+    assert ledger_rollup() == 6  # the opening grant, 4 charges and a refund
+    assert ProcessDaily.objects.count() > 0 and LedgerDaily.objects.count() > 0
     assert figures(account_id=account.pk) == want  # all from the rollups
+    assert platform_wide() == by_service(want)  # from the rows of all accounts and keys
     assert figures(account_id=account.pk, api_key_id=key.pk) == (
         {k: v for k, v in want[0].items() if k[2] == key.pk},
         {k: v for k, v in want[1].items() if k[2] == key.pk},
@@ -94,9 +123,9 @@ def test_rolled_up_figures_equal_the_rows_at_every_step(account, settled):
     assert (three_days_ago, "text_analyzer", key.pk) in figures()[0]
     assert (three_days_ago, "text_analyzer", key.pk) not in figures()[1]  # nets to 0
     assert figures(account_id=account.pk) == want
-    assert spent_rollup() == 1
+    assert ledger_rollup() == 1
     assert figures(account_id=account.pk) == want
-    assert outcomes_rollup() == 0 and spent_rollup() == 0
+    assert outcomes_rollup() == 0 and ledger_rollup() == 0
 
 
 def test_a_process_still_running_holds_the_watermark_until_it_finishes(account, settled):
@@ -118,6 +147,65 @@ def test_a_process_still_running_holds_the_watermark_until_it_finishes(account, 
 def test_rows_younger_than_the_settle_time_wait_for_the_next_run(account):
     process_make(account, state="completed")
     assert outcomes_rollup() == 0
-    assert spent_rollup() == 0
+    assert ledger_rollup() == 0
     assert ProcessDaily.objects.count() == 0
     assert figures()[0] == plain_count(account)[0]
+
+
+def plain_flows(accounts):
+    """Credits sold, consumed and refunded per day and account, summed in Python from the
+    ledger rows (grants and adjustments in none of them)."""
+    flows: dict = {}
+    for e in LedgerEntry.objects.filter(account__in=accounts):
+        key = (e.created_at.date(), e.account_id)
+        sold, consumed, refunded = flows.get(key, (0, 0, 0))
+        if e.kind == "topup":
+            sold += e.amount
+        elif e.kind == "charge":
+            consumed -= e.amount
+        elif e.kind == "refund":
+            refunded += e.amount
+        flows[key] = (sold, consumed, refunded)
+    return {k: Flows(*v) for k, v in flows.items() if v != (0, 0, 0)}
+
+
+def test_ledger_flows_and_the_staff_figures_equal_the_ledger_rows(account, settled):
+    other = AccountFactory()
+    credits_add(account=account, amount=500, kind="topup", reference="pay-1")
+    credits_add(account=other, amount=50, kind="topup", reference="pay-2")
+    credits_add(account=other, amount=7, kind="adjustment", reason="goodwill")
+    charged = [process_make(account, state="completed") for _ in range(3)]
+    process_make(other, state="completed")
+    credits_refund(process=charged[1], reason="test")
+    backdate(charged[0], 2)
+    today = timezone.now().date()
+    start = today - timedelta(days=10)
+
+    def read():
+        flows = ledger_flows(start=start, end=today, by=("day", "account_id"))
+        mine = {k: v for k, v in flows.items() if k[1] in (account.pk, other.pk)}
+        by_day = staff_selectors.ledger_flows_by_day(start=start, end=today)
+        top = staff_selectors.top_accounts_by_consumption(start=start, end=today)
+        return mine, by_day, [(t.account_id, t.charged, t.refunded) for t in top]
+
+    want = plain_flows([account, other])
+    assert sum(f.sold for f in want.values()) == 550
+    live = read()
+    assert live[0] == want
+    for day, flows in live[1].items():
+        day_flows = [f for (d, _), f in want.items() if d == day]
+        assert flows.sold == sum(f.sold for f in day_flows)
+        assert flows.consumed == sum(f.consumed for f in day_flows)
+        assert flows.refunded == sum(f.refunded for f in day_flows)
+
+    def total(account_id, field):
+        return sum(getattr(f, field) for (_, a), f in want.items() if a == account_id)
+
+    assert live[2] == [
+        (a.pk, total(a.pk, "consumed"), total(a.pk, "refunded")) for a in (account, other)
+    ]
+
+    while ledger_rollup():
+        pass
+    assert LedgerDaily.objects.filter(sold__gt=0).exists()
+    assert read() == live  # the same figures from the rollup

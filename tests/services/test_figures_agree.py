@@ -21,7 +21,7 @@ from services.catalogue.actions import services_sync
 from services.execution.actions import process_run
 from services.models import Process, UsageLog
 from services.usage import actions as usage_actions
-from services.usage.actions import outcomes_rollup, spent_rollup, usage_rollup
+from services.usage.actions import ledger_rollup, outcomes_rollup, usage_rollup
 from tests.factories import UserFactory
 from tests.services.fake_service import PRICE
 
@@ -106,7 +106,7 @@ def roll_everything_up(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(usage_actions, "ROLLUP_SETTLE_SECONDS", -60)
     assert usage_rollup() > 0
     assert outcomes_rollup() == 4
-    assert spent_rollup() > 0
+    assert ledger_rollup() > 0
 
 
 ROLLED_UP = pytest.mark.parametrize("rolled_up", [False, True], ids=["live-tail", "rolled-up"])

@@ -32,11 +32,11 @@ from services.models import (
     IdempotencyRecord,
     KnowledgeBase,
     KnowledgeDocument,
+    LedgerDaily,
     ModelProvider,
     Process,
     ProcessDaily,
     RollupState,
-    SpentDaily,
     UsageDaily,
     UsageLog,
 )
@@ -57,7 +57,7 @@ READ_ONLY = [
     UsageLog,
     UsageDaily,
     ProcessDaily,
-    SpentDaily,
+    LedgerDaily,
     RollupState,
     IdempotencyRecord,
 ]
@@ -113,7 +113,7 @@ def seeded(key: ApiKey, superuser: Any) -> dict[str, Any]:
         "endpoint": "summarize",
     }
     ProcessDaily.objects.create(**grain, finished=1, failed=0)
-    SpentDaily.objects.create(**grain, credits=2)
+    LedgerDaily.objects.create(**grain, consumed=2)
     IdempotencyRecord.objects.create(account=account, key="idem-1", fingerprint="f" * 64)
     Payment.objects.create(
         account=account,
