@@ -292,7 +292,12 @@ class UsageDaily(models.Model):
     """Usage rolled up per UTC day, account, key, service, endpoint, kind and status class, so
     staff pages never scan the request log. Built from UsageLog by
     services.usage.actions.usage_rollup; 0 in account_ref / api_key_ref means none. Derived data:
-    it can be rebuilt from UsageLog."""
+    it can be rebuilt from UsageLog. Rows with ALL_REFS in account_ref and api_key_ref hold the
+    sums over every account and key of their day, service, endpoint, kind and status class, so
+    platform-wide figures read a few rows per day whatever the number of accounts; every other
+    read leaves them out."""
+
+    ALL_REFS = -1
 
     class Kind(models.TextChoices):
         CALL = "call", "Execute call"

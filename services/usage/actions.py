@@ -194,7 +194,7 @@ def usage_rollup(*, batch: int = 50_000) -> int:
         # (GET and PUT are both "read"; no account is 0), so they are summed into one item.
         groups = list(rows)
         days = sorted({row["day"] for row in groups})
-        refs = sorted({row["account_id"] or 0 for row in groups})
+        refs = sorted({row["account_id"] or 0 for row in groups} | {UsageDaily.ALL_REFS})
         existing: dict[tuple[Any, ...], UsageDaily] = {}
         for i in range(0, len(refs), 500):
             for found in UsageDaily.objects.select_for_update().filter(
@@ -209,30 +209,35 @@ def usage_rollup(*, batch: int = 50_000) -> int:
             buckets = [cumulative[0]]
             buckets += [cumulative[i] - cumulative[i - 1] for i in range(1, len(cumulative))]
             buckets.append(row["total"] - cumulative[-1])
-            probe = UsageDaily(
-                day=row["day"],
-                account_ref=row["account_id"] or 0,
-                api_key_ref=row["api_key_id"] or 0,
-                service_id=row["service_id"],
-                endpoint=row["endpoint"],
-                kind="call"
-                if is_call(method=row["method"], service_id=row["service_id"])
-                else "read",
-                status_class=row["status_class"],
-                latency_buckets=[0] * (len(LATENCY_BUCKETS_MS) + 1),
-            )
-            grain = _usage_grain(probe)
-            item = existing.get(grain)
-            if item is not None:
-                changed[item.pk] = item
-            else:
-                item = created.setdefault(grain, probe)
-            item.requests += row["total"]
-            item.credits += int(row["credits_sum"] or 0)
-            item.duration_ms_sum += int(row["duration"] or 0)
-            item.latency_buckets = [
-                a + b for a, b in zip(item.latency_buckets, buckets, strict=True)
-            ]
+            kind = "call" if is_call(method=row["method"], service_id=row["service_id"]) else "read"
+            # Each row counts in its account and key's row and in the row of all accounts and
+            # keys of its day, service, endpoint, kind and status class (UsageDaily.ALL_REFS).
+            for account_ref, api_key_ref in (
+                (row["account_id"] or 0, row["api_key_id"] or 0),
+                (UsageDaily.ALL_REFS, UsageDaily.ALL_REFS),
+            ):
+                probe = UsageDaily(
+                    day=row["day"],
+                    account_ref=account_ref,
+                    api_key_ref=api_key_ref,
+                    service_id=row["service_id"],
+                    endpoint=row["endpoint"],
+                    kind=kind,
+                    status_class=row["status_class"],
+                    latency_buckets=[0] * (len(LATENCY_BUCKETS_MS) + 1),
+                )
+                grain = _usage_grain(probe)
+                item = existing.get(grain)
+                if item is not None:
+                    changed[item.pk] = item
+                else:
+                    item = created.setdefault(grain, probe)
+                item.requests += row["total"]
+                item.credits += int(row["credits_sum"] or 0)
+                item.duration_ms_sum += int(row["duration"] or 0)
+                item.latency_buckets = [
+                    a + b for a, b in zip(item.latency_buckets, buckets, strict=True)
+                ]
             folded += row["total"]
         UsageDaily.objects.bulk_create(created.values(), batch_size=1000)
         UsageDaily.objects.bulk_update(

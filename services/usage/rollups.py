@@ -174,6 +174,12 @@ def usage_grouped(
     keys = [f"g_{name}" for name in by]
 
     daily = UsageDaily.objects.filter(day__gte=start, day__lte=end)
+    # The rows of all accounts and keys (ALL_REFS) answer platform-wide reads; the others
+    # answer reads by or for an account or key.
+    if account_id is not None or api_key_id is not None or {"account_id", "api_key_id"} & set(by):
+        daily = daily.filter(account_ref__gte=0)
+    else:
+        daily = daily.filter(account_ref=UsageDaily.ALL_REFS)
     tail = usage_live_tail(start=start, end=end, watermark=watermark)
     if kind == UsageDaily.Kind.CALL:
         daily, tail = daily.filter(kind=kind), tail.filter(CALL)

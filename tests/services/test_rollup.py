@@ -39,16 +39,26 @@ def test_rollup_counts_each_row_once_across_runs(account):
     _log(account)
     assert usage_rollup() == 1
 
-    calls = UsageDaily.objects.filter(kind="call", status_class=2).get()
+    rows = UsageDaily.objects.filter(account_ref=account.pk)
+    calls = rows.filter(kind="call", status_class=2).get()
     assert calls.requests == 4
     assert calls.credits == 8
     assert calls.duration_ms_sum == 160
     assert sum(calls.latency_buckets) == 4
     assert calls.latency_buckets[3] == 4  # 25 < 40 <= 50
-    errors = UsageDaily.objects.get(kind="call", status_class=4)
+    errors = rows.get(kind="call", status_class=4)
     assert (errors.requests, errors.credits) == (1, 0)
-    assert UsageDaily.objects.get(kind="read").requests == 1
-    assert UsageDaily.objects.aggregate(n=Sum("requests"))["n"] == UsageLog.objects.count()
+    assert rows.get(kind="read").requests == 1
+    assert rows.aggregate(n=Sum("requests"))["n"] == UsageLog.objects.count()
+    # The rows of all accounts and keys hold the same sums, grain by grain.
+    everyone = UsageDaily.objects.filter(account_ref=UsageDaily.ALL_REFS, api_key_ref=-1)
+    assert sorted(
+        (r.kind, r.status_class, r.requests, r.credits, r.duration_ms_sum, r.latency_buckets)
+        for r in everyone
+    ) == sorted(
+        (r.kind, r.status_class, r.requests, r.credits, r.duration_ms_sum, r.latency_buckets)
+        for r in rows
+    )
     assert RollupState.objects.get(name="usage").last_id == UsageLog.objects.latest("id").id
 
 
@@ -66,5 +76,5 @@ def test_rollup_splits_days_and_batches(account):
 
     assert usage_rollup(batch=2) == 2
     assert usage_rollup(batch=2) == 1
-    by_day = dict(UsageDaily.objects.values_list("day", "requests"))
+    by_day = dict(UsageDaily.objects.filter(account_ref__gte=0).values_list("day", "requests"))
     assert sorted(by_day.values()) == [1, 2]

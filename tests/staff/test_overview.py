@@ -273,7 +273,7 @@ def test_totals_equal_independent_sums(staff_client: Client, seeded: dict[str, A
 def test_rolled_up_rows_and_live_tail_each_count_once(
     staff_client: Client, seeded: dict[str, Any]
 ) -> None:
-    rolled = UsageDaily.objects.filter(day__gte=date(2024, 3, 1), kind="call")
+    rolled = UsageDaily.objects.filter(day__gte=date(2024, 3, 1), kind="call", account_ref__gte=0)
     assert sum(row.requests for row in rolled) == 6  # the tail is not in the rollups yet
     assert UsageLog.objects.filter(id__gt=seeded["watermark"]).count() == 5
     before = staff_client.get(OVERVIEW, MARCH).context["data"]
