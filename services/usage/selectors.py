@@ -278,8 +278,8 @@ def _figures_of(filters: dict[str, Any], by: tuple[str, ...]) -> dict[tuple[Any,
 def usage_log(**filters: Any) -> QuerySet[UsageLog]:
     """`usage_filtered(**filters)` with each row's `credits_spent`: what the request was charged,
     0 once its process was refunded (services.usage.figures: credits net of refunds), so the
-    rows of the log and its CSV add up to the page's credits. One lookup per row on the ledger's
-    unique (process, kind) index."""
+    rows of the log and its CSV add up to the page's credits (the CSV export; a page of the
+    log uses figures.with_credits_net_of_refund)."""
     return usage_filtered(**filters).annotate(credits_spent=credits_net_of_refund("process_id"))
 
 

@@ -140,6 +140,11 @@ def test_console_pages_and_api_agree_with_the_rows(scenario, monkeypatch, rolled
         want["credits"],
     ]
 
+    log = usage[usage.index('id="usage-log"') :]
+    spent = [int(n) for n in re.findall(r'<td class="num" data-spent="(\d+)">', log)]
+    assert len(spent) == len(UsageLog.objects.filter(account=account))  # one page holds all
+    assert sum(spent) == want["credits"]  # refunded calls show 0 in the log
+
     export = page.get("/usage/export.csv")
     rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode())))
     call_rows = [r for r in rows if r["method"] == "POST" and r["service"]]

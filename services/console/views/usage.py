@@ -20,11 +20,13 @@ from breact.dates import iso
 from breact.http import HtmxHttpRequest
 from services.console.charts import BarChart, bar_chart
 from services.console.usage_forms import UsageFilterForm
+from services.usage.figures import with_credits_net_of_refund
 from services.usage.selectors import (
     usage_by_key,
     usage_by_service,
     usage_daily,
     usage_exists,
+    usage_filtered,
     usage_log,
     usage_totals,
 )
@@ -119,10 +121,11 @@ def usage(request: HtmxHttpRequest) -> HttpResponse:
         filters = form.filters()
         daily = usage_daily(**filters)
         calls_chart, credits_chart = _charts(daily, filters["start"], filters["end"])
-        log = usage_log(**filters).select_related("api_key")
+        log = usage_filtered(**filters).select_related("api_key")
         totals = usage_totals(**filters)
         paginator = CountedPaginator(log, LOG_PAGE_SIZE, count=totals["requests"])
         page = paginator.get_page(request.GET.get("page"))
+        page.object_list = with_credits_net_of_refund(page.object_list)
         query = form.query()
         context.update(
             {
