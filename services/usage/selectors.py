@@ -252,27 +252,18 @@ def _grouped_usage(
 
 def _figures_of(filters: dict[str, Any], by: tuple[str, ...]) -> dict[tuple[Any, ...], CallFigures]:
     grouped = _grouped_usage(filters, (*by, "status_class"))
+    narrowing: dict[str, Any] = {
+        "by": by,
+        "account": filters["account"],
+        "start": filters["start"],
+        "end": filters["end"],
+        "api_key_id": filters.get("api_key_id"),
+        "service_id": filters.get("service_id") or None,
+        "processes": _accepts_202(filters.get("status")),
+    }
     if grouped is None:  # a single status code: count the calls in the request log
-        return _call_figures(
-            usage_filtered(**filters),
-            by=by,
-            account=filters["account"],
-            start=filters["start"],
-            end=filters["end"],
-            api_key_id=filters.get("api_key_id"),
-            service_id=filters.get("service_id") or None,
-            processes=_accepts_202(filters.get("status")),
-        )
-    return _with_processes(
-        calls_by_status_class(grouped),
-        by=by,
-        account=filters["account"],
-        start=filters["start"],
-        end=filters["end"],
-        api_key_id=filters.get("api_key_id"),
-        service_id=filters.get("service_id") or None,
-        processes=_accepts_202(filters.get("status")),
-    )
+        return _call_figures(usage_filtered(**filters), **narrowing)
+    return _with_processes(calls_by_status_class(grouped), **narrowing)
 
 
 def usage_log(**filters: Any) -> QuerySet[UsageLog]:

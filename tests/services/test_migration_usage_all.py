@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.support import migrate_to, migrate_to_latest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -15,22 +15,15 @@ BEFORE = [("services", "0010_figure_rollups")]
 AFTER = [("services", "0011_usage_daily_all_accounts")]
 
 
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.fixture(autouse=True)
 def _latest_schema_afterwards():
     """Every later test needs the whole schema back (the later migrations too)."""
     yield
-    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    migrate_to_latest()
 
 
 def test_rows_of_all_accounts_are_summed_from_the_rolled_up_rows():
-    old = _migrate(BEFORE)
+    old = migrate_to(BEFORE)
     UsageDaily = old.get_model("services", "UsageDaily")
     day = date(2026, 3, 1)
     grain = {"day": day, "service_id": "summary", "endpoint": "summarize", "kind": "call"}
@@ -48,7 +41,7 @@ def test_rows_of_all_accounts_are_summed_from_the_rolled_up_rows():
             latency_buckets=buckets,
         )
 
-    new = _migrate(AFTER)
+    new = migrate_to(AFTER)
     UsageDaily = new.get_model("services", "UsageDaily")
     everyone = {
         row.status_class: row for row in UsageDaily.objects.filter(account_ref=-1, api_key_ref=-1)
@@ -60,5 +53,5 @@ def test_rows_of_all_accounts_are_summed_from_the_rolled_up_rows():
     assert everyone[4].requests == 1
     assert UsageDaily.objects.filter(account_ref__gte=0).count() == 3
 
-    _migrate(BEFORE)  # reversing removes them
+    migrate_to(BEFORE)  # reversing removes them
     assert not UsageDaily.objects.filter(account_ref=-1).exists()

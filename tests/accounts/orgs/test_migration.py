@@ -4,8 +4,8 @@ after its owner, with its owner as Owner and its keys recorded as theirs; nothin
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.support import migrate_to, migrate_to_latest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -13,22 +13,15 @@ BEFORE = [("accounts", "0007_ledger_verbose_name")]
 AFTER = [("accounts", "0008_organisations")]
 
 
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.fixture(autouse=True)
 def _latest_schema_afterwards():
     """Every later test needs the whole schema back (the later migrations too)."""
     yield
-    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    migrate_to_latest()
 
 
 def test_every_account_becomes_an_organisation_with_its_owner_as_owner():
-    old = _migrate(BEFORE)
+    old = migrate_to(BEFORE)
     User = old.get_model("accounts", "User")
     Account = old.get_model("accounts", "Account")
     ApiKey = old.get_model("accounts", "ApiKey")
@@ -51,7 +44,7 @@ def test_every_account_becomes_an_organisation_with_its_owner_as_owner():
         accounts.append(account.pk)
     loose = User.objects.create(email="no-account@example.com", password="!")
 
-    new = _migrate(AFTER)
+    new = migrate_to(AFTER)
     Account = new.get_model("accounts", "Account")
     Membership = new.get_model("accounts", "Membership")
     ApiKey = new.get_model("accounts", "ApiKey")
@@ -68,6 +61,6 @@ def test_every_account_becomes_an_organisation_with_its_owner_as_owner():
     assert not Membership.objects.filter(user_id=loose.pk).exists()
 
     # Down and up again gives the same organisations.
-    _migrate(BEFORE)
-    _migrate(AFTER)
+    migrate_to(BEFORE)
+    migrate_to(AFTER)
     assert Membership.objects.count() == 3
