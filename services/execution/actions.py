@@ -76,6 +76,7 @@ def process_start(
         params=params,
         token_hash=process_token_hash(token),
         credits=resolved.price,
+        has_webhook_url=webhook_events.webhook_url_given(),
         created_at=now,
         deadline_at=now + timedelta(seconds=settings.BREACT_PROCESS_DEADLINE),
     )
@@ -346,7 +347,8 @@ def processes_fail_stuck() -> int:
     """Fail and refund every process still unfinished past its deadline. Returns how many."""
     failed = 0
     stuck = Process.objects.unfinished().filter(deadline_at__lt=timezone.now())
-    for process in stuck.only("pk", "public_id", "account_id", "api_key_id").iterator():
+    fields = ("pk", "public_id", "account_id", "api_key_id", "has_webhook_url")
+    for process in stuck.only(*fields).iterator():
         if process_fail(process=process, message="The process did not finish in time."):
             failed += 1
     return failed

@@ -25,7 +25,8 @@ def process_finished(*, process: Any, done: bool, failed: bool) -> None:
     credits were refunded, for a service-level error or a platform failure). Counts it, logs one
     line, and emits `process.completed` or `process.failed` (with the refund) after commit, with
     the poll's body. Call inside the finishing transaction. No query: the key's prefix is
-    remembered per worker process."""
+    remembered per worker process, and whether the execute passed a webhook_url is a column of
+    the process row."""
     if not done:
         return
     outcome = "failed" if failed else "completed"
@@ -55,7 +56,9 @@ def process_finished(*, process: Any, done: bool, failed: bool) -> None:
         event_type=event_type,
         dedupe_key=f"{event_type}:{process.public_id}",
         data=lambda: _process_body(process.pk, failed),
-        process_pk=process.pk,
+        # The row says whether the execute passed a webhook_url (never the cache, which may
+        # have been emptied since): only then does recording the event read its URL.
+        per_call_process_pk=process.pk if process.has_webhook_url else None,
     )
 
 
@@ -177,6 +180,11 @@ def webhook_url_take(params: dict[str, Any]) -> dict[str, Any]:
         )
     _call_webhook_url.set(url_check(url))
     return {name: value for name, value in params.items() if name != "webhook_url"}
+
+
+def webhook_url_given() -> bool:
+    """Execute: whether this call passed a webhook_url (Process.has_webhook_url). No query."""
+    return _call_webhook_url.get() is not None
 
 
 def process_webhook_attach(*, process: Any) -> None:

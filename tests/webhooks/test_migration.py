@@ -1,0 +1,55 @@
+"""Migration 0010 on processes started before it: one that passed a webhook_url is marked so
+(its events still reach the URL), the others are not."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
+
+from tests.factories import ApiKeyFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BEFORE = [("services", "0009_usage_log_stream_id")]
+AFTER = [("services", "0010_process_has_webhook_url")]
+
+
+def _migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+@pytest.fixture(autouse=True)
+def _latest_schema_afterwards():
+    yield
+    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+def test_processes_that_passed_a_webhook_url_are_marked():
+    key = ApiKeyFactory()  # accounts' tables are untouched by the services migration
+    old = _migrate(BEFORE)
+    Process = old.get_model("services", "Process")
+    ProcessWebhook = old.get_model("services", "ProcessWebhook")
+    now = timezone.now()
+    hooked, plain = (
+        Process.objects.create(
+            public_id=f"prc_old{n}",
+            account_id=key.account_id,
+            service_id="text_analyzer",
+            endpoint="analyze",
+            deadline_at=now + timedelta(minutes=10),
+        )
+        for n in range(2)
+    )
+    ProcessWebhook.objects.create(process=hooked, url="https://example.com/hook")
+
+    new = _migrate(AFTER)
+    Process = new.get_model("services", "Process")
+    assert Process.objects.get(pk=hooked.pk).has_webhook_url
+    assert not Process.objects.get(pk=plain.pk).has_webhook_url
