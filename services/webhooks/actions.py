@@ -41,28 +41,38 @@ FLAG_KEY = "webhooks:account:{}"
 FLAG_TTL = 300
 
 
-def flag_forget(*, account_id: int) -> None:
-    """After a change of the account's endpoints. When the cache cannot be reached the change
-    still stands; a flag cached before the outage may hide a new endpoint for FLAG_TTL."""
+def flag_reset(*, account_id: int) -> None:
+    """After a change of the account's endpoints commits: the flag says "maybe" (1), so events
+    ask the database until it expires (FLAG_TTL). Set rather than deleted: a worker that read
+    the database before the change and stores its answer after it (_flag_store adds, never
+    overwrites) cannot hide a new endpoint. When the cache cannot be reached the change still
+    stands; a 0 cached before the outage may then hide a new endpoint until it expires."""
     try:
-        cache.delete(FLAG_KEY.format(account_id))
+        cache.set(FLAG_KEY.format(account_id), 1, FLAG_TTL)
     except Exception:
-        logger.warning("Could not clear the webhook flag of account %s", account_id, exc_info=True)
+        logger.warning("Could not reset the webhook flag of account %s", account_id, exc_info=True)
+
+
+def _flag_store(account_id: int, flag: int) -> None:
+    """Cache what the database said, unless a flag is there already (see flag_reset)."""
+    try:
+        cache.add(FLAG_KEY.format(account_id), flag, FLAG_TTL)
+    except Exception:
+        logger.warning("Could not cache the webhook flag", exc_info=True)
 
 
 def _account_has_endpoints(account_id: int) -> bool:
-    key = FLAG_KEY.format(account_id)
-    try:
-        flag = cache.get(key)
-    except Exception:  # the cache is down: ask the database, as for a missing flag
-        logger.warning("Webhook flag unreadable, asking the database", exc_info=True)
+    def exists() -> bool:
         return WebhookEndpoint.objects.filter(account_id=account_id, enabled=True).exists()
+
+    try:
+        flag = cache.get(FLAG_KEY.format(account_id))
+    except Exception:  # the cache is down: ask the database (and do not wait on it twice)
+        logger.warning("Webhook flag unreadable, asking the database", exc_info=True)
+        return exists()
     if flag is None:
-        flag = int(WebhookEndpoint.objects.filter(account_id=account_id, enabled=True).exists())
-        try:
-            cache.set(key, flag, FLAG_TTL)
-        except Exception:
-            logger.warning("Could not cache the webhook flag", exc_info=True)
+        flag = int(exists())
+        _flag_store(account_id, flag)
     return bool(flag)
 
 
@@ -105,7 +115,7 @@ def endpoint_create(
         description=description[:200],
         secret=signing.secret_new(),
     )
-    transaction.on_commit(lambda: flag_forget(account_id=account_id))
+    transaction.on_commit(lambda: flag_reset(account_id=account_id))
     return endpoint, endpoint.secret
 
 
@@ -131,14 +141,14 @@ def endpoint_update(
             endpoint.disabled_reason = ""
         endpoint.enabled = enabled
     endpoint.save()
-    transaction.on_commit(lambda: flag_forget(account_id=endpoint.account_id))
+    transaction.on_commit(lambda: flag_reset(account_id=endpoint.account_id))
     return endpoint
 
 
 def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
     account_id = endpoint.account_id
     endpoint.delete()
-    transaction.on_commit(lambda: flag_forget(account_id=account_id))
+    transaction.on_commit(lambda: flag_reset(account_id=account_id))
 
 
 @transaction.atomic
@@ -424,7 +434,7 @@ def _failure_streak(endpoint: WebhookEndpoint) -> None:
         pk=endpoint.pk, enabled=True, failing_since__lte=limit
     ).update(enabled=False, disabled_reason=reason)
     if disabled:
-        flag_forget(account_id=endpoint.account_id)
+        flag_reset(account_id=endpoint.account_id)
         _disabled_email(endpoint)
 
 

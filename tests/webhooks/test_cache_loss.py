@@ -13,7 +13,7 @@ from django.core.cache import cache
 from services.execution.actions import process_run
 from services.models import Process
 from services.tasks import run_process
-from services.webhooks import actions, signing
+from services.webhooks import actions, events, signing
 
 pytestmark = pytest.mark.django_db
 
@@ -88,3 +88,23 @@ def test_an_unreachable_cache_still_delivers_to_the_endpoint_and_the_per_call_ur
     assert sorted(_verifies(r, per_call) for r in receiver.received) == [False, True]
     assert sorted(_verifies(r, endpoint_secret) for r in receiver.received) == [False, True]
     assert {r.body["process_id"] for r in receiver.received} == {process.public_id}
+
+
+def test_a_flag_stored_late_by_a_worker_cannot_hide_a_new_endpoint(
+    receiver, key, eager_worker, django_capture_on_commit_callbacks
+):
+    # A worker recording another event of the account asked the database just before the
+    # endpoint below was committed (no endpoint: 0) ...
+    with django_capture_on_commit_callbacks(execute=True):
+        endpoint, secret = actions.endpoint_create(
+            account_id=key.account_id, url=receiver.url, events=None
+        )
+    # ... and stores that answer only now.
+    actions._flag_store(key.account_id, 0)
+
+    assert actions._targets(key.account_id, "process.completed", None) == ([endpoint], None)
+    receiver.secrets = [secret]
+    with django_capture_on_commit_callbacks(execute=True):
+        events.credits_low(account_id=key.account_id)
+    (got,) = receiver.received
+    assert got.verified and got.body["event"] == "credits.low"
