@@ -84,6 +84,12 @@ class Process(models.Model):
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)
     credits = models.PositiveIntegerField(default=0)
+    # The execute passed a per-call webhook_url (a ProcessWebhook row): its events go there too.
+    # Kept on the row the worker already reads, so no cache entry decides whether they do.
+    has_webhook_url = models.BooleanField(default=False)
+    # The X-Request-ID of the execute that started it: the worker's log line for the process
+    # carries it, so the request's line and the process's line can be joined.
+    request_id = models.CharField(max_length=128, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -22,6 +22,7 @@ from accounts.models import ApiKey
 from breact.dates import iso
 from breact.errors import BadRequest, Forbidden, ServiceNotFound, ServiceUnavailable
 from breact.forms import DATE_MAX, DATE_MIN, DateRangeFilterForm
+from breact.middleware import request_id_for
 from services.api import serializers as out
 from services.api.parsing import json_object_from
 from services.api.ratelimit import EXECUTE, READ, execute_rate, rate_limit_hit
@@ -182,7 +183,11 @@ class ServiceExecuteApi(KeyedApiView):
         params = json_object_from(_django(request))
         idempotency_key = request.headers.get("Idempotency-Key") or None
         outcome = call_start(
-            api_key=api_key, resolved=resolved, params=params, idempotency_key=idempotency_key
+            api_key=api_key,
+            resolved=resolved,
+            params=params,
+            idempotency_key=idempotency_key,
+            request_id=request_id_for(_django(request)),
         )
         usage["process_id"] = outcome.body.get("process_id", "")
         usage["credits"] = 0 if outcome.replayed else int(outcome.body.get("credits_charged", 0))

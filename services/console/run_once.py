@@ -30,7 +30,12 @@ def idempotency_key_for(token: str) -> str | None:
 
 
 def call_start_once(
-    *, api_key: ApiKey, resolved: ResolvedEndpoint, params: dict[str, Any], token: str
+    *,
+    api_key: ApiKey,
+    resolved: ResolvedEndpoint,
+    params: dict[str, Any],
+    token: str,
+    request_id: str = "",
 ) -> ExecuteOutcome:
     """call_start keyed by the form's token: a double click or a resubmitted form gets the
     first submit's run back (`replayed`) and is charged nothing more. While the first submit is
@@ -42,7 +47,11 @@ def call_start_once(
     while True:
         try:
             return call_start(
-                api_key=api_key, resolved=resolved, params=params, idempotency_key=key
+                api_key=api_key,
+                resolved=resolved,
+                params=params,
+                idempotency_key=key,
+                request_id=request_id,
             )
         except IdempotencyInFlight:
             if time.monotonic() >= deadline:

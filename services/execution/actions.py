@@ -54,10 +54,11 @@ class Started:
 
 
 def process_start(
-    *, api_key: ApiKey, resolved: ResolvedEndpoint, params: dict[str, Any]
+    *, api_key: ApiKey, resolved: ResolvedEndpoint, params: dict[str, Any], request_id: str = ""
 ) -> Started:
     """Charge the endpoint's price and create the process in one transaction, then enqueue it
-    after commit. Raises InsufficientCredits (nothing written), ServiceUnavailable when no
+    after commit. `request_id` (the execute's X-Request-ID) is kept on the process for the
+    worker's log line. Raises InsufficientCredits (nothing written), ServiceUnavailable when no
     worker is alive (nothing written; see services.workers) or when the broker refused the task
     (the process is failed and refunded first)."""
     if not workers_available():
@@ -76,6 +77,8 @@ def process_start(
         params=params,
         token_hash=process_token_hash(token),
         credits=resolved.price,
+        has_webhook_url=webhook_events.webhook_url_given(),
+        request_id=request_id[:128],
         created_at=now,
         deadline_at=now + timedelta(seconds=settings.BREACT_PROCESS_DEADLINE),
     )
@@ -152,11 +155,14 @@ def process_execute(
     resolved: ResolvedEndpoint,
     params: dict[str, Any],
     idempotency_key: str | None = None,
+    request_id: str = "",
 ) -> ExecuteOutcome:
     """Start a process, honouring an Idempotency-Key: a retry with the same key and body
     replays the first 202 and charges nothing more."""
     if not idempotency_key:
-        started = process_start(api_key=api_key, resolved=resolved, params=params)
+        started = process_start(
+            api_key=api_key, resolved=resolved, params=params, request_id=request_id
+        )
         return ExecuteOutcome(202, execute_response_body(started), False, started)
     fingerprint = request_fingerprint(
         service_id=resolved.service.id, endpoint=resolved.endpoint.name, params=params
@@ -169,7 +175,9 @@ def process_execute(
             int(record.response_status or 202), dict(record.response_body or {}), True
         )
     try:
-        started = process_start(api_key=api_key, resolved=resolved, params=params)
+        started = process_start(
+            api_key=api_key, resolved=resolved, params=params, request_id=request_id
+        )
     except BReactError:
         idempotency_release(record=record)
         raise
@@ -184,6 +192,7 @@ def call_start(
     resolved: ResolvedEndpoint,
     params: dict[str, Any],
     idempotency_key: str | None = None,
+    request_id: str = "",
 ) -> ExecuteOutcome:
     """Everything an execute does after authentication, rate limit and routing, for the API and
     the console alike: validate the parameters against the endpoint's schema, refuse a model no
@@ -215,7 +224,11 @@ def call_start(
     if idempotency_key is not None and len(idempotency_key) > 255:
         raise BadRequest("The Idempotency-Key header is longer than 255 characters.")
     return process_execute(
-        api_key=api_key, resolved=resolved, params=params, idempotency_key=idempotency_key
+        api_key=api_key,
+        resolved=resolved,
+        params=params,
+        idempotency_key=idempotency_key,
+        request_id=request_id,
     )
 
 
@@ -346,7 +359,8 @@ def processes_fail_stuck() -> int:
     """Fail and refund every process still unfinished past its deadline. Returns how many."""
     failed = 0
     stuck = Process.objects.unfinished().filter(deadline_at__lt=timezone.now())
-    for process in stuck.only("pk", "public_id", "account_id", "api_key_id").iterator():
+    fields = ("pk", "public_id", "account_id", "api_key_id", "has_webhook_url", "request_id")
+    for process in stuck.only(*fields).iterator():
         if process_fail(process=process, message="The process did not finish in time."):
             failed += 1
     return failed

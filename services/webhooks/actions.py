@@ -33,22 +33,46 @@ from services.webhooks.models import (
 logger = logging.getLogger(__name__)
 
 # The per-account flag "has an enabled endpoint" (1/0), so events of accounts without
-# endpoints cost one cache read and no query.
+# endpoints cost one cache read and no query. Only a hint that saves a query: a missing flag
+# (first event, an emptied cache) or a cache error costs one EXISTS query instead, and never an
+# event. Whether a process has a per-call webhook_url is a column of its row
+# (Process.has_webhook_url), not a cache entry.
 FLAG_KEY = "webhooks:account:{}"
 FLAG_TTL = 300
-# Set at execute when a call passed webhook_url; read with the account flag in one round trip.
-PROCESS_FLAG_KEY = "webhooks:process:{}"
 
 
-def flag_forget(*, account_id: int) -> None:
-    cache.delete(FLAG_KEY.format(account_id))
+def flag_reset(*, account_id: int) -> None:
+    """After a change of the account's endpoints commits: the flag says "maybe" (1), so events
+    ask the database until it expires (FLAG_TTL). Set rather than deleted: a worker that read
+    the database before the change and stores its answer after it (_flag_store adds, never
+    overwrites) cannot hide a new endpoint. When the cache cannot be reached the change still
+    stands; a 0 cached before the outage may then hide a new endpoint until it expires."""
+    try:
+        cache.set(FLAG_KEY.format(account_id), 1, FLAG_TTL)
+    except Exception:
+        logger.warning("Could not reset the webhook flag of account %s", account_id, exc_info=True)
+
+
+def _flag_store(account_id: int, flag: int) -> None:
+    """Cache what the database said, unless a flag is there already (see flag_reset)."""
+    try:
+        cache.add(FLAG_KEY.format(account_id), flag, FLAG_TTL)
+    except Exception:
+        logger.warning("Could not cache the webhook flag", exc_info=True)
 
 
 def _account_has_endpoints(account_id: int) -> bool:
-    flag = cache.get(FLAG_KEY.format(account_id))
+    def exists() -> bool:
+        return WebhookEndpoint.objects.filter(account_id=account_id, enabled=True).exists()
+
+    try:
+        flag = cache.get(FLAG_KEY.format(account_id))
+    except Exception:  # the cache is down: ask the database (and do not wait on it twice)
+        logger.warning("Webhook flag unreadable, asking the database", exc_info=True)
+        return exists()
     if flag is None:
-        flag = int(WebhookEndpoint.objects.filter(account_id=account_id, enabled=True).exists())
-        cache.set(FLAG_KEY.format(account_id), flag, FLAG_TTL)
+        flag = int(exists())
+        _flag_store(account_id, flag)
     return bool(flag)
 
 
@@ -91,7 +115,7 @@ def endpoint_create(
         description=description[:200],
         secret=signing.secret_new(),
     )
-    transaction.on_commit(lambda: flag_forget(account_id=account_id))
+    transaction.on_commit(lambda: flag_reset(account_id=account_id))
     return endpoint, endpoint.secret
 
 
@@ -117,14 +141,14 @@ def endpoint_update(
             endpoint.disabled_reason = ""
         endpoint.enabled = enabled
     endpoint.save()
-    transaction.on_commit(lambda: flag_forget(account_id=endpoint.account_id))
+    transaction.on_commit(lambda: flag_reset(account_id=endpoint.account_id))
     return endpoint
 
 
 def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
     account_id = endpoint.account_id
     endpoint.delete()
-    transaction.on_commit(lambda: flag_forget(account_id=account_id))
+    transaction.on_commit(lambda: flag_reset(account_id=account_id))
 
 
 @transaction.atomic
@@ -157,13 +181,10 @@ def per_call_secret(*, account_id: int) -> str:
 
 def process_webhook_attach(*, process: Any, url: str | None) -> None:
     """Inside the execute transaction: remember the call's `webhook_url` (already checked by
-    url_check) and flag the process in the cache. Nothing when no URL was passed."""
+    url_check; the process row has has_webhook_url set). Nothing when no URL was passed."""
     if not url:
         return
     ProcessWebhook.objects.create(process_id=process.pk, url=url)
-    key = PROCESS_FLAG_KEY.format(process.pk)
-    timeout = settings.BREACT_PROCESS_DEADLINE + 3600
-    transaction.on_commit(lambda: cache.set(key, 1, timeout), robust=True)
 
 
 # --- events -----------------------------------------------------------------------------------
@@ -175,40 +196,40 @@ def event_emit(
     event_type: str,
     dedupe_key: str,
     data: Callable[[], dict[str, Any]],
-    process_pk: int | None = None,
+    per_call_process_pk: int | None = None,
 ) -> None:
     """Schedule the event for after the current transaction commits (a rollback sends
-    nothing); outside a transaction it is recorded at once. `data` builds the body lazily, so
-    an account with no endpoint and no per-call URL costs one cache read and no query."""
+    nothing); outside a transaction it is recorded at once. `per_call_process_pk`: a process
+    whose execute passed a webhook_url (Process.has_webhook_url), which gets the event too.
+    `data` builds the body lazily, so an account with no endpoint and no per-call URL costs one
+    cache read and no query."""
     transaction.on_commit(
-        lambda: _event_record(account_id, event_type, dedupe_key, data, process_pk), robust=True
+        lambda: _event_record(account_id, event_type, dedupe_key, data, per_call_process_pk),
+        robust=True,
     )
 
 
 def _targets(
-    account_id: int, event_type: str, process_pk: int | None
+    account_id: int, event_type: str, per_call_process_pk: int | None
 ) -> tuple[list[WebhookEndpoint], str | None]:
-    keys = [FLAG_KEY.format(account_id)]
-    if process_pk is not None:
-        keys.append(PROCESS_FLAG_KEY.format(process_pk))
-    flags = cache.get_many(keys)
-    account_flag = flags.get(keys[0])
-    per_call = process_pk is not None and bool(flags.get(keys[-1]))
-    if account_flag is None:  # flag not cached (first event, or the cache was emptied)
-        account_flag = _account_has_endpoints(account_id)
-        per_call = per_call or (
-            process_pk is not None and ProcessWebhook.objects.filter(pk=process_pk).exists()
-        )
+    """The endpoints that want the event, and the per-call URL. Cost: one cache read for an
+    account without endpoints (one EXISTS query when the flag is missing or the cache is down),
+    one query for its endpoints otherwise, and one for the per-call URL only when the process
+    has one."""
     endpoints: list[WebhookEndpoint] = []
-    if account_flag:
+    if _account_has_endpoints(account_id):
         endpoints = [
             e
             for e in WebhookEndpoint.objects.filter(account_id=account_id, enabled=True)
             if e.wants(event_type)
         ]
     url = None
-    if per_call:
-        url = ProcessWebhook.objects.filter(pk=process_pk).values_list("url", flat=True).first()
+    if per_call_process_pk is not None:
+        url = (
+            ProcessWebhook.objects.filter(pk=per_call_process_pk)
+            .values_list("url", flat=True)
+            .first()
+        )
     return endpoints, url
 
 
@@ -217,9 +238,9 @@ def _event_record(
     event_type: str,
     dedupe_key: str,
     data: Callable[[], dict[str, Any]],
-    process_pk: int | None,
+    per_call_process_pk: int | None,
 ) -> WebhookEvent | None:
-    endpoints, url = _targets(account_id, event_type, process_pk)
+    endpoints, url = _targets(account_id, event_type, per_call_process_pk)
     if not endpoints and not url:
         return None
     now = timezone.now()
@@ -413,7 +434,7 @@ def _failure_streak(endpoint: WebhookEndpoint) -> None:
         pk=endpoint.pk, enabled=True, failing_since__lte=limit
     ).update(enabled=False, disabled_reason=reason)
     if disabled:
-        flag_forget(account_id=endpoint.account_id)
+        flag_reset(account_id=endpoint.account_id)
         _disabled_email(endpoint)
 
 

@@ -23,9 +23,10 @@ process_logger = logging.getLogger("breact.process")
 def process_finished(*, process: Any, done: bool, failed: bool) -> None:
     """A process reached completed or error (`done`: this caller made the change; `failed`: its
     credits were refunded, for a service-level error or a platform failure). Counts it, logs one
-    line, and emits `process.completed` or `process.failed` (with the refund) after commit, with
-    the poll's body. Call inside the finishing transaction. No query: the key's prefix is
-    remembered per worker process."""
+    line (with the request id of the execute that started it, kept on the row), and emits
+    `process.completed` or `process.failed` (with the refund) after commit, with the poll's
+    body. Call inside the finishing transaction. No query: the key's prefix is remembered per
+    worker process, and whether the execute passed a webhook_url is a column of the row."""
     if not done:
         return
     outcome = "failed" if failed else "completed"
@@ -34,13 +35,15 @@ def process_finished(*, process: Any, done: bool, failed: bool) -> None:
         service=process.service_id, outcome=outcome, refunded=process.credits if failed else 0
     )
     process_logger.info(
-        "process %s %s.%s %s",
+        "process %s %s.%s %s%s",
         process.public_id,
         process.service_id,
         process.endpoint,
         outcome,
+        f" {process.request_id}" if process.request_id else "",
         extra={
             "process_id": process.public_id,
+            "request_id": process.request_id,
             "account": process.account_id,
             "key_prefix": _key_prefix(process.api_key_id),
             "service": process.service_id,
@@ -55,7 +58,9 @@ def process_finished(*, process: Any, done: bool, failed: bool) -> None:
         event_type=event_type,
         dedupe_key=f"{event_type}:{process.public_id}",
         data=lambda: _process_body(process.pk, failed),
-        process_pk=process.pk,
+        # The row says whether the execute passed a webhook_url (never the cache, which may
+        # have been emptied since): only then does recording the event read its URL.
+        per_call_process_pk=process.pk if process.has_webhook_url else None,
     )
 
 
@@ -177,6 +182,11 @@ def webhook_url_take(params: dict[str, Any]) -> dict[str, Any]:
         )
     _call_webhook_url.set(url_check(url))
     return {name: value for name, value in params.items() if name != "webhook_url"}
+
+
+def webhook_url_given() -> bool:
+    """Execute: whether this call passed a webhook_url (Process.has_webhook_url). No query."""
+    return _call_webhook_url.get() is not None
 
 
 def process_webhook_attach(*, process: Any) -> None:

@@ -59,6 +59,54 @@ def test_a_request_line_parses_and_carries_the_request_id(
     assert process["process_id"] == answer.json()["process_id"]
     assert process["outcome"] == "completed" and process["service"] == "text_analyzer"
     assert process["key_prefix"] == key.prefix
+    assert process["request_id"] == "req-log-test-1"  # joins the request's line
+
+
+def test_request_and_process_lines_share_a_generated_request_id_and_the_process_id(
+    keyed_client, json_lines, eager_worker, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = keyed_client.post(
+            "/api/v1/services/text_analyzer/analyze", {"text": "Join me."}, format="json"
+        )
+    assert answer.status_code == 202
+    lines = _lines(json_lines)  # every line parses
+    (request,) = [line for line in lines if line["logger"] == "breact.request"]
+    (process,) = [line for line in lines if line["logger"] == "breact.process"]
+    assert request["request_id"] == answer["X-Request-ID"]
+    assert request["request_id"].startswith("req_")
+    assert process["request_id"] == request["request_id"]
+    assert process["process_id"] == request["process_id"] == answer.json()["process_id"]
+
+
+def test_a_process_failed_later_by_the_sweeper_still_logs_its_request_id(
+    keyed_client, json_lines, django_capture_on_commit_callbacks, monkeypatch
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from services.execution.actions import processes_fail_stuck
+    from services.models import Process
+    from services.tasks import run_process
+
+    # The broker, replaced: the message is lost, so the process is never run.
+    monkeypatch.setattr(run_process, "apply_async", lambda *args, **kwargs: None)
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = keyed_client.post(
+            "/api/v1/services/text_analyzer/analyze",
+            {"text": "Lost."},
+            format="json",
+            HTTP_X_REQUEST_ID="req-lost-1",
+        )
+    assert answer.status_code == 202
+    Process.objects.update(deadline_at=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert processes_fail_stuck() == 1
+    (process,) = [line for line in _lines(json_lines) if line["logger"] == "breact.process"]
+    assert process["outcome"] == "failed"
+    assert process["process_id"] == answer.json()["process_id"]
+    assert process["request_id"] == "req-lost-1"
 
 
 def test_an_error_line_names_the_error_code_and_no_secret(keyed_client, json_lines):

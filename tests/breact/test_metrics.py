@@ -51,6 +51,29 @@ def test_metrics_need_the_token_or_an_allowed_address(settings):
     assert Client(REMOTE_ADDR="198.51.100.1").get("/metrics").status_code == 403
 
 
+def test_behind_a_proxy_the_allow_list_checks_the_client_ip_the_header_gives(settings):
+    """What the README's reverse-proxy note says: the allow-list judges client_ip(), which is
+    the proxy's own address unless BREACT_CLIENT_IP_HEADER names the header it writes."""
+    settings.BREACT_METRICS_TOKEN = ""
+    settings.BREACT_METRICS_ALLOW = ["127.0.0.1", "10.0.0.0/8"]  # loopback, Prometheus's net
+    proxy = Client(REMOTE_ADDR="127.0.0.1")  # a proxy on the same host
+    outsider = {"HTTP_X_FORWARDED_FOR": "203.0.113.9"}
+
+    settings.BREACT_CLIENT_IP_HEADER = ""  # not set: the proxy's address is judged
+    assert proxy.get("/metrics", **outsider).status_code == 200
+
+    settings.BREACT_CLIENT_IP_HEADER = "X-Forwarded-For"
+    settings.BREACT_TRUSTED_PROXY_COUNT = 1
+    assert proxy.get("/metrics", **outsider).status_code == 403
+    spoofed = {"HTTP_X_FORWARDED_FOR": "127.0.0.1, 203.0.113.9"}  # the client wrote the left one
+    assert proxy.get("/metrics", **spoofed).status_code == 403
+    assert proxy.get("/metrics", HTTP_X_FORWARDED_FOR="10.1.2.3").status_code == 200
+    assert proxy.get("/metrics").status_code == 200  # no header: REMOTE_ADDR again
+
+    settings.BREACT_METRICS_TOKEN = "s3cret"  # the token works whatever the address
+    assert proxy.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret", **outsider).status_code == 200
+
+
 def test_counters_match_a_series_of_calls(
     keyed_client, key, eager_worker, django_capture_on_commit_callbacks, heartbeats
 ):

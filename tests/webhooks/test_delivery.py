@@ -177,16 +177,20 @@ def test_events_filter_by_type(receiver, key, django_capture_on_commit_callbacks
     assert not WebhookEvent.objects.exists()
 
 
-def test_no_query_for_an_account_without_endpoints(key, django_assert_num_queries):
+def test_no_query_for_an_account_without_endpoints(
+    key, django_assert_num_queries, django_capture_on_commit_callbacks
+):
     process = _process(key)
-    # The first event of an account reads the flag from the database once (endpoints, and the
-    # process's own webhook_url) and caches it; later ones read only the cache.
-    with django_assert_num_queries(2):
-        assert actions._targets(key.account_id, "process.completed", process.pk) == ([], None)
-    with django_assert_num_queries(0):
-        assert actions._targets(key.account_id, "process.completed", process.pk) == ([], None)
-    with django_assert_num_queries(0):
-        events.credits_low(account_id=key.account_id)  # outside a transaction: runs at once
+    events._key_prefix(process.api_key_id)  # read once per worker process
+    # The first event of an account reads its flag from the database once and caches it; later
+    # ones read only the cache. A process whose execute passed no webhook_url adds no query:
+    # its row says so.
+    with django_assert_num_queries(1):
+        assert actions._targets(key.account_id, "process.completed", None) == ([], None)
+    with django_assert_num_queries(0), django_capture_on_commit_callbacks(execute=True) as done:
+        events.process_finished(process=process, done=True, failed=False)
+        events.credits_low(account_id=key.account_id)
+    assert len(done) == 2 and not WebhookEvent.objects.exists()
 
 
 def test_an_execute_without_webhook_url_adds_no_query(keyed_client, django_assert_num_queries):
@@ -361,3 +365,74 @@ def _process(key: Any, credits: int = 1) -> Process:
         )
         credits_charge(process=process)
     return process
+
+
+def test_key_expiring_is_sent_inside_seven_days_not_outside_and_once(
+    receiver, key, make_key, eager_worker, django_capture_on_commit_callbacks
+):
+    _, secret = _endpoint(key.account, receiver.url)
+    receiver.secrets = [secret]
+    now = timezone.now()
+    inside = make_key(account=key.account, name="inside")
+    outside = make_key(account=key.account, name="outside")
+    for made, expires_at in (
+        (inside, now + timedelta(days=7) - timedelta(minutes=1)),
+        (outside, now + timedelta(days=7) + timedelta(minutes=1)),
+    ):
+        made.expires_at = expires_at
+        made.save(update_fields=["expires_at"])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert events.keys_expiring_scan() == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        events.keys_expiring_scan()  # the next hourly scan
+
+    (got,) = receiver.received
+    assert got.verified and got.body["event"] == "key.expiring"
+    assert got.body["key"]["prefix"] == inside.prefix
+    assert WebhookEvent.objects.filter(type="key.expiring").count() == 1
+
+
+def test_a_host_that_resolves_to_loopback_only_at_delivery_is_refused(
+    receiver, key, settings, monkeypatch
+):
+    """DNS rebinding: the name pointed at a public address when the endpoint was registered and
+    at 127.0.0.1 when the delivery goes out. The resolver is replaced at the network edge (the
+    receiver really listens on 127.0.0.1, so only the check stands between them)."""
+    import socket
+
+    real_getaddrinfo = socket.getaddrinfo
+    answer = {"address": "93.184.216.34"}  # a public address
+    asked: list[str] = []
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "hooks.example.com":
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        asked.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answer["address"], port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    settings.BREACT_WEBHOOK_ALLOW_LOOPBACK = False  # the operator's default
+    port = receiver.url.split(":")[2].split("/")[0]
+    endpoint, secret = _endpoint(key.account, f"http://hooks.example.com:{port}/hook")
+    receiver.secrets = [secret]
+
+    answer["address"] = "127.0.0.1"  # the DNS answer changes after registration
+    delivery = actions.test_event_send(endpoint=endpoint)
+    assert actions.delivery_attempt(delivery_pk=delivery.pk) == "refused"
+
+    assert asked  # the name was resolved at delivery time
+    assert receiver.received == []
+    delivery.refresh_from_db()
+    assert delivery.state == "failed" and delivery.attempts == 1
+    attempt = WebhookAttempt.objects.get(delivery=delivery)
+    assert attempt.status_code is None
+    assert "Refused to deliver to hooks.example.com" in attempt.error
+    assert "loopback" in attempt.error and "127.0.0.1" in attempt.error
+
+    # The name did lead to the receiver: allowed loopback (development), it gets the event.
+    settings.BREACT_WEBHOOK_ALLOW_LOOPBACK = True
+    assert actions.delivery_resend(delivery=delivery)
+    assert actions.delivery_attempt(delivery_pk=delivery.pk) == "succeeded"
+    (got,) = receiver.received
+    assert got.verified and got.headers["Host"] == f"hooks.example.com:{port}"

@@ -93,3 +93,34 @@ def test_another_users_endpoint_is_not_found(page_client):
 def test_webhook_pages_need_a_log_in():
     answer = Client().get("/webhooks/")
     assert answer.status_code == 302 and "/login/" in answer["Location"]
+
+
+def test_the_deliveries_page_shows_every_attempt_with_its_status_time_and_answer(
+    page_client, receiver, eager_worker
+):
+    from django.template.defaultfilters import date
+
+    from services.webhooks import actions
+    from services.webhooks.models import WebhookAttempt
+
+    client, account = page_client
+    endpoint, _ = actions.endpoint_create(account_id=account.pk, url=receiver.url, events=None)
+    receiver.script(500, 200)  # the first attempt fails, the retry (inline here) succeeds
+    delivery = actions.test_event_send(endpoint=endpoint)
+    actions.delivery_attempt(delivery_pk=delivery.pk)
+    first, second = WebhookAttempt.objects.filter(delivery=delivery).order_by("number")
+    assert (first.status_code, second.status_code) == (500, 200)
+
+    page = client.get(f"/webhooks/{endpoint.public_id}/").content.decode()
+
+    row = page[page.index(f'id="delivery-{delivery.event.public_id}"') :]
+    row = row[: row.index("</tr>")]
+    assert 'data-state="succeeded"' in row
+    for attempt, answer in ((first, "false"), (second, "true")):
+        line = row[row.index(f'id="attempt-{attempt.pk}"') :]
+        line = line[: line.index("</div>")]
+        assert f"#{attempt.number}" in line
+        assert date(attempt.started_at, "H:i:s") in line
+        assert f"HTTP {attempt.status_code}" in line
+        assert f"{attempt.duration_ms} ms" in line
+        assert f"{{&quot;received&quot;: {answer}}}" in line  # the start of its answer

@@ -207,6 +207,7 @@ def _start(
             resolved=resolved,
             params=params,
             token=request.POST.get(TOKEN_FIELD, ""),
+            request_id=getattr(request, "request_id", ""),
         )
     except BReactError as exc:
         usage.update(status_code=exc.status, error_code=exc.code)
