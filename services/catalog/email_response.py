@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from breact.params import NOT_BLANK_PATTERN
 from services.catalogue.registry import (
     EndpointDefinition,
     HandlerOutput,
@@ -80,6 +81,9 @@ THREAD_SCHEMA: dict[str, Any] = {
     "items": MESSAGE_SCHEMA,
     "minItems": 1,
     "maxItems": MAX_MESSAGES,
+    # A message may have an empty body (all in the subject), but a thread with no text at all
+    # has nothing to analyse or answer.
+    "contains": {"properties": {"content": {"pattern": NOT_BLANK_PATTERN}}},
 }
 
 MODEL_SCHEMA: dict[str, Any] = {

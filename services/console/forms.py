@@ -13,6 +13,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from breact.params import NOT_BLANK_PATTERN
+
 # Form inputs are named "p.<dotted path>" so they never collide with the page's own inputs.
 PREFIX = "p."
 # String parameters with these names (or allowing this many characters) get a textarea.
@@ -93,7 +95,10 @@ def field_kind(name: str, schema: Mapping[str, Any]) -> str:
     if kind in ("integer", "number"):
         return NUMBER
     if kind == "string":
-        free_text = "pattern" not in schema and "format" not in schema
+        # "Not blank" is still free text; a URL, address or date is one line.
+        free_text = (
+            schema.get("pattern", NOT_BLANK_PATTERN) == NOT_BLANK_PATTERN and "format" not in schema
+        )
         long = name in LONG_TEXT_NAMES or (
             free_text and int(schema.get("maxLength", 0)) >= LONG_TEXT_MIN_LENGTH
         )
