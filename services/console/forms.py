@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from breact.params import NOT_BLANK_PATTERN
+from breact.validation_messages import pattern_words
 
 # Form inputs are named "p.<dotted path>" so they never collide with the page's own inputs.
 PREFIX = "p."
@@ -655,7 +656,6 @@ _LIMITS = (
     ("maxProperties", "at most {} key{}"),
     ("format", "format {}"),
 )
-PATTERN_SHOWN_UP_TO = 40
 
 
 def limits(schema: Mapping[str, Any]) -> list[str]:
@@ -669,7 +669,7 @@ def limits(schema: Mapping[str, Any]) -> list[str]:
         out.append("unique items")
     pattern = schema.get("pattern")
     if isinstance(pattern, str):
-        out.append(f"pattern {pattern}" if len(pattern) <= PATTERN_SHOWN_UP_TO else "a pattern")
+        out.append(pattern_words(pattern).words)
     items = schema.get("items")
     if isinstance(items, dict) and _type(items) in SCALAR_TYPES:
         out.extend(f"each item {limit}" for limit in limits(items))
