@@ -1,6 +1,7 @@
 """The console defects of the new-user review, each checked in Chromium against the live stack:
 double-click charges once, an expired session goes to the login page and back with what was
-typed, the phone menu and tables, the theme toggle, focus, Copy without JavaScript, readable
+typed (a run, a new key, a revoke), one account's lockout leaves the others on its network alone,
+the phone menu and tables, the theme toggle, focus, Copy without JavaScript, readable
 validation messages, and axe-core (served from the installed package, never a CDN) on every
 console and staff page at 1366 and 390 px with no serious or critical violation. Screenshots of
 every page at both widths are written under var/screenshots/ (kept by CI as artifacts)."""
@@ -21,7 +22,7 @@ from accounts.keys.actions import console_key_for
 from accounts.models import LedgerEntry, Payment, User
 from services.catalogue.registry import all_services
 from services.models import Process, UsageLog
-from tests.factories import AccountFactory, UserFactory
+from tests.factories import AccountFactory, ApiKeyFactory, UserFactory
 from tests.pages.test_every_page import page_urls
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -160,6 +161,59 @@ def test_expired_session_lands_on_the_login_page_and_returns_with_what_was_typed
     page.click("#login-submit")
     page.wait_for_url(re.compile(r"/keys/new/$"))
     assert page.input_value("#id_name") == "kept through the login"
+
+
+def test_revoking_a_key_after_the_session_expired_goes_to_the_login_page_and_back(context_for):
+    user = _user()
+    key = ApiKeyFactory(account=user.account, name="kept through the login")
+    context = context_for()
+    page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())  # the hx-confirm of Revoke
+    _log_in(page, user)
+    page.goto("/keys/")
+    context.clear_cookies(name="sessionid")
+
+    page.click(f"#key-revoke-{key.pk}")
+    page.wait_for_url(re.compile(r"/login/\?"))
+
+    # The browser is on the login page itself, not a login page swapped into the keys table.
+    assert page.locator("#session-expired").is_visible()
+    assert page.locator("#key-table").count() == 0
+    assert page.locator("main h1").count() == 1
+    assert user.email not in page.text_content("header")
+    key.refresh_from_db()
+    assert key.revoked_at is None
+
+    page.fill("#id_login", user.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_url(re.compile(r"/keys/$"))
+    page.click(f"#key-revoke-{key.pk}")
+    page.wait_for_selector("#key-table [data-status='revoked']")
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+
+
+# --- 5: one account's wrong passwords lock that account, not the network -----------------------
+
+
+def test_wrong_passwords_for_one_user_do_not_lock_out_another_on_the_same_network(context_for):
+    locked, colleague = _user(), _user()
+    page = context_for().new_page()  # every attempt comes from this browser's one address
+    for _ in range(6):
+        page.goto("/login/")
+        page.fill("#id_login", locked.email)
+        page.fill("#id_password", "not-the-passphrase")
+        page.click("#login-submit")
+        page.wait_for_selector("#login-error")
+    refusal = page.text_content("#login-error")
+    assert "Too many failed attempts to log in to this account" in refusal
+    assert "from your network" not in refusal
+
+    _log_in(page, colleague)
+
+    assert re.fullmatch(r"https?://[^/]+/", page.url)  # the home page
+    assert colleague.email in page.text_content("header")
 
 
 # --- 3: validation messages are sentences ---------------------------------------------------------
