@@ -88,19 +88,6 @@ def pattern_sentence(pattern: str) -> str:
     return pattern_words(pattern).sentence
 
 
-def _contains_sentence(wanted: Any) -> str:
-    """ "needs at least one item whose content is not blank" for {"properties": {"content":
-    {"pattern": …}}}; a plainer sentence for any other `contains`."""
-    properties = wanted.get("properties") if isinstance(wanted, dict) else None
-    if isinstance(properties, dict) and len(properties) == 1:
-        [(name, schema)] = properties.items()
-        if isinstance(schema, dict) and isinstance(schema.get("pattern"), str):
-            return (
-                f"needs at least one item whose {name} is {pattern_words(schema['pattern']).words}"
-            )
-    return "needs at least one item of the accepted form"
-
-
 def human_message(error: ValidationError) -> str:
     """One short sentence (no regular expression, no schema) for one JSON Schema error; the
     caller puts the parameter's path in front of it."""
@@ -144,8 +131,6 @@ def human_message(error: ValidationError) -> str:
         return "must not be empty" if expected == 1 else f"needs at least {expected} entries"
     if kind == "maxProperties":
         return f"takes at most {_plural(expected, 'entry')}"
-    if kind == "contains":
-        return _contains_sentence(expected)
     if kind in ("anyOf", "oneOf"):
         return "does not match any of the accepted forms"
     if kind == "not":

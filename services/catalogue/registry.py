@@ -130,8 +130,6 @@ def _describe(error: SchemaError) -> list[dict[str, str]]:
             for name in error.instance
             if name not in allowed
         ]
-    if error.validator == "contains" and error.instance == [] and error.schema.get("minItems"):
-        return []  # its "minItems" error already says the list must not be empty
     return [{"path": _join(path), "message": human_message(error)}]
 
 
