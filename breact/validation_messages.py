@@ -3,19 +3,47 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from jsonschema.exceptions import ValidationError
 
+from breact.params import NOT_BLANK_PATTERN
+
+
+@dataclass(frozen=True)
+class PatternWords:
+    sentence: str  # what an error says: "must start with http:// or https://"
+    words: str  # what the docs say a valid value is: "an http:// or https:// URL"
+
+
+_NOT_BLANK = PatternWords("must not be empty or only spaces", "not blank")
 # A pattern names a format a person knows; matched on the pattern's text, most specific first.
-# Anything else gets the generic sentence: a regular expression is never shown.
-_PATTERN_SENTENCES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"\[Hh\]\[Tt\]\[Tt\]\[Pp\]|\^https?", re.I), "must start with http:// or https://"),
-    (re.compile(r"@"), "must be an email address, or several separated by commas"),
-    (re.compile(r"\^kb_"), "must be a knowledge-base id (kb_…)"),
-    (re.compile(r"\[0-9\]\{4\}-\[0-9\]\{2\}-\[0-9\]\{2\}"), "must be a date as YYYY-MM-DD"),
-    (re.compile(r"^\[\^ \\t\\n\\r\\f\\v\]$"), "must not be empty or only spaces"),
+# Anything else gets the generic words: a regular expression is never shown, in an error message
+# or on a service page.
+_PATTERN_WORDS: list[tuple[re.Pattern[str], PatternWords]] = [
+    (
+        re.compile(r"\[Hh\]\[Tt\]\[Tt\]\[Pp\]|\^https?", re.I),
+        PatternWords("must start with http:// or https://", "an http:// or https:// URL"),
+    ),
+    (
+        re.compile(r"@"),
+        PatternWords(
+            "must be an email address, or several separated by commas",
+            "an email address, or several separated by commas",
+        ),
+    ),
+    (
+        re.compile(r"\^kb_"),
+        PatternWords("must be a knowledge-base id (kb_…)", "a knowledge-base id (kb_…)"),
+    ),
+    (
+        re.compile(r"\[0-9\]\{4\}-\[0-9\]\{2\}-\[0-9\]\{2\}"),
+        PatternWords("must be a date as YYYY-MM-DD", "a date as YYYY-MM-DD"),
+    ),
+    (re.compile(f"^{re.escape(NOT_BLANK_PATTERN)}$"), _NOT_BLANK),
 ]
+_OTHER_PATTERN = PatternWords("is not in the expected format", "in a fixed format")
 _FORMAT_SENTENCES = {
     "date": "must be a date as YYYY-MM-DD",
     "email": "must be an email address",
@@ -47,12 +75,17 @@ def _type_sentence(expected: Any) -> str:
     return "must be " + " or ".join(_TYPE_NAMES.get(name, name) for name in names)
 
 
-def pattern_sentence(pattern: str) -> str:
-    """What a value matching `pattern` looks like, in words."""
-    for probe, sentence in _PATTERN_SENTENCES:
+def pattern_words(pattern: str) -> PatternWords:
+    """How to say, without the regular expression, what a value matching `pattern` is."""
+    for probe, words in _PATTERN_WORDS:
         if probe.search(pattern):
-            return sentence
-    return "is not in the expected format"
+            return words
+    return _OTHER_PATTERN
+
+
+def pattern_sentence(pattern: str) -> str:
+    """Why a value does not match `pattern`, in words."""
+    return pattern_words(pattern).sentence
 
 
 def human_message(error: ValidationError) -> str:
@@ -63,7 +96,7 @@ def human_message(error: ValidationError) -> str:
         return _type_sentence(expected)
     if kind == "pattern":
         if isinstance(value, str) and not value.strip():
-            return "must not be empty or only spaces"
+            return _NOT_BLANK.sentence
         return pattern_sentence(str(expected))
     if kind == "format":
         return _FORMAT_SENTENCES.get(str(expected), f"must be a valid {expected}")

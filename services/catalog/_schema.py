@@ -1,6 +1,8 @@
-"""JSON Schema fragments shared by the catalogue's `process` endpoints (config.modelId & co.)."""
+"""JSON Schema fragments the catalogue shares: required text, config.modelId & co."""
 
 from typing import Any
+
+from breact.params import NOT_BLANK_PATTERN
 
 DOCUMENTED_DEFAULT_MODEL = "mistral-large-2411"
 
@@ -24,3 +26,14 @@ MAX_TOKENS: dict[str, Any] = {
     "maximum": 32_000,
     "default": 2000,
 }
+
+
+def required_text(description: str, *, max_length: int) -> dict[str, Any]:
+    """A required text parameter: whitespace alone is refused like an empty string, before any
+    charge (the pattern, not minLength, so the message says "empty or only spaces")."""
+    return {
+        "type": "string",
+        "description": description,
+        "maxLength": max_length,
+        "pattern": NOT_BLANK_PATTERN,
+    }

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from services.catalog._schema import required_text
 from services.catalogue.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
 from services.engines import local_or_model, run_metadata
 from services.engines.label_lexicon import (
@@ -434,12 +435,7 @@ SERVICE = ServiceDefinition(
             input_schema={
                 "type": "object",
                 "properties": {
-                    "content": {
-                        "type": "string",
-                        "description": "The text to classify.",
-                        "minLength": 1,
-                        "maxLength": MAX_CONTENT_CHARS,
-                    },
+                    "content": required_text("The text to classify.", max_length=MAX_CONTENT_CHARS),
                     "context": {
                         "type": "object",
                         "description": "classificationType (the domain, e.g. 'support "

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from services.catalog._schema import required_text
 from services.catalogue.registry import (
     EndpointDefinition,
     HandlerOutput,
@@ -56,12 +57,11 @@ MESSAGE_SCHEMA: dict[str, Any] = {
             "pattern": ADDRESS_PATTERN,
         },
         "subject": {"type": "string", "description": "Subject line.", "maxLength": 998},
-        "content": {
-            "type": "string",
-            "description": "Body, plain text or HTML (tags are stripped; quoted history below "
+        "content": required_text(
+            "Body, plain text or HTML (tags are stripped; quoted history below "
             '"On … wrote:" and "-- " signatures are ignored).',
-            "maxLength": MAX_CONTENT_CHARS,
-        },
+            max_length=MAX_CONTENT_CHARS,
+        ),
         "timestamp": {
             "type": "string",
             "description": "When it was sent, ISO 8601 (e.g. 2025-02-03T09:30:00Z) or RFC 2822. "

@@ -11,7 +11,13 @@ from typing import Any
 from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
 
-from services.catalog._schema import DOCUMENTED_DEFAULT_MODEL, MAX_TOKENS, MODEL_ID, TEMPERATURE
+from services.catalog._schema import (
+    DOCUMENTED_DEFAULT_MODEL,
+    MAX_TOKENS,
+    MODEL_ID,
+    TEMPERATURE,
+    required_text,
+)
 from services.catalogue.registry import (
     EndpointDefinition,
     HandlerOutput,
@@ -292,12 +298,7 @@ PROCESS_ENDPOINT = EndpointDefinition(
     input_schema={
         "type": "object",
         "properties": {
-            "content": {
-                "type": "string",
-                "description": "The text to extract from.",
-                "minLength": 1,
-                "maxLength": MAX_CONTENT_CHARS,
-            },
+            "content": required_text("The text to extract from.", max_length=MAX_CONTENT_CHARS),
             "context": {
                 "type": "object",
                 "description": "What is known already and what kind of update this is.",
@@ -344,12 +345,7 @@ EXTRACT_ENDPOINT = EndpointDefinition(
     input_schema={
         "type": "object",
         "properties": {
-            "text": {
-                "type": "string",
-                "description": "The text to extract from.",
-                "minLength": 1,
-                "maxLength": MAX_CONTENT_CHARS,
-            },
+            "text": required_text("The text to extract from.", max_length=MAX_CONTENT_CHARS),
             "schema": _SCHEMA_PARAM,
             "update_type": _UPDATE_TYPE,
             "current_info": _CURRENT_INFO,

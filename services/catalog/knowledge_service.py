@@ -10,6 +10,8 @@ from django.utils import timezone
 from accounts.models import Account
 from breact.dates import iso
 from breact.errors import BadRequest
+from breact.params import NOT_BLANK_PATTERN
+from services.catalog._schema import required_text
 from services.catalogue.registry import (
     EndpointDefinition,
     HandlerOutput,
@@ -269,13 +271,9 @@ SERVICE = ServiceDefinition(
                 "$schema": "https://json-schema.org/draft/2020-12/schema",
                 "type": "object",
                 "properties": {
-                    "content": {
-                        "type": "string",
-                        "description": "The question or message to answer.",
-                        "minLength": 1,
-                        "maxLength": MAX_QUERY_CHARS,
-                        "pattern": r"[^ \t\n\r\f\v]",
-                    },
+                    "content": required_text(
+                        "The question or message to answer.", max_length=MAX_QUERY_CHARS
+                    ),
                     "context": {
                         "type": "object",
                         "description": "Where the answer comes from: knowledge-base ids, custom "
@@ -302,7 +300,7 @@ SERVICE = ServiceDefinition(
                         # Without custom knowledge, at least one knowledge base is needed.
                         "if": {
                             "required": ["knowledge"],
-                            "properties": {"knowledge": {"pattern": r"[^ \t\n\r\f\v]"}},
+                            "properties": {"knowledge": {"pattern": NOT_BLANK_PATTERN}},
                         },
                         "else": {
                             "required": ["knowledgeBases"],

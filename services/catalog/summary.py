@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.catalog._schema import required_text
 from services.catalogue.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
 from services.engines import local_or_model, run_metadata
 from services.engines.llm import chat_json, route_for
@@ -462,12 +463,7 @@ SERVICE = ServiceDefinition(
             input_schema={
                 "type": "object",
                 "properties": {
-                    "text": {
-                        "type": "string",
-                        "description": "The text to summarise.",
-                        "minLength": 1,
-                        "maxLength": MAX_TEXT_CHARS,
-                    },
+                    "text": required_text("The text to summarise.", max_length=MAX_TEXT_CHARS),
                     "summary_type": {
                         "type": "string",
                         "description": "brief: a few sentences; detailed: more of them; "

@@ -7,7 +7,13 @@ import json
 import time
 from typing import Any
 
-from services.catalog._schema import DOCUMENTED_DEFAULT_MODEL, MAX_TOKENS, MODEL_ID, TEMPERATURE
+from services.catalog._schema import (
+    DOCUMENTED_DEFAULT_MODEL,
+    MAX_TOKENS,
+    MODEL_ID,
+    TEMPERATURE,
+    required_text,
+)
 from services.catalogue.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
 from services.engines import local_or_model, run_metadata, text_usage
 from services.engines.llm import ProviderRoute, chat_json, route_for
@@ -222,12 +228,9 @@ _EXAMPLE_TARGETS = {
     ],
     "done": [],
 }
-_CONTENT = {
-    "type": "string",
-    "description": "The chat history or status updates to judge the targets by.",
-    "minLength": 1,
-    "maxLength": MAX_CONTENT_CHARS,
-}
+_CONTENT = required_text(
+    "The chat history or status updates to judge the targets by.", max_length=MAX_CONTENT_CHARS
+)
 _ADDITIONAL = {
     "type": "string",
     "description": "Background for the model (the local engine judges by the content only).",

@@ -7,7 +7,13 @@ import json
 import time
 from typing import Any
 
-from services.catalog._schema import DOCUMENTED_DEFAULT_MODEL, MAX_TOKENS, MODEL_ID, TEMPERATURE
+from services.catalog._schema import (
+    DOCUMENTED_DEFAULT_MODEL,
+    MAX_TOKENS,
+    MODEL_ID,
+    TEMPERATURE,
+    required_text,
+)
 from services.catalogue.registry import (
     EndpointDefinition,
     HandlerOutput,
@@ -176,12 +182,9 @@ PROCESS_ENDPOINT = EndpointDefinition(
     input_schema={
         "type": "object",
         "properties": {
-            "content": {
-                "type": "string",
-                "description": "The mission or milestone description.",
-                "minLength": 1,
-                "maxLength": MAX_CONTENT_CHARS,
-            },
+            "content": required_text(
+                "The mission or milestone description.", max_length=MAX_CONTENT_CHARS
+            ),
             "mode": {
                 "type": "string",
                 "enum": ["target", "milestone"],

@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from services.catalog._schema import required_text
 from services.catalogue.registry import EndpointDefinition, HandlerOutput, ServiceDefinition
 from services.engines.nlp import PARAGRAPH_BREAK, SENTENCE_END, WORD, terms
 
@@ -95,12 +96,7 @@ SERVICE = ServiceDefinition(
             input_schema={
                 "type": "object",
                 "properties": {
-                    "text": {
-                        "type": "string",
-                        "description": "The text to analyse.",
-                        "maxLength": MAX_TEXT_CHARS,
-                        "pattern": r"[^ \t\n\r\f\v]",
-                    },
+                    "text": required_text("The text to analyse.", max_length=MAX_TEXT_CHARS),
                     "top_words": {
                         "type": "integer",
                         "description": "How many frequent words to list.",

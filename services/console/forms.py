@@ -13,6 +13,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from breact.params import NOT_BLANK_PATTERN
+from breact.validation_messages import pattern_words
+
 # Form inputs are named "p.<dotted path>" so they never collide with the page's own inputs.
 PREFIX = "p."
 # String parameters with these names (or allowing this many characters) get a textarea.
@@ -93,7 +96,10 @@ def field_kind(name: str, schema: Mapping[str, Any]) -> str:
     if kind in ("integer", "number"):
         return NUMBER
     if kind == "string":
-        free_text = "pattern" not in schema and "format" not in schema
+        # "Not blank" is still free text; a URL, address or date is one line.
+        free_text = (
+            schema.get("pattern", NOT_BLANK_PATTERN) == NOT_BLANK_PATTERN and "format" not in schema
+        )
         long = name in LONG_TEXT_NAMES or (
             free_text and int(schema.get("maxLength", 0)) >= LONG_TEXT_MIN_LENGTH
         )
@@ -650,7 +656,6 @@ _LIMITS = (
     ("maxProperties", "at most {} key{}"),
     ("format", "format {}"),
 )
-PATTERN_SHOWN_UP_TO = 40
 
 
 def limits(schema: Mapping[str, Any]) -> list[str]:
@@ -664,7 +669,7 @@ def limits(schema: Mapping[str, Any]) -> list[str]:
         out.append("unique items")
     pattern = schema.get("pattern")
     if isinstance(pattern, str):
-        out.append(f"pattern {pattern}" if len(pattern) <= PATTERN_SHOWN_UP_TO else "a pattern")
+        out.append(pattern_words(pattern).words)
     items = schema.get("items")
     if isinstance(items, dict) and _type(items) in SCALAR_TYPES:
         out.extend(f"each item {limit}" for limit in limits(items))

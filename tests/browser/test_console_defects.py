@@ -1,6 +1,7 @@
 """The console defects of the new-user review, each checked in Chromium against the live stack:
 double-click charges once, an expired session goes to the login page and back with what was
-typed, the phone menu and tables, the theme toggle, focus, Copy without JavaScript, readable
+typed (a run, a new key, a revoke), one account's lockout leaves the others on its network alone,
+the phone menu and tables, the theme toggle, focus, Copy without JavaScript, readable
 validation messages, and axe-core (served from the installed package, never a CDN) on every
 console and staff page at 1366 and 390 px with no serious or critical violation. Screenshots of
 every page at both widths are written under var/screenshots/ (kept by CI as artifacts)."""
@@ -8,11 +9,14 @@ every page at both widths are written under var/screenshots/ (kept by CI as arti
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
+import httpx
 import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.utils import timezone
@@ -21,7 +25,7 @@ from accounts.keys.actions import console_key_for
 from accounts.models import LedgerEntry, Payment, User
 from services.catalogue.registry import all_services
 from services.models import Process, UsageLog
-from tests.factories import AccountFactory, UserFactory
+from tests.factories import AccountFactory, ApiKeyFactory, UserFactory
 from tests.pages.test_every_page import page_urls
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -160,6 +164,59 @@ def test_expired_session_lands_on_the_login_page_and_returns_with_what_was_typed
     page.click("#login-submit")
     page.wait_for_url(re.compile(r"/keys/new/$"))
     assert page.input_value("#id_name") == "kept through the login"
+
+
+def test_revoking_a_key_after_the_session_expired_goes_to_the_login_page_and_back(context_for):
+    user = _user()
+    key = ApiKeyFactory(account=user.account, name="kept through the login")
+    context = context_for()
+    page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())  # the hx-confirm of Revoke
+    _log_in(page, user)
+    page.goto("/keys/")
+    context.clear_cookies(name="sessionid")
+
+    page.click(f"#key-revoke-{key.pk}")
+    page.wait_for_url(re.compile(r"/login/\?"))
+
+    # The browser is on the login page itself, not a login page swapped into the keys table.
+    assert page.locator("#session-expired").is_visible()
+    assert page.locator("#key-table").count() == 0
+    assert page.locator("main h1").count() == 1
+    assert user.email not in page.text_content("header")
+    key.refresh_from_db()
+    assert key.revoked_at is None
+
+    page.fill("#id_login", user.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_url(re.compile(r"/keys/$"))
+    page.click(f"#key-revoke-{key.pk}")
+    page.wait_for_selector("#key-table [data-status='revoked']")
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+
+
+# --- 5: one account's wrong passwords lock that account, not the network -----------------------
+
+
+def test_wrong_passwords_for_one_user_do_not_lock_out_another_on_the_same_network(context_for):
+    locked, colleague = _user(), _user()
+    page = context_for().new_page()  # every attempt comes from this browser's one address
+    for _ in range(6):
+        page.goto("/login/")
+        page.fill("#id_login", locked.email)
+        page.fill("#id_password", "not-the-passphrase")
+        page.click("#login-submit")
+        page.wait_for_selector("#login-error")
+    refusal = page.text_content("#login-error")
+    assert "Too many failed attempts to log in to this account" in refusal
+    assert "from your network" not in refusal
+
+    _log_in(page, colleague)
+
+    assert re.fullmatch(r"https?://[^/]+/", page.url)  # the home page
+    assert colleague.email in page.text_content("header")
 
 
 # --- 3: validation messages are sentences ---------------------------------------------------------
@@ -362,3 +419,72 @@ def test_every_page_passes_axe_at_both_widths_and_shows_no_defect(context_for):
         assert "credits.adjust" in options and "credits.adjustment" not in options
     assert not problems, "\n".join(problems)
     assert checked >= 2 * 20, f"only {checked} pages checked"
+
+
+# --- 6, 7: the usage page's totals are the sums of the rows it lists -----------------------------
+
+
+def _number(page: Any, selector: str) -> int:
+    return int(page.text_content(selector).split()[0])
+
+
+def _column_sum(page: Any, table: str, column: int) -> int:
+    cells = page.eval_on_selector_all(
+        f"{table} tbody tr td:nth-child({column})", "els => els.map(e => e.textContent.trim())"
+    )
+    return sum(int(cell) for cell in cells)
+
+
+def _finished(api: str, raw_key: str, started: httpx.Response) -> None:
+    """Polls the call's result until its process is done (each poll is a request in the log)."""
+    assert started.status_code == 202, started.text
+    result_url = urljoin(api, started.json()["result_url"])
+    for _ in range(150):
+        body = httpx.get(result_url, headers={"x-api-key": raw_key}, timeout=10).json()
+        if body["status"] != "pending":
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"still pending: {body}")
+
+
+def test_usage_totals_are_the_sums_of_the_rows_listed_after_real_runs(context_for, live_stack):
+    page, user = _signed_in(context_for)
+    key = ApiKeyFactory(account=user.account, name="usage check")
+    api, headers = live_stack.url, {"x-api-key": key.raw}
+
+    def call(service: str, endpoint: str, params: dict[str, Any]) -> httpx.Response:
+        url = f"{api}/api/v1/services/{service}/{endpoint}"
+        return httpx.post(url, headers=headers, json=params, timeout=10)
+
+    # Two that complete (1 + 2 credits), a service error on a 404 page (3 credits, refunded)
+    # and a bad request (nothing charged) through the API; one run in the playground (1 credit).
+    _finished(api, key.raw, call("text_analyzer", "analyze", {"text": "One. Two three."}))
+    _finished(api, key.raw, call("summary", "summarize", {"text": "A first point. A second."}))
+    _finished(api, key.raw, call("webscraper", "scrape", {"url": f"{api}/no-such-page/"}))
+    assert call("text_analyzer", "analyze", {"text": "   \n\t"}).status_code == 400
+    page.goto("/playground/?service=text_analyzer&endpoint=analyze")
+    page.fill("#param-text", "Counted once. In the playground.")
+    page.click("#playground-run-button")
+    page.wait_for_selector("#run-state[data-state='completed']", timeout=30_000)
+
+    page.goto("/usage/")
+    calls = _number(page, "#usage-total-calls")
+    credits = _number(page, "#usage-total-credits")
+    errors = _number(page, "#usage-total-errors")
+    requests = _number(page, "#usage-totals .card:nth-child(4) .stat")
+
+    assert (calls, credits, errors) == (5, 4, 2)
+    # Columns: by service (calls 2, errors 3, credits 5), by key (calls 2, errors 3, credits 4,
+    # requests 5), by day (calls 3, errors 4, credits 5), the request log (credits 7).
+    assert _column_sum(page, "#usage-by-service", 2) == calls
+    assert _column_sum(page, "#usage-by-service", 3) == errors
+    assert _column_sum(page, "#usage-by-service", 5) == credits
+    assert _column_sum(page, "#usage-by-key", 2) == calls
+    assert _column_sum(page, "#usage-by-key", 3) == errors
+    assert _column_sum(page, "#usage-by-key", 4) == credits
+    assert _column_sum(page, "#usage-by-key", 5) == requests
+    assert _column_sum(page, "#usage-daily-table", 3) == calls
+    assert _column_sum(page, "#usage-daily-table", 4) == errors
+    assert _column_sum(page, "#usage-daily-table", 5) == credits
+    assert page.locator("#usage-log tbody tr").count() == requests  # one page of the log
+    assert _column_sum(page, "#usage-log", 7) == credits

@@ -202,3 +202,42 @@ def test_every_example_response_shows_a_real_result(page_client):
         for name in service.endpoints:
             body = json.loads(_pre(html, f"endpoint-{name}-example-response"))
             assert body["result"] not in ({}, [], None, ""), f"{service_id}.{name}"
+
+
+def _patterns(schema: object) -> set[str]:
+    """Every `pattern` anywhere in a JSON Schema."""
+    if isinstance(schema, list):
+        return set().union(*map(_patterns, schema)) if schema else set()
+    if not isinstance(schema, dict):
+        return set()
+    found = {schema["pattern"]} if isinstance(schema.get("pattern"), str) else set()
+    return found.union(*map(_patterns, schema.values()))
+
+
+@pytest.mark.parametrize(
+    ("service_id", "words"),
+    [
+        ("webscraper", "an http:// or https:// URL"),
+        ("email_response", "an email address, or several separated by commas"),
+        ("knowledge_service", "each item a knowledge-base id (kb_…)"),
+        ("information_tracker", "a date as YYYY-MM-DD"),
+        ("text_analyzer", "not blank"),
+    ],
+)
+def test_service_page_says_a_pattern_in_words(page_client, service_id, words):
+    html = unescape(page_client.get(f"/services/{service_id}/").content.decode())
+
+    assert words in html
+
+
+def test_no_service_page_shows_a_regular_expression(page_client):
+    from services.catalogue.registry import all_services
+
+    for service_id, definition in all_services().items():
+        html = page_client.get(f"/services/{service_id}/").content.decode()
+        text = unescape(html)
+        for endpoint in definition.endpoints.values():
+            for pattern in _patterns(endpoint.input_schema):
+                assert pattern not in text, (service_id, pattern)
+        for fragment in ("pattern ", "a pattern", "[^", "^[", "\\t\\n", "]{"):
+            assert fragment not in text, (service_id, fragment)

@@ -274,6 +274,27 @@ def test_schema_violation_is_shown_beside_the_field_and_charges_nothing(page_cli
     assert UsageLog.objects.get(account=account).status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("service", "endpoint", "name"),
+    [("summary", "summarize", "text"), ("classifier", "process", "content")],
+)
+def test_whitespace_only_text_is_a_form_error_and_charges_nothing(
+    page_client, account, service, endpoint, name
+):
+    data = {"service": service, "endpoint": endpoint, "mode": "form", f"p.{name}": "   \n\t"}
+    if service == "classifier":
+        data["p.context.allowedClasses"] = "billing, shipping"
+
+    response = page_client.post(RUN, data)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    errors = re.search(rf'<ul class="errorlist" id="param-{name}-errors">(.*?)</ul>', html, re.S)
+    assert errors and "must not be empty or only spaces" in unescape(errors.group(1))
+    assert not Process.objects.exists()
+    assert account_balance(account=account) == 100
+
+
 def test_missing_required_field_is_shown_beside_it(page_client, account):
     html = page_client.post(RUN, _form(text="")).content.decode()
 
