@@ -294,6 +294,11 @@ class KnowledgeDocument(models.Model):
 LATENCY_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 
 
+# account_ref and api_key_ref of a rollup row that sums every account and key (UsageDaily,
+# ProcessDaily, LedgerDaily).
+ALL_REFS = -1
+
+
 class UsageDaily(models.Model):
     """Usage rolled up per UTC day, account, key, service, endpoint, kind and status class, so
     staff pages never scan the request log. Built from UsageLog by
@@ -303,7 +308,7 @@ class UsageDaily(models.Model):
     platform-wide figures read a few rows per day whatever the number of accounts; every other
     read leaves them out."""
 
-    ALL_REFS = -1
+    ALL_REFS = ALL_REFS
 
     class Kind(models.TextChoices):
         CALL = "call", "Execute call"
@@ -354,7 +359,7 @@ class _FigureDaily(models.Model):
     and endpoint, so platform-wide figures read a few rows per day whatever the number of
     accounts; every other read leaves them out."""
 
-    ALL_REFS = -1
+    ALL_REFS = ALL_REFS
 
     day = models.DateField()
     account_ref = models.BigIntegerField()

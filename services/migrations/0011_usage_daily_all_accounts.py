@@ -4,7 +4,7 @@ only those rows) see the whole history. Derived data: reversing deletes them."""
 
 from django.db import migrations
 
-ALL_REFS = -1
+ALL_REFS = -1  # services.models.ALL_REFS as it was when this migration was written
 GRAIN = ("day", "service_id", "endpoint", "kind", "status_class")
 
 
