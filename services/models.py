@@ -309,6 +309,8 @@ class UsageDaily(models.Model):
     read leaves them out."""
 
     ALL_REFS = ALL_REFS
+    # The unique key of a row (its usage_daily_grain constraint).
+    GRAIN = ("day", "account_ref", "api_key_ref", "service_id", "endpoint", "kind", "status_class")
 
     class Kind(models.TextChoices):
         CALL = "call", "Execute call"

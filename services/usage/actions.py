@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from services.models import (
+    ALL_REFS,
     UsageLog,
 )
 from services.usage import watermarks
@@ -132,19 +133,6 @@ def usage_log_fold_all() -> int:
 ROLLUP_SETTLE_SECONDS = 5
 
 
-def _usage_grain(item: Any) -> tuple[Any, ...]:
-    """The unique key of a UsageDaily row (its usage_daily_grain constraint)."""
-    return (
-        item.day,
-        item.account_ref,
-        item.api_key_ref,
-        item.service_id,
-        item.endpoint,
-        item.kind,
-        item.status_class,
-    )
-
-
 def usage_rollup(*, batch: int = 50_000) -> int:
     """Fold request-log rows past the watermark into UsageDaily, at most `batch` rows, in one
     transaction with the watermark (so a row is counted exactly once). Returns how many rows
@@ -188,91 +176,44 @@ def usage_rollup(*, batch: int = 50_000) -> int:
                 },
             )
         )
-        # Set-based (h13, for catching up on large logs): the grains' existing rows in one
-        # locked read per slice of accounts, then one bulk insert and one bulk update, instead
-        # of a get_or_create and a save per grain. Several grouped rows can share a grain
-        # (GET and PUT are both "read"; no account is 0), so they are summed into one item.
-        groups = list(rows)
-        days = sorted({row["day"] for row in groups})
-        refs = sorted({row["account_id"] or 0 for row in groups} | {UsageDaily.ALL_REFS})
-        existing: dict[tuple[Any, ...], UsageDaily] = {}
-        for i in range(0, len(refs), 500):
-            for found in UsageDaily.objects.select_for_update().filter(
-                day__in=days, account_ref__in=refs[i : i + 500]
-            ):
-                existing[_usage_grain(found)] = found
-        created: dict[tuple[Any, ...], UsageDaily] = {}
-        changed: dict[int, UsageDaily] = {}
-        folded = 0
-        for row in groups:
+        groups = []
+        for row in rows:
             cumulative = [row[f"b{i}"] for i in range(len(LATENCY_BUCKETS_MS))]
             buckets = [cumulative[0]]
             buckets += [cumulative[i] - cumulative[i - 1] for i in range(1, len(cumulative))]
             buckets.append(row["total"] - cumulative[-1])
-            kind = "call" if is_call(method=row["method"], service_id=row["service_id"]) else "read"
-            # Each row counts in its account and key's row and in the row of all accounts and
-            # keys of its day, service, endpoint, kind and status class (UsageDaily.ALL_REFS).
-            for account_ref, api_key_ref in (
-                (row["account_id"] or 0, row["api_key_id"] or 0),
-                (UsageDaily.ALL_REFS, UsageDaily.ALL_REFS),
-            ):
-                probe = UsageDaily(
-                    day=row["day"],
-                    account_ref=account_ref,
-                    api_key_ref=api_key_ref,
-                    service_id=row["service_id"],
-                    endpoint=row["endpoint"],
-                    kind=kind,
-                    status_class=row["status_class"],
-                    latency_buckets=[0] * (len(LATENCY_BUCKETS_MS) + 1),
-                )
-                grain = _usage_grain(probe)
-                item = existing.get(grain)
-                if item is not None:
-                    changed[item.pk] = item
-                else:
-                    item = created.setdefault(grain, probe)
-                item.requests += row["total"]
-                item.credits += int(row["credits_sum"] or 0)
-                item.duration_ms_sum += int(row["duration"] or 0)
-                item.latency_buckets = [
-                    a + b for a, b in zip(item.latency_buckets, buckets, strict=True)
-                ]
-            folded += row["total"]
-        UsageDaily.objects.bulk_create(created.values(), batch_size=1000)
-        UsageDaily.objects.bulk_update(
-            changed.values(),
-            ["requests", "credits", "duration_ms_sum", "latency_buckets"],
-            batch_size=500,
+            call = is_call(method=row["method"], service_id=row["service_id"])
+            groups.append(
+                {
+                    "day": row["day"],
+                    "account_ref": row["account_id"] or 0,
+                    "api_key_ref": row["api_key_id"] or 0,
+                    "service_id": row["service_id"],
+                    "endpoint": row["endpoint"],
+                    "kind": UsageDaily.Kind.CALL if call else UsageDaily.Kind.READ,
+                    "status_class": row["status_class"],
+                    "requests": row["total"],
+                    "credits": row["credits_sum"],
+                    "duration_ms_sum": row["duration"],
+                    "latency_buckets": buckets,
+                }
+            )
+        _fold_into(
+            UsageDaily, groups, ("requests", "credits", "duration_ms_sum", "latency_buckets")
         )
         state.last_id = upto
         state.save()
-    return folded
+    return sum(group["requests"] for group in groups)
 
 
-def _figures_fold(model: Any, groups: list[dict[str, Any]], sums: tuple[str, ...]) -> None:
-    """Add each grouped row's `sums` into `model`'s row of its grain (ProcessDaily, LedgerDaily),
-    and into the row of all accounts and keys of its day, service and endpoint (ALL_REFS): the
-    grains' existing rows read locked, then one bulk insert and one bulk update."""
-    totals: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in groups:
-        grain = (row["day"], row["service_id"], row["endpoint"])
-        total = totals.setdefault(
-            grain,
-            {
-                "day": row["day"],
-                "account_ref": model.ALL_REFS,
-                "api_key_ref": model.ALL_REFS,
-                "service_id": row["service_id"],
-                "endpoint": row["endpoint"],
-                **dict.fromkeys(sums, 0),
-            },
-        )
-        for name in sums:
-            total[name] += int(row[name] or 0)
-    groups = [*groups, *totals.values()]
-    days = sorted({row["day"] for row in groups})
-    refs = sorted({row["account_ref"] for row in groups})
+def _fold_into(model: Any, groups: list[dict[str, Any]], sums: tuple[str, ...]) -> None:
+    """Add each group's `sums` (numbers, or lists added item by item) into `model`'s row of
+    its grain (`model.GRAIN`: UsageDaily, ProcessDaily, LedgerDaily), and into the row of all
+    accounts and keys (ALL_REFS) of the rest of its grain. Set-based, for catching up on large
+    sources: the grains' existing rows in one locked read per slice of accounts, then one bulk
+    insert and one bulk update. Several groups may share a grain; they are summed."""
+    days = sorted({group["day"] for group in groups})
+    refs = sorted({group["account_ref"] for group in groups} | {ALL_REFS})
     existing: dict[tuple[Any, ...], Any] = {}
     for i in range(0, len(refs), 500):
         for found in model.objects.select_for_update().filter(
@@ -281,15 +222,24 @@ def _figures_fold(model: Any, groups: list[dict[str, Any]], sums: tuple[str, ...
             existing[tuple(getattr(found, f) for f in model.GRAIN)] = found
     created: dict[tuple[Any, ...], Any] = {}
     changed: dict[int, Any] = {}
-    for row in groups:
-        grain = tuple(row[f] for f in model.GRAIN)
-        item = existing.get(grain)
-        if item is not None:
-            changed[item.pk] = item
-        else:
-            item = created.setdefault(grain, model(**dict(zip(model.GRAIN, grain, strict=True))))
-        for name in sums:
-            setattr(item, name, getattr(item, name) + int(row[name] or 0))
+    for group in groups:
+        everyone = {**group, "account_ref": ALL_REFS, "api_key_ref": ALL_REFS}
+        for target in (group, everyone):
+            grain = tuple(target[f] for f in model.GRAIN)
+            item = existing.get(grain)
+            if item is not None:
+                changed[item.pk] = item
+            else:
+                item = created.setdefault(
+                    grain, model(**dict(zip(model.GRAIN, grain, strict=True)))
+                )
+            for name in sums:
+                value = target[name]
+                if isinstance(value, list):
+                    current = getattr(item, name) or [0] * len(value)
+                    setattr(item, name, [a + b for a, b in zip(current, value, strict=True)])
+                else:
+                    setattr(item, name, getattr(item, name) + int(value or 0))
     model.objects.bulk_create(created.values(), batch_size=1000)
     model.objects.bulk_update(changed.values(), list(sums), batch_size=500)
 
@@ -349,7 +299,7 @@ def outcomes_rollup(*, batch: int = 50_000) -> int:
             endpoint="endpoint",
         ).annotate(finished=Count("id"), failed=Count("id", filter=FAILED_PROCESS))
         groups = [_grain_row(row) for row in rows]
-        _figures_fold(ProcessDaily, groups, ("finished", "failed"))
+        _fold_into(ProcessDaily, groups, ("finished", "failed"))
         state.last_id = upto
         state.save()
     return sum(row["finished"] for row in groups)
@@ -382,7 +332,7 @@ def ledger_rollup(*, batch: int = 50_000) -> int:
             endpoint="process__endpoint",
         ).annotate(**flow_sums())
         groups = [_grain_row(row) for row in rows]
-        _figures_fold(LedgerDaily, groups, ("sold", "consumed", "refunded"))
+        _fold_into(LedgerDaily, groups, ("sold", "consumed", "refunded"))
         state.last_id = ids[-1]
         state.save()
     return len(ids)
