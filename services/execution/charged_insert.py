@@ -27,10 +27,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from django.db import connection
-from django.db.models import Model, sql
+from django.db.models import Field, Model, sql
 from django.db.models.expressions import RawSQL
 
 from accounts.models import Account, ApiKey, LedgerEntry
@@ -49,7 +50,7 @@ def _insert_select(obj: Model, condition: str) -> tuple[str, list[Any]]:
     """`INSERT INTO t (...) SELECT <values> WHERE <condition>`: Django's own INSERT for `obj`
     (every column's conversion and default as in `save()`), made conditional."""
     query = sql.InsertQuery(type(obj), on_conflict=None)
-    query.insert_values([f for f in obj._meta.concrete_fields if not f.primary_key], [obj])
+    query.insert_values(_columns(type(obj)), [obj])
     statements = query.get_compiler(connection=connection).as_sql()
     (insert, params), *_ = statements
     head, values = insert.split(" VALUES (", 1)
@@ -57,30 +58,43 @@ def _insert_select(obj: Model, condition: str) -> tuple[str, list[Any]]:
     return f"{head} SELECT {values[:-1]} WHERE {condition}", list(params)
 
 
+def _columns(model: type[Model]) -> list[Field[Any, Any]]:
+    return [f for f in model._meta.concrete_fields if not f.primary_key]
+
+
+def insert_params(obj: Model, *, inline: frozenset[str] = frozenset()) -> list[Any]:
+    """The parameters Django's INSERT of `obj` passes (what `_insert_select` returns), without
+    compiling the statement: each column's `pre_save` and `get_db_prep_save`, in column order,
+    but the columns in `inline`, whose SQL is part of the statement."""
+    return [
+        field.get_db_prep_save(field.pre_save(obj, add=True), connection=connection)
+        for field in _columns(type(obj))
+        if field.attname not in inline
+    ]
+
+
 def _table(model: type[Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def process_insert_charged(process: Process) -> Charged | None:
-    """Insert `process` (not saved yet) and charge its price to its account and key in one
-    statement. None when nothing was written: the account has fewer credits than the price,
-    or the key has a spend cap (credits_charge decides those)."""
-    assert process.pk is None and process.credits > 0 and process.api_key_id is not None
-    amount = process.credits
+# The ledger row's columns whose SQL is in the statement: they read the other CTEs.
+_ENTRY_INLINE = {
+    "balance_after": "(SELECT balance FROM debit)",
+    "process_id": "(SELECT id FROM process)",
+}
+
+
+@cache
+def _statement() -> str:
+    """The statement, compiled once per process from Django's own INSERTs: only its
+    parameters change from call to call (insert_params)."""
     account, key = _table(Account), _table(ApiKey)
-    insert_process, process_params = _insert_select(process, "EXISTS (SELECT 1 FROM debit)")
-    entry = LedgerEntry(
-        account_id=process.account_id,
-        kind=LedgerEntry.Kind.CHARGE,
-        amount=-amount,
-        balance_after=RawSQL("(SELECT balance FROM debit)", []),
-        reference=process.public_id,
-        process_id=RawSQL("(SELECT id FROM process)", []),
-        api_key_id=process.api_key_id,
-    )
-    insert_entry, entry_params = _insert_select(entry, "EXISTS (SELECT 1 FROM process)")
+    insert_process, _ = _insert_select(Process(), "EXISTS (SELECT 1 FROM debit)")
+    inline = {name: RawSQL(sql, []) for name, sql in _ENTRY_INLINE.items()}  # noqa: S611 constants
+    entry = LedgerEntry(**inline)
+    insert_entry, _ = _insert_select(entry, "EXISTS (SELECT 1 FROM process)")
     # Table names and Django's own INSERTs are formatted in; every value is a parameter.
-    statement = f"""
+    return f"""
         WITH debit AS (
             UPDATE {account} SET balance = balance - %s
             WHERE id = %s AND balance >= %s
@@ -98,18 +112,33 @@ def process_insert_charged(process: Process) -> Charged | None:
                debit.low_balance_alerted_at
         FROM debit, process, ledger, spent
     """  # noqa: S608
+
+
+def process_insert_charged(process: Process) -> Charged | None:
+    """Insert `process` (not saved yet) and charge its price to its account and key in one
+    statement. None when nothing was written: the account has fewer credits than the price,
+    or the key has a spend cap (credits_charge decides those)."""
+    assert process.pk is None and process.credits > 0 and process.api_key_id is not None
+    amount = process.credits
+    entry = LedgerEntry(
+        account_id=process.account_id,
+        kind=LedgerEntry.Kind.CHARGE,
+        amount=-amount,
+        reference=process.public_id,
+        api_key_id=process.api_key_id,
+    )
     params = [
         amount,
         process.account_id,
         amount,
         process.api_key_id,
-        *process_params,
-        *entry_params,
+        *insert_params(process),
+        *insert_params(entry, inline=frozenset(_ENTRY_INLINE)),
         amount,
         process.api_key_id,
     ]
     with connection.cursor() as cursor:
-        cursor.execute(statement, params)
+        cursor.execute(_statement(), params)
         row = cursor.fetchone()
     if row is None:
         return None

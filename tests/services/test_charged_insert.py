@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 from django.db import connection, connections
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from accounts.ledger.actions import credits_charge
 from accounts.ledger.selectors import account_balance, ledger_total
 from accounts.models import ApiKey, LedgerEntry
-from services.execution.charged_insert import process_insert_charged
+from services.execution.charged_insert import _insert_select, insert_params, process_insert_charged
 from services.models import Process
 
 
@@ -130,3 +131,28 @@ def test_concurrent_charges_never_overdraw(make_key):
     assert account_balance(account=key.account) == 2 == ledger_total(account=key.account)
     assert ApiKey.objects.get(pk=key.pk).credits_spent == 18
     assert Process.objects.count() == 6
+
+
+def _comparable(params: list[Any]) -> list[Any]:
+    """Django wraps JSON values (psycopg's Jsonb), which compare by identity: by their data."""
+    return [getattr(value, "obj", value) for value in params]
+
+
+@pytest.mark.django_db
+def test_the_statement_compiled_once_takes_the_parameters_djangos_insert_would(
+    make_key, monkeypatch
+):
+    now = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: now)  # auto_now columns: one instant for both
+    key = make_key(credits=10)
+    process = _process(key)
+    _, by_django = _insert_select(process, "TRUE")
+    assert _comparable(insert_params(process)) == _comparable(by_django)
+
+    inline = {"balance_after": RawSQL("(SELECT 1)", []), "process_id": RawSQL("(SELECT 1)", [])}
+    fields = dict(account_id=key.account_id, kind=LedgerEntry.Kind.CHARGE, amount=-3,
+                  reference=process.public_id, api_key_id=key.pk)  # fmt: skip
+    _, entry_by_django = _insert_select(LedgerEntry(**fields, **inline), "TRUE")
+    entry_params = insert_params(LedgerEntry(**fields), inline=frozenset(inline))
+    assert _comparable(entry_params) == _comparable(entry_by_django)
+    assert len(entry_params) == len(LedgerEntry._meta.concrete_fields) - 1 - len(inline)
