@@ -1,6 +1,7 @@
 """The Celery app; configuration comes from Django settings (CELERY_* names)."""
 
 import os
+import time
 from typing import Any
 
 from celery import Celery, Task
@@ -30,26 +31,42 @@ def _ensure_broker_folders(sender: Celery, **kwargs: object) -> None:
             os.makedirs(folder, exist_ok=True)
 
 
+# A connection a task used this recently is not checked again before the next task's first
+# query (see _check_kept_connections): back-to-back tasks skip a SELECT 1 each.
+RECENTLY_USED_SECONDS = 1.0
+
+
 @task_prerun.connect
 @task_postrun.connect
-def _close_old_connections(sender: Task | None = None, **kwargs: Any) -> None:
+def _close_old_connections(sender: Task | None = None, signal: Any = None, **kwargs: Any) -> None:
     """Around each task, what Django does around each request: close the database connections
     that are past CONN_MAX_AGE or broke, keep the others (settings.CELERY_DB_REUSE_MAX stops
     Celery's fixup from closing them all). Not for eager tasks: they run inside the caller's
     request or transaction."""
     if sender is not None and getattr(sender.request, "is_eager", False):
         return
-    from django.db import close_old_connections
+    from django.db import close_old_connections, connections
 
     close_old_connections()
+    now = time.monotonic()
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is None:
+            continue
+        if signal is task_postrun:
+            connection.task_ended_at = now  # type: ignore[attr-defined]
+        elif now - getattr(connection, "task_ended_at", float("-inf")) < RECENTLY_USED_SECONDS:
+            connection.health_check_done = True  # type: ignore[attr-defined]
 
 
 @worker_process_init.connect
 def _check_kept_connections(**kwargs: Any) -> None:
     """In the worker's processes, a kept connection is checked (one SELECT 1) before a task's
-    first query: a connection that broke while the worker idled (the database restarted) is
-    replaced instead of failing a task the customer has paid for. The web server does without
-    (settings.py): a client sees its failed request and retries."""
+    first query when it has been idle for RECENTLY_USED_SECONDS or more: a connection that
+    broke while the worker idled (the database restarted) is replaced instead of failing a
+    task the customer has paid for. A connection a task finished with less than that ago is
+    taken as it is; should the database have restarted in that second, the task's claim fails
+    and the process, still queued, is failed and refunded at its deadline. The web server does
+    without (settings.py): a client sees its failed request and retries."""
     from django.db import connections
 
     for alias in connections:
