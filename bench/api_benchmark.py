@@ -323,6 +323,21 @@ def execute_to_result(
     return result
 
 
+def durable_commit_ms(database_url: str, *, samples: int) -> float:
+    """Sequential: the p50 of a one-row UPDATE in autocommit on the bench's database, in ms:
+    what one commit that waits for the disk costs on this machine now. An execute's charge
+    waits for one such commit before its 202 (the worker's completion for another)."""
+    took = []
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS bench_commit (id int PRIMARY KEY, n int NOT NULL)")
+        conn.execute("INSERT INTO bench_commit VALUES (1, 0) ON CONFLICT DO NOTHING")
+        for _ in range(samples):
+            began = time.perf_counter()
+            conn.execute("UPDATE bench_commit SET n = n + 1 WHERE id = 1")
+            took.append(time.perf_counter() - began)
+    return percentile(took, 50) * 1000
+
+
 def celery_round_trip(app: Celery, *, samples: int, timeout: float) -> Measurement:
     """Sequential: send_task('celery.ping') and wait for its result from the Redis backend."""
     result = Measurement("celery.ping round trip")
@@ -562,6 +577,7 @@ class Results:
         default_factory=lambda: Measurement("execute -> completed")
     )
     celery_ping: Measurement = field(default_factory=lambda: Measurement("celery.ping"))
+    commit_ms: list[float] = field(default_factory=list)  # a durable commit's p50, per round
     counts: dict[str, Any] = field(default_factory=dict)
     loads: list[str] = field(default_factory=list)
     finished_with_webhooks: int = 0  # processes finished while the endpoints were on
@@ -670,6 +686,17 @@ def report(args: argparse.Namespace, results: Results) -> str:
                 goal,
             )
         )
+    added = results.added("execute c=1", "floor c=1", "p50_ms")
+    rows.append(
+        (
+            "one durable commit on this PostgreSQL (1-row UPDATE, autocommit), p50",
+            spread(results.commit_ms, 2) + " ms",
+            "added p50 less one commit: "
+            + spread([a - c for a, c in zip(added, results.commit_ms, strict=False)], 2)
+            + " ms (an execute waits for one commit: its charge)",
+            "–",
+        )
+    )
     done, ping = results.execute_to_completed, results.celery_ping
     ratio = (
         f"{percentile(done.latencies, 50) / percentile(ping.latencies, 50):.2f}"
@@ -950,6 +977,7 @@ def measure(
                 f"p50 {got.p50_ms:.1f} ms, {got.unexpected} unexpected")  # fmt: skip
         results.rounds.append(measured)
         results.drains.append(drained)
+        results.commit_ms.append(durable_commit_ms(database_url, samples=args.samples))
         results.loads.append(load_average())
 
     drain("the round trips")
