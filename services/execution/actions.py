@@ -11,7 +11,7 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from accounts.alerts.actions import low_balance_watch
@@ -301,7 +301,22 @@ _CLAIM_COMMITS_WITHOUT_WAITING = " AND set_config('synchronous_commit', 'off', t
 
 def _process_claim(process_pk: int) -> Process | None:
     """Queued → running, and the row, in one statement (UPDATE … RETURNING); None when the
-    process was not queued or its deadline has passed."""
+    process was not queued or its deadline has passed. The claim is a task's first statement:
+    when the worker's kept connection turns out broken (the database restarted since the last
+    task; see breact.celery), it is tried once more on a new connection. Should the broken
+    one have committed it after all, the second try finds the process running, and
+    process_run fails and refunds it: never run twice, never charged for nothing."""
+    try:
+        return _claim(process_pk)
+    except (OperationalError, InterfaceError):
+        if connection.in_atomic_block:
+            raise
+        logger.warning("The database connection broke before claiming a process; reconnecting")
+        connection.close()
+        return _claim(process_pk)
+
+
+def _claim(process_pk: int) -> Process | None:
     now = timezone.now()
     table = connection.ops.quote_name(Process._meta.db_table)
     # Only as a transaction of its own: inside a caller's, the setting would hold for all of it.
