@@ -9,6 +9,8 @@ from breact.metrics import metrics_view
 from breact.staff import staff_urlpatterns
 
 urlpatterns = [
+    # First: the API is what is called most, and Django tries the patterns in order.
+    path("api/v1/", include("services.api.urls")),
     path("", include("services.urls")),
     path("", include("accounts.signin.urls")),
     path("", include("accounts.console.urls")),
@@ -16,7 +18,6 @@ urlpatterns = [
     path("", include("services.webhooks.page_urls")),
     # Every staff page, from both apps, behind the one staff check (breact.staff).
     path("staff/", include(staff_urlpatterns("services.staff.urls", "accounts.staff.urls"))),
-    path("api/v1/", include("services.api.urls")),
     path("metrics", metrics_view, name="metrics"),
     path(
         "api/docs",
