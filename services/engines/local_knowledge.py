@@ -11,9 +11,11 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from markdown_it import MarkdownIt
 
+from services.engines import embeddings
 from services.engines.nlp import (
     BLANK_LINES,
     CJK,
@@ -278,6 +280,12 @@ _PAIR_WEIGHT = 1.0
 # The answer to a question usually sits in one sentence that holds most of the question's
 # words: a candidate gains this share of the idf weight its best sentence matches.
 _SENTENCE_WEIGHT = 0.5
+# With sentence embeddings installed, the best lexical candidates also gain for their meaning:
+# cosine(question, passage) times this share of the best lexical score. A question worded
+# unlike its paragraph ("Who ruled…" against "…was the duke of…") is found this way; tuned
+# on the SQuAD tuning split (bench/results/quality.md, third pass).
+_DENSE_CANDIDATES = 10
+_DENSE_WEIGHT = 1.0
 
 
 class KnowledgeIndex:
@@ -295,6 +303,34 @@ class KnowledgeIndex:
         self.bm25 = Bm25(documents)
         self._pair_cache: dict[int, set[tuple[str, str]]] = {}
         self._sentence_cache: dict[int, list[set[str]]] = {}
+        self._vector_cache: dict[int, Any] = {}
+        self._vector_lock = threading.Lock()
+
+    def _passage_vectors(self, slots: list[int]) -> Any:
+        """The embeddings of the passages at `slots`, each computed once per index (an
+        index lives as long as its knowledge bases are unchanged, see index_for)."""
+        import numpy as np
+
+        with self._vector_lock:
+            missing = [i for i in slots if i not in self._vector_cache]
+        if missing:
+            vectors = embeddings.encode([self.passages[i].text for i in missing])
+            with self._vector_lock:
+                self._vector_cache.update(zip(missing, vectors, strict=True))
+        with self._vector_lock:
+            return np.stack([self._vector_cache[i] for i in slots])
+
+    def sentence_vectors(self, slot: int) -> list[Any]:
+        """The embedding of each sentence of the passage at `slot` (as `sentences()` splits
+        it), computed once per index."""
+        key = -1 - slot  # sentences share the cache with passages, under negative keys
+        with self._vector_lock:
+            cached = self._vector_cache.get(key)
+        if cached is None:
+            cached = list(embeddings.encode(sentences(self.passages[slot].text)))
+            with self._vector_lock:
+                self._vector_cache[key] = cached
+        return cached
 
     def _sentence_terms(self, slot: int) -> list[set[str]]:
         """The terms of each sentence of the passage at `slot` (computed once, when needed)."""
@@ -329,8 +365,20 @@ class KnowledgeIndex:
                 sum(weight for t, weight in idf.items() if t in group)
                 for group in self._sentence_terms(i)
             )
+        if len(scores) > 1 and embeddings.available():
+            self._add_meaning(query, scores)
         order = sorted(scores, key=lambda i: (-scores[i], i))
         return [Hit(self.passages[i], scores[i], rank, i) for rank, i in enumerate(order)]
+
+    def _add_meaning(self, query: str, scores: dict[int, float]) -> None:
+        """Raise the best lexical candidates by their embedding similarity to the query, in
+        place. Only candidates gain (a cosine below 0 counts as 0), so every passage outside
+        them still ranks below them, as it did."""
+        candidates = heapq.nsmallest(_DENSE_CANDIDATES, scores, key=lambda i: (-scores[i], i))
+        top = scores[candidates[0]]
+        similarity = self._passage_vectors(candidates) @ embeddings.encode([query])[0]
+        for i, cosine in zip(candidates, similarity.tolist(), strict=True):
+            scores[i] += _DENSE_WEIGHT * top * max(cosine, 0.0)
 
     def coverage(self, query: str, hit: Hit) -> float:
         """Share of the query's idf weight whose terms occur in the hit's passage or title.
@@ -415,6 +463,11 @@ def select_passages(hits: Sequence[Hit], *, max_chars: int, limit: int = 3) -> l
     return chosen
 
 
+# With sentence embeddings, a sentence's score is its share of the best lexical sentence score
+# plus this weight times its cosine to the question (tuned on the SQuAD tuning split: 0.5 to 2
+# gave the same figure within two questions of 469).
+_SENTENCE_DENSE_WEIGHT = 1.0
+
 # A sentence holding the kind of answer the question asks for (a year, a quantity, a name)
 # weighs more; a sentence without it, less.
 _ANSWER_BONUS = 1.3
@@ -454,6 +507,30 @@ def answer_type(query: str) -> Callable[[str, str], bool] | None:
     return None
 
 
+def _add_sentence_meaning(
+    index: KnowledgeIndex,
+    query: str,
+    passages: Sequence[Hit],
+    scored: list[tuple[float, int, int, str]],
+    top: float,
+) -> list[tuple[float, int, int, str]]:
+    """The sentence scores, each now its share of the best lexical score plus the sentence's
+    embedding similarity to the query (weighted by its passage's score, as the lexical part
+    is): the sentence that says what was asked in other words is preferred to one that only
+    repeats the question's words."""
+    query_vector = embeddings.encode([query])[0]
+    best_score = passages[0].score
+    similarity: dict[tuple[int, int], float] = {}
+    for p_rank, hit in enumerate(passages):
+        for s_rank, vector in enumerate(index.sentence_vectors(hit.slot)):
+            share = hit.score / best_score
+            similarity[p_rank, s_rank] = max(float(vector @ query_vector), 0.0) * share
+    return [
+        (weight / top + _SENTENCE_DENSE_WEIGHT * similarity.get((p, s), 0.0), p, s, sentence)
+        for weight, p, s, sentence in scored
+    ]
+
+
 def extractive_answer(
     index: KnowledgeIndex, query: str, passages: Sequence[Hit], *, max_chars: int
 ) -> str:
@@ -480,6 +557,9 @@ def extractive_answer(
             if not SENTENCE_CLOSE.search(sentence) and len(words(sentence)) <= 8:
                 weight *= 0.5  # a heading or label, rarely an answer by itself
             scored.append((weight * hit.score / best_score, p_rank, s_rank, sentence))
+    top = max((item[0] for item in scored), default=0.0)
+    if top > 0 and embeddings.available():
+        scored = _add_sentence_meaning(index, query, passages, scored, top)
     scored.sort(key=lambda item: (-item[0], item[1], item[2]))
     top = scored[0][0] if scored else 0.0
     if top <= 0:  # matched on the title only: the passage's opening is the best guess

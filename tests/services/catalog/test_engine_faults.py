@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from datetime import date
 from functools import cache
@@ -17,6 +18,7 @@ import pytest
 from services.catalog.classifier import classify_locally
 from services.catalog.email_response import analyze_thread, generate_response
 from services.catalog.summary import summarize
+from services.engines import embeddings
 from services.engines.local_extraction import extract
 from services.engines.local_knowledge import KnowledgeIndex, Passage, extractive_answer
 from services.engines.local_plan import plan
@@ -314,6 +316,76 @@ def test_the_paragraph_whose_sentence_holds_the_question_ranks_first():
     answer = extractive_answer(index, question["question"], hits[:1], max_chars=1000)
     first = sentences(answer)[0]
     assert any(a in first for a in question["answers"]), first
+
+
+# Written for these tests: the right paragraph and the answer say what is asked in other words
+# ("cargo … loaded and unloaded" for "freight passes through"); a paragraph that repeats the
+# question's words ("harbour of Dunmore") outranked it on words alone.
+HARBOUR = {
+    "port#0": "The harbour of Dunmore was dug by hand in 1820; its walls of grey granite are a "
+    "listed monument, and painters come every summer to draw them.",
+    "port#1": "Dunmore's docks handle grain, timber and coal; last year some four million "
+    "tonnes of cargo were loaded and unloaded there, more than at any other port on the coast.",
+    "port#2": "The town grew around a fort. Its old quarter keeps the walls and two gates.",
+}
+HARBOUR_QUESTION = "How much freight passes through the harbour of Dunmore each year?"
+
+
+def _needs_embeddings() -> None:
+    if not embeddings.available():
+        assert not os.environ.get("CI"), "make install installs the sentence embeddings"
+        pytest.skip("sentence embeddings not installed (make install installs them)")
+
+
+def _harbour_index() -> KnowledgeIndex:
+    return KnowledgeIndex(
+        [
+            Passage(text=text, title="Dunmore", kb_id="kb", doc_id=doc_id)
+            for doc_id, text in HARBOUR.items()
+        ]
+    )
+
+
+def test_a_paragraph_worded_unlike_the_question_ranks_first_by_meaning():
+    _needs_embeddings()
+    index = _harbour_index()
+    hits = index.search(HARBOUR_QUESTION)
+    assert hits[0].passage.doc_id == "port#1"
+    answer = extractive_answer(index, HARBOUR_QUESTION, hits[:2], max_chars=1000)
+    assert "four million tonnes" in sentences(answer)[0], answer
+
+
+def test_the_sentence_that_answers_in_other_words_leads_the_answer():
+    # Both sentences hold the question's words "Harwood mill"; only the second says what it
+    # produced, without the word. On words alone the first won the tie.
+    _needs_embeddings()
+    text = (
+        "The Harwood mill stands on the river below the old bridge. The Harwood mill ground "
+        "oats and barley into flour for the bakers of the valley."
+    )
+    question = "What did the Harwood mill produce?"
+    index = KnowledgeIndex(
+        [
+            Passage(text=text, title="Harwood", kb_id="kb", doc_id="mill"),
+            Passage(text="Pasta boils in salted water.", title="Cooking", kb_id="kb", doc_id="x"),
+        ]
+    )
+    hits = index.search(question)
+    answer = extractive_answer(index, question, hits[:1], max_chars=1000)
+    assert sentences(answer)[0].startswith("The Harwood mill ground oats"), answer
+
+
+def test_without_embeddings_the_knowledge_engine_ranks_by_words_alone(monkeypatch):
+    def unavailable(texts: list[str]) -> None:
+        raise AssertionError("encode() called while embeddings are unavailable")
+
+    monkeypatch.setattr(embeddings, "available", lambda: False)
+    monkeypatch.setattr(embeddings, "encode", unavailable)
+    index = _harbour_index()
+    hits = index.search(HARBOUR_QUESTION)
+    assert [hit.passage.doc_id for hit in hits[:2]] == ["port#0", "port#1"]
+    answer = extractive_answer(index, HARBOUR_QUESTION, hits[:2], max_chars=1000)
+    assert answer.startswith("The harbour of Dunmore"), answer
 
 
 # --- target_generator and generate_response --------------------------------------------------
