@@ -124,7 +124,8 @@ class ApiKeyAuthentication(BaseAuthentication):
         passes counts as a failed attempt, as it would have on the counted path."""
         cached = api_key_cached(raw_key=raw_key)
         read = hot_cache.generation_key()
-        if cached is None or read is None:
+        counters_of = getattr(view, "rate_limit_counters", None)
+        if cached is None or read is None or counters_of is None:
             return None
         key, generation = cached
         if (key.created_by or key.account.owner) is None:
@@ -135,7 +136,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             settings.BREACT_AUTH_FAILURE_RATE_LIMIT,
         )
         guarded = throttle.hit_all_if_current(
-            failures, view.rate_limit_counters(key), read=read, expect=generation
+            failures, counters_of(key), read=read, expect=generation
         )
         if guarded is None:
             return None
