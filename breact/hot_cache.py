@@ -4,7 +4,9 @@ in Redis instead of read from the database each time.
 
 Every keyed request already makes a round trip to Redis before its key is checked (the
 failed-authentication counter, breact.throttle.hit_reading): the generation is read in that same
-script, so checking the cache costs nothing more. Any write that could change what the hot path
+script, so checking the cache costs nothing more. When the process already holds the key's row,
+that one script also counts the rate limits, but only if the generation is still the row's
+(breact.throttle.hit_all_if_current, accounts.auth). Any write that could change what the hot path
 decides (a key revoked, rolled, limited or re-scoped, an account or user disabled, a price or
 switch changed) sets a new generation, right away and again after its transaction commits (so a
 request that re-read the old row between the two cannot keep it). The next request on every
@@ -94,6 +96,16 @@ class HotCache:
                 self._entries = {}
             self._entries[key] = (generation, now, value)
         return value
+
+    def peek(self, key: Any) -> tuple[str, Any] | None:
+        """(generation, value) of `key`'s entry while it is younger than
+        BREACT_HOT_CACHE_SECONDS, else None. No I/O: whether its generation is still the
+        current one is the caller's to check (breact.throttle.hit_all_if_current)."""
+        max_age = settings.BREACT_HOT_CACHE_SECONDS
+        entry = self._entries.get(key)
+        if entry is None or max_age <= 0 or time.monotonic() - entry[1] >= max_age:
+            return None
+        return entry[0], entry[2]
 
     def clear(self) -> None:
         with self._lock:

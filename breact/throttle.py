@@ -8,7 +8,9 @@ back with `undo` when the attempt turns out fine or was refused unheard.
 
 `hit_all` counts several counters, and may give one hit back first, in one round trip to Redis
 (one Lua script, atomic): the API's rate limits and the failed-authentication give-back of the
-same request cost one round trip, not three.
+same request cost one round trip, not three. `hit_all_if_current` goes further for a request
+whose key is already known good: it reads the failure counter instead of counting it, and counts
+the rate limits in the same script.
 """
 
 from __future__ import annotations
@@ -222,6 +224,89 @@ def hit_all(counters: list[tuple[str, str, str]], *, give_back: Hit | None = Non
         Hit(cache_key=key, count=int(count), limit=limit, window=period, reset=reset)
         for (key, limit, period, reset), count in zip(windows, counts, strict=False)
     ]
+
+
+# KEYS[1]: a failure counter, read and never changed; KEYS[2]: a value to read, set to ARGV[2]
+# first when it does not exist; KEYS[3..n]: the counters to hit as in _HIT_ALL_LUA, ARGV[2i-2]
+# and ARGV[2i-1] the limit and expiry of KEYS[i]. Only when the failure counter has room for one
+# more (count + 1 <= ARGV[1], what an INCR-then-check would allow) and the value is ARGV[3] are
+# the counters hit. Returns {failures, value, counts...}: no counts when nothing was hit.
+_HIT_ALL_IF_CURRENT_LUA = """
+local failures = tonumber(redis.call("GET", KEYS[1]) or "0")
+redis.call("SET", KEYS[2], ARGV[2], "NX")
+local value = redis.call("GET", KEYS[2])
+local result = {failures, value}
+if failures + 1 > tonumber(ARGV[1]) or value ~= ARGV[3] then
+  return result
+end
+for i = 3, #KEYS do
+  local count = redis.call("INCR", KEYS[i])
+  if count == 1 then
+    redis.call("EXPIRE", KEYS[i], ARGV[2 * i - 1])
+  end
+  result[#result + 1] = count
+  if count > tonumber(ARGV[2 * i - 2]) then
+    break
+  end
+end
+return result
+"""
+
+
+@dataclass(frozen=True)
+class Guarded:
+    """What `hit_all_if_current` found, and the hits it counted (none when it counted none)."""
+
+    attempt: Hit  # the failure counter as a hit would have counted it; never counted
+    value: str
+    hits: list[Hit]
+
+
+def hit_all_if_current(
+    failures: tuple[str, str, str],
+    counters: list[tuple[str, str, str]],
+    *,
+    read: str,
+    expect: str,
+) -> Guarded | None:
+    """`hit_all(counters)` in one round trip, but only when the failure counter `failures`
+    (scope, ident, rate) has room for one more attempt and the raw Redis key `read` (created
+    with a random value when missing, as in `hit_reading`) holds `expect`; otherwise nothing is
+    counted. The failure counter is only read: `attempt` is the hit an increment would have
+    returned, so `attempt.over` is what `hit_reading` would have decided. For a request whose
+    credentials are already known good (accounts.auth): today's count-then-give-back of its
+    attempt would leave the counter as it found it. None without Redis. Raises
+    ThrottleUnavailable when the cache is down."""
+    client = _redis_client()
+    if client is None:
+        return None
+    key, limit, period, reset = _cache_key(*failures)
+    windows = [_cache_key(scope, ident, rate) for scope, ident, rate in counters]
+    keys = [key, read, *(w[0] for w in windows)]
+    args: list[Any] = [limit, secrets.token_hex(12), expect]
+    for _, counter_limit, _, counter_reset in windows:
+        args += [counter_limit, counter_reset + EXPIRY_FUDGE_SECONDS]
+    try:
+        failed, value, *counts = client.get_client(write=True).eval(
+            _HIT_ALL_IF_CURRENT_LUA,
+            len(keys),
+            str(client.make_key(key)),
+            read,
+            *(str(client.make_key(k)) for k in keys[2:]),
+            *args,
+        )
+    except Exception as exc:
+        raise ThrottleUnavailable() from exc
+    attempt = Hit(cache_key=key, count=int(failed) + 1, limit=limit, window=period, reset=reset)
+    hits = [
+        Hit(cache_key=k, count=int(count), limit=lim, window=per, reset=res)
+        for (k, lim, per, res), count in zip(windows, counts, strict=False)
+    ]
+    return Guarded(
+        attempt=attempt,
+        value=value.decode() if isinstance(value, bytes) else str(value),
+        hits=hits,
+    )
 
 
 def undo(counted: Hit) -> None:

@@ -29,21 +29,19 @@ def _key_row(prefix: str) -> ApiKey | None:
     )
 
 
-def api_key_verify(*, raw_key: str, generation: str | None = None) -> ApiKey:
-    """The usable key for `raw_key`, with its account, in one indexed query, or none when the
-    hot-path cache holds the row for `generation` (breact.hot_cache: the generation changes on
-    every revoke, roll, limit, scope or account change, so a revoked key fails at once).
-
-    Raises Unauthorized (one message for malformed, unknown, revoked and expired keys) or
-    Forbidden when the key is fine but its account is disabled. With a generation, the key
-    returned is the cached row, shared by the process's threads: read-only (api_key_touch
-    updates its last use), and its balance and spend counter may be behind, so only the
-    execute and the poll use it (they read those in their own statements).
-    """
+def _prefix_of(raw_key: str) -> str:
     if not _KEY_SHAPE.match(raw_key):
         raise Unauthorized()
-    prefix = raw_key[:PREFIX_LENGTH]
-    key = KEY_ROWS.get_or_load(prefix, generation, lambda: _key_row(prefix))
+    return raw_key[:PREFIX_LENGTH]
+
+
+def api_key_check(*, key: ApiKey | None, raw_key: str) -> ApiKey:
+    """`key` (the row of `raw_key`'s prefix, None when there is none) when `raw_key` is its
+    secret and it is usable now: not revoked, not expired, its account and owner active.
+
+    Raises Unauthorized (one message for unknown, wrong, revoked and expired keys) or Forbidden
+    when the key is fine but its account is disabled. Every check of `api_key_verify`, and of
+    the hot path's cached row (accounts.auth)."""
     # Hash even when no row matched, so timing does not tell a known prefix from an unknown one.
     expected = key.key_hash if key is not None else "0" * 64
     if not hmac.compare_digest(expected, api_key_hash(raw_key)) or key is None:
@@ -56,6 +54,40 @@ def api_key_verify(*, raw_key: str, generation: str | None = None) -> ApiKey:
     if not key.account.is_active or (owner is not None and not owner.is_active):
         raise Forbidden("This account is disabled. Contact support to enable it.")
     return key
+
+
+def api_key_verify(*, raw_key: str, generation: str | None = None) -> ApiKey:
+    """The usable key for `raw_key`, with its account, in one indexed query, or none when the
+    hot-path cache holds the row for `generation` (breact.hot_cache: the generation changes on
+    every revoke, roll, limit, scope or account change, so a revoked key fails at once).
+
+    Raises Unauthorized (one message for malformed, unknown, revoked and expired keys) or
+    Forbidden when the key is fine but its account is disabled (api_key_check). With a
+    generation, the key returned is the cached row, shared by the process's threads: read-only
+    (api_key_touch updates its last use), and its balance and spend counter may be behind, so
+    only the execute and the poll use it (they read those in their own statements).
+    """
+    prefix = _prefix_of(raw_key)
+    key = KEY_ROWS.get_or_load(prefix, generation, lambda: _key_row(prefix))
+    return api_key_check(key=key, raw_key=raw_key)
+
+
+def api_key_cached(*, raw_key: str) -> tuple[ApiKey, str] | None:
+    """The process's cached row for `raw_key` and the generation it was cached for, when the
+    cache holds a fresh one (breact.hot_cache) that passes every check of api_key_check now;
+    else None. No I/O: the caller trusts the row only once Redis confirms that generation is
+    still the current one (accounts.auth). The row is shared, as in api_key_verify."""
+    if not _KEY_SHAPE.match(raw_key):
+        return None
+    cached = KEY_ROWS.peek(raw_key[:PREFIX_LENGTH])
+    if cached is None or cached[1] is None:
+        return None
+    generation, key = cached
+    try:
+        api_key_check(key=key, raw_key=raw_key)
+    except (Unauthorized, Forbidden):
+        return None
+    return key, generation
 
 
 KEY_EXPIRES_SOON = timedelta(days=7)

@@ -50,6 +50,27 @@ def _counters(api_key: ApiKey, group: str) -> list[_Counter]:
     return [*counters, account_counter]
 
 
+def rate_limit_counters(*, api_key: ApiKey, group: str) -> list[tuple[str, str, str]]:
+    """The (scope, ident, rate) of each counter a request of `group` is held to, in the order
+    they are hit: what breact.throttle counts (accounts.auth counts them ahead, with the key's
+    check, when the key's row is cached)."""
+    return [(c.scope, c.ident, c.rate) for c in _counters(api_key, group)]
+
+
+def rate_limit_check(*, api_key: ApiKey, group: str, hits: list[throttle.Hit]) -> throttle.Hit:
+    """Raise RateLimitExceeded when one of `hits` (the counts of rate_limit_counters, in order)
+    is over its limit; else return the hit that would refuse first (its headers go on the
+    response)."""
+    for counter, counted in zip(_counters(api_key, group), hits, strict=False):
+        if counted.over:
+            whose = "this key" if counter.holder == "key" else "this account (all its keys)"
+            raise counted.exceeded(
+                f"Rate limit of {counted.limit} requests per {counted.window} s exceeded for "
+                f"{whose}; retry in {counted.reset} s."
+            )
+    return min(hits, key=lambda h: (h.remaining, h.limit))
+
+
 def rate_limit_hit(
     *, api_key: ApiKey, group: str, give_back: throttle.Hit | None = None
 ) -> throttle.Hit:
@@ -58,16 +79,5 @@ def rate_limit_hit(
     the response). `give_back` (the request's failed-authentication hit, see accounts.auth) is
     given back in the same round trip. The counters are shared by every server process through
     the cache (Redis); an unreachable cache raises ServiceUnavailable (503)."""
-    counters = _counters(api_key, group)
-    hits = throttle.hit_all(
-        [(counter.scope, counter.ident, counter.rate) for counter in counters],
-        give_back=give_back,
-    )
-    for counter, counted in zip(counters, hits, strict=False):
-        if counted.over:
-            whose = "this key" if counter.holder == "key" else "this account (all its keys)"
-            raise counted.exceeded(
-                f"Rate limit of {counted.limit} requests per {counted.window} s exceeded for "
-                f"{whose}; retry in {counted.reset} s."
-            )
-    return min(hits, key=lambda h: (h.remaining, h.limit))
+    hits = throttle.hit_all(rate_limit_counters(api_key=api_key, group=group), give_back=give_back)
+    return rate_limit_check(api_key=api_key, group=group, hits=hits)

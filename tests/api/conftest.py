@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import redis.connection
+from django.conf import settings
 from django.http import HttpResponse
 from rest_framework.test import APIClient
 
@@ -103,3 +105,20 @@ def analyze_endpoint(db: Any) -> Endpoint:
     return Endpoint.objects.select_related("service").get(
         service__service_id="text_analyzer", name="analyze"
     )
+
+
+@pytest.fixture
+def redis_round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """A one-item list counting what redis-py sends: one command, or one pipeline or script
+    call, is one round trip."""
+    if not settings.REDIS_URL:
+        pytest.skip("needs REDIS_URL: the round trips counted are Redis's")
+    sent = [0]
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        sent[0] += 1
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
+    yield sent

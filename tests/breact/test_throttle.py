@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
@@ -89,3 +91,75 @@ def test_parallel_hits_on_redis_get_distinct_counts(still_rate_clock):
 
     assert sorted(h.count for h in hits) == list(range(1, 41))
     assert sum(not h.over for h in hits) == 5
+
+
+# --- hit_all_if_current: one script for a request whose key is already known good -------------
+
+READ_KEY = "throttle-test:value"  # a raw Redis key, as the hot cache's generation key is
+
+
+@pytest.fixture
+def raw_redis() -> Iterator[Any]:
+    need_redis()
+    from django.core.cache import cache
+
+    client = cache.client.get_client(write=True)  # type: ignore[attr-defined]
+    client.delete(READ_KEY)
+    yield client
+    client.delete(READ_KEY)
+
+
+def _current(expect: str, counters: list[tuple[str, str, str]]) -> throttle.Guarded:
+    guarded = throttle.hit_all_if_current(
+        ("failures", "net", "2/m"), counters, read=READ_KEY, expect=expect
+    )
+    assert guarded is not None
+    return guarded
+
+
+def test_hit_all_if_current_counts_only_at_the_expected_value(still_rate_clock, raw_redis):
+    moved = _current("not-yet-set", [("c", "k", "5/m")])  # creates the value: a random one
+    current = _current(moved.value, [("c", "k", "5/m")])
+
+    assert moved.hits == [] and moved.value != "not-yet-set"
+    assert [h.count for h in current.hits] == [1]
+    assert current.attempt.count == 1 and not current.attempt.over
+    assert throttle.hit("c", "k", "5/m").count == 2
+
+
+def test_hit_all_if_current_refuses_a_locked_out_client_and_changes_no_count(
+    still_rate_clock, raw_redis
+):
+    value = _current("", [("c", "k", "5/m")]).value
+    throttle.hit("failures", "net", "2/m")
+    throttle.hit("failures", "net", "2/m")
+
+    locked = _current(value, [("c", "k", "5/m")])
+
+    assert locked.attempt.over and locked.attempt.count == 3 and locked.hits == []
+    assert throttle.hit("failures", "net", "2/m").count == 3
+    assert throttle.hit("c", "k", "5/m").count == 1
+
+
+def test_hit_all_if_current_stops_after_the_first_counter_over_its_limit(
+    still_rate_clock, raw_redis
+):
+    value = _current("", []).value
+    counters = [("key", "k", "1/m"), ("account", "a", "5/m")]
+
+    first, second = _current(value, counters), _current(value, counters)
+
+    assert [h.count for h in first.hits] == [1, 1]
+    assert [(h.count, h.over) for h in second.hits] == [(2, True)]
+    assert throttle.hit("account", "a", "5/m").count == 2
+
+
+def test_hit_all_if_current_is_none_without_redis(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+    assert throttle.hit_all_if_current(("f", "n", "2/m"), [], read=READ_KEY, expect="") is None
+
+
+def test_hit_all_if_current_raises_throttle_unavailable_when_redis_is_down(cache_down):
+    with pytest.raises(throttle.ThrottleUnavailable):
+        throttle.hit_all_if_current(("f", "n", "2/m"), [], read=READ_KEY, expect="")
