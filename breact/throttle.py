@@ -161,6 +161,25 @@ def hit_reading(scope: str, ident: str, rate: str, *, read: str | None) -> tuple
     return Hit(cache_key=key, count=int(count), limit=limit, window=period, reset=reset), generation
 
 
+def _hits_lua(first: int, into: str) -> str:
+    """The Lua loop both scripts below end with: hit KEYS[first..n] in order (ARGV[2i-2] and
+    ARGV[2i-1] the limit and expiry of KEYS[i]), each count appended to the table `into`,
+    stopping after the first counter over its limit; returns `into`."""
+    return f"""
+for i = {first}, #KEYS do
+  local count = redis.call("INCR", KEYS[i])
+  if count == 1 then
+    redis.call("EXPIRE", KEYS[i], ARGV[2 * i - 1])
+  end
+  {into}[#{into} + 1] = count
+  if count > tonumber(ARGV[2 * i - 2]) then
+    break
+  end
+end
+return {into}
+"""
+
+
 # KEYS[1]: the counter to give a hit back to when ARGV[1] is "1" (never re-created: a counter
 # that expired stays gone); KEYS[2..n]: the counters to hit, in order, ARGV[2i-2] and ARGV[2i-1]
 # the limit and expiry of KEYS[i]. A counter is created at 1 with its expiry, as `_increment`
@@ -171,18 +190,7 @@ if ARGV[1] == "1" and redis.call("EXISTS", KEYS[1]) == 1 then
   redis.call("DECR", KEYS[1])
 end
 local counts = {}
-for i = 2, #KEYS do
-  local count = redis.call("INCR", KEYS[i])
-  if count == 1 then
-    redis.call("EXPIRE", KEYS[i], ARGV[2 * i - 1])
-  end
-  counts[#counts + 1] = count
-  if count > tonumber(ARGV[2 * i - 2]) then
-    break
-  end
-end
-return counts
-"""
+""" + _hits_lua(2, "counts")
 
 
 def _redis_client() -> Any | None:
@@ -239,18 +247,7 @@ local result = {failures, value}
 if failures + 1 > tonumber(ARGV[1]) or value ~= ARGV[3] then
   return result
 end
-for i = 3, #KEYS do
-  local count = redis.call("INCR", KEYS[i])
-  if count == 1 then
-    redis.call("EXPIRE", KEYS[i], ARGV[2 * i - 1])
-  end
-  result[#result + 1] = count
-  if count > tonumber(ARGV[2 * i - 2]) then
-    break
-  end
-end
-return result
-"""
+""" + _hits_lua(3, "result")
 
 
 @dataclass(frozen=True)
