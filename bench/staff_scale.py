@@ -37,6 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 DAYS = 90
 DEFAULT_SIZES = "10000:1000:200,1000000:100000:2000"
+# A page at the largest size may take at most this many times its median at the smallest.
+GROWTH_GOAL = 2.0
 # Inherited variables that would change what is measured; the bench sets its own.
 STRIPPED_ENV_PREFIXES = ("BREACT_", "CELERY_")
 STRIPPED_ENV_NAMES = {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
@@ -298,7 +300,14 @@ def generate(db: Db, size: Size, *, seed: int, now: datetime) -> Gen:
         created_by_id=None,
     )
     processes = Table(
-        Process, params="{}", token_hash="", result=None, error_code="", error_message=""
+        Process,
+        params="{}",
+        token_hash="",
+        result=None,
+        error_code="",
+        error_message="",
+        has_webhook_url=False,
+        request_id="",
     )
     ledger = Table(LedgerEntry, process_id=None, api_key_id=None, actor_id=None, reason="")
     payments = Table(Payment)
@@ -919,6 +928,22 @@ def print_report(
             for r in results
         ],
     )
+    sizes = list(dict.fromkeys(r.size for r in results))
+    if len(sizes) > 1:
+        smallest, largest = sizes[0], sizes[-1]
+        median = {(r.size, r.page): r.median_ms for r in results if not r.note}
+        rows = []
+        for page in dict.fromkeys(r.page for r in results):
+            small, large = median.get((smallest, page)), median.get((largest, page))
+            if small and large:
+                ratio = large / small
+                verdict = "yes" if ratio <= GROWTH_GOAL else "NO"
+                rows.append(
+                    [page, "", f"{small:.0f} ms", f"{large:.0f} ms", f"{ratio:.2f}×", verdict]
+                )
+        print()
+        print(f"Growth: median at {largest} against {smallest} (goal ≤ {GROWTH_GOAL:g}×)")
+        print_table(["page", "", smallest, largest, "ratio", "within goal"], rows)
     print()
     print("Tables read by a Seq Scan (EXPLAIN ANALYZE of the queries of one request; rows read):")
     for r in results:

@@ -34,6 +34,7 @@ from services.usage.figures import (
     ledger_flows,
     process_outcomes,
     rate,
+    top_spenders,
 )
 from services.usage.rollups import (
     UsageFigures,
@@ -109,6 +110,9 @@ def service_calls(*, start: date, end: date, watermark: int | None = None) -> li
         start=start, end=end, by=("service_id", "status_class"), watermark=watermark
     )
     return _service_rows(grouped, start=start, end=end)
+
+
+UsageGroups = dict[tuple[Any, ...], UsageFigures]
 
 
 def _service_rows(
@@ -319,13 +323,9 @@ class TopAccount:
 
 def top_accounts_by_consumption(*, start: date, end: date, limit: int = 10) -> list[TopAccount]:
     """The `limit` accounts with the most credits charged minus refunded on days `start`..`end`
-    (ties by account id), only those above 0: ledger_flows per account (the ledger's
-    daily rollup and its tail) and one query for their emails and balances."""
-    flows = ledger_flows(start=start, end=end, by=("account_id",))
-    ranked = sorted(
-        ((account_id, f) for (account_id,), f in flows.items() if f.spent > 0),
-        key=lambda item: (-item[1].spent, item[0]),
-    )[:limit]
+    (ties by account id), only those above 0: top_spenders (ranked in the database from the
+    ledger's daily rollup, with its tail) and one query for their emails and balances."""
+    ranked = top_spenders(start=start, end=end, limit=limit)
     rows = [
         {"account_id": account_id, "charged": f.consumed, "refunded": f.refunded}
         for account_id, f in ranked
@@ -436,25 +436,21 @@ def staff_overview(
     today = today or timezone.now().date()
     since = today - timedelta(days=RECENT_CALL_DAYS - 1)
 
-    def usage_part(
-        mark: int,
-    ) -> tuple[dict[tuple[Any, ...], UsageFigures], int, list[Account], int]:
-        # One grouped read serves the calls per day and the calls per service.
-        grouped = usage_grouped(
-            start=start, end=end, by=("day", "service_id", "status_class"), watermark=mark
+    def usage_part(mark: int) -> tuple[dict[date, int], UsageGroups, int, list[Account], int]:
+        # Two small grouped reads (per day; per service and status class) rather than one per
+        # day, service and status class, whose rows grow with the days times the services.
+        per_day = usage_grouped(start=start, end=end, by=("day",), watermark=mark)
+        by_service = usage_grouped(
+            start=start, end=end, by=("service_id", "status_class"), watermark=mark
         )
         active = usage_active_accounts_count(start=start, end=end, watermark=mark)
         empty = accounts_empty_with_recent_calls(since=since, watermark=mark)
         empty_rows = list(empty[:LOW_BALANCE_LIMIT])
         empty_count = len(empty_rows) if len(empty_rows) < LOW_BALANCE_LIMIT else empty.count()
-        return grouped, active, empty_rows, empty_count
+        calls_by_day = {day: figures.requests for (day,), figures in per_day.items()}
+        return calls_by_day, by_service, active, empty_rows, empty_count
 
-    grouped, active, empty_rows, empty_count = usage_read_consistent(usage_part)
-    calls_by_day: dict[date, int] = {}
-    by_service: dict[tuple[Any, ...], UsageFigures] = {}
-    for (day, service, status_class), figures in grouped.items():
-        calls_by_day[day] = calls_by_day.get(day, 0) + figures.requests
-        by_service.setdefault((service, status_class), UsageFigures()).add(figures)
+    calls_by_day, by_service, active, empty_rows, empty_count = usage_read_consistent(usage_part)
     periods = credit_flows_by_period(
         start=start, end=end, granularity=granularity, calls_by_day=calls_by_day
     )

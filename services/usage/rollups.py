@@ -19,9 +19,11 @@ from django.db.models import (
     Case,
     CharField,
     Count,
+    Exists,
     ExpressionWrapper,
     F,
     IntegerField,
+    OuterRef,
     Q,
     QuerySet,
     Sum,
@@ -31,6 +33,7 @@ from django.db.models import (
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, TruncDate
 
+from accounts.models import Account
 from breact.dates import day_bounds
 from services.models import LATENCY_BUCKETS_MS, UsageDaily, UsageLog
 from services.usage import watermarks
@@ -256,18 +259,17 @@ def _normalise(name: str, value: Any) -> Any:
 
 def usage_active_accounts_count(*, start: date, end: date, watermark: int | None = None) -> int:
     """How many accounts made at least one execute call on days `start`..`end`: one UNION
-    (distinct) of the rollups' account refs and the live tail's account ids, counted in SQL."""
+    (distinct) of the accounts with a rolled-up call (an EXISTS on UsageDaily's (account_ref,
+    day) index per account, so the read does not grow with the days of history) and the live
+    tail's account ids, counted in SQL."""
     if watermark is None:
         return usage_read_consistent(
             lambda mark: usage_active_accounts_count(start=start, end=end, watermark=mark)
         )
-    daily = (
-        UsageDaily.objects.filter(
-            day__gte=start, day__lte=end, kind=UsageDaily.Kind.CALL, account_ref__gt=0
-        )
-        .values_list("account_ref", flat=True)
-        .order_by()
+    rolled = UsageDaily.objects.filter(
+        account_ref=OuterRef("pk"), day__gte=start, day__lte=end, kind=UsageDaily.Kind.CALL
     )
+    daily = Account.objects.filter(Exists(rolled)).values_list("pk", flat=True).order_by()
     tail = (
         usage_live_tail(start=start, end=end, watermark=watermark)
         .filter(CALL, account_id__isnull=False)

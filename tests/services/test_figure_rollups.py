@@ -14,7 +14,14 @@ from services.models import LedgerDaily, Process, ProcessDaily, RollupState
 from services.staff import selectors as staff_selectors
 from services.usage import actions as usage_actions
 from services.usage.actions import ledger_rollup, outcomes_rollup
-from services.usage.figures import Flows, Outcomes, credits_spent, ledger_flows, process_outcomes
+from services.usage.figures import (
+    Flows,
+    Outcomes,
+    credits_spent,
+    ledger_flows,
+    process_outcomes,
+    top_spenders,
+)
 from tests.factories import AccountFactory, ApiKeyFactory, process_make
 
 pytestmark = pytest.mark.django_db
@@ -209,3 +216,46 @@ def test_ledger_flows_and_the_staff_figures_equal_the_ledger_rows(account, settl
         pass
     assert LedgerDaily.objects.filter(sold__gt=0).exists()
     assert read() == live  # the same figures from the rollup
+
+
+def plain_ranking(accounts, limit):
+    """The accounts that spent the most (charges net of refunds, above 0), summed in Python from
+    the ledger rows: (account id, spent), most first, ties by id."""
+    spent = {a.pk: 0 for a in accounts}
+    for e in LedgerEntry.objects.filter(account__in=accounts, kind__in=["charge", "refund"]):
+        spent[e.account_id] -= e.amount
+    ranked = sorted(((a, s) for a, s in spent.items() if s > 0), key=lambda a_s: (-a_s[1], a_s[0]))
+    return ranked[:limit]
+
+
+def test_the_top_spenders_are_ranked_over_rollup_and_tail_as_the_rows_say(settled):
+    accounts = [AccountFactory(credits=1_000) for _ in range(5)]
+    first, second, third, fourth, fifth = accounts
+    for account, calls in ((first, 3), (second, 2), (third, 1), (fifth, 1)):
+        for _ in range(calls):
+            process_make(account, state="completed")
+    while ledger_rollup():
+        pass
+    # Past the watermark: the second overtakes the first, the first gets a refund, the fourth
+    # starts spending and the fifth's only charge is refunded (it leaves the ranking).
+    for _ in range(2):
+        process_make(second, state="completed")
+    refunded = process_make(first, state="completed")
+    credits_refund(process=refunded, reason="test")
+    process_make(fourth, state="completed", credits=25)
+    credits_refund(process=Process.objects.get(account=fifth), reason="test")
+
+    today = timezone.now().date()
+    start = today - timedelta(days=10)
+
+    def ranking(limit):
+        return [(a, f.spent) for a, f in top_spenders(start=start, end=today, limit=limit)]
+
+    assert ranking(1) == plain_ranking(accounts, 1) == [(second.pk, 4 * 7)]
+    for limit in (2, 3, 5):
+        assert ranking(limit) == plain_ranking(accounts, limit)
+    assert [a for a, _ in ranking(5)] == [second.pk, fourth.pk, first.pk, third.pk]
+    while ledger_rollup():
+        pass
+    for limit in (1, 2, 3, 5):
+        assert ranking(limit) == plain_ranking(accounts, limit)  # the same from the rollup alone
