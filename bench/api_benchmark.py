@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import secrets
 import shutil
 import signal
@@ -49,6 +50,9 @@ STRIPPED_ENV_PREFIXES = ("BREACT_", "CELERY_")
 STRIPPED_ENV_NAMES = {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
 # breact/settings.py CELERY_TASK_QUEUES: processes, and webhook deliveries on a queue of their own.
 WORKER_QUEUES = ("celery", "webhooks")
+# CPU per request is measured in these phases, by part of the stack (CpuMeter).
+CPU_PHASES = ("floor c=16", "execute c=16 1 key")
+CPU_PARTS = ("web", "worker", "PostgreSQL", "Redis", "wrk")
 
 
 class BenchError(RuntimeError):
@@ -466,6 +470,69 @@ def wrk_run(wrk: str, base_url: str, phase: Phase, seconds: float, var_dir: Path
     )
 
 
+# --- CPU per request, by part of the stack -----------------------------------------------------
+
+
+def _process_times() -> Iterator[tuple[int, int, str, float]]:
+    """(pid, process group, command name, CPU seconds used) of every process on the machine,
+    from /proc (Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        # state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime
+        yield int(entry.name), int(fields[2]), name, (int(fields[11]) + int(fields[12])) / ticks
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds used so far by each part of the stack: the web server's and the worker's
+    process groups (each child is started in a session of its own), every PostgreSQL and Redis
+    server process on the machine (background writers included: their work is the calls'),
+    and the bench's finished children (wrk: it is the only one that runs during a phase).
+    Differences are taken per process, so one that exits in between (a PostgreSQL backend of a
+    closed connection) takes its time with it instead of making the sum go down."""
+
+    web_group: int
+    worker_group: int
+
+    @staticmethod
+    def available() -> bool:
+        return Path("/proc/self/stat").exists()
+
+    def read(self) -> dict[tuple[str, int], float]:
+        """(part, pid) → CPU seconds; the finished children are ("wrk", 0)."""
+        used = {}
+        for pid, group, name, seconds in _process_times():
+            if group == self.web_group:
+                used["web", pid] = seconds
+            elif group == self.worker_group:
+                used["worker", pid] = seconds
+            elif name.startswith("postgres"):
+                used["PostgreSQL", pid] = seconds
+            elif name.startswith("redis-server"):
+                used["Redis", pid] = seconds
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        used["wrk", 0] = children.ru_utime + children.ru_stime
+        return used
+
+    @staticmethod
+    def per_request(
+        before: dict[tuple[str, int], float], after: dict[tuple[str, int], float], requests: int
+    ) -> dict[str, float]:
+        """Milliseconds of CPU per request, by part, over the processes alive at the end."""
+        spent = dict.fromkeys(CPU_PARTS, 0.0)
+        for (part, pid), seconds in after.items():
+            spent[part] += seconds - before.get((part, pid), 0.0)
+        return {part: value * 1000 / max(requests, 1) for part, value in spent.items()}
+
+
 # --- webhooks: a loopback receiver that answers 200 at once ------------------------------------
 
 WEBHOOKS_ON = "execute c=16 1 key webhooks on"
@@ -578,6 +645,8 @@ class Results:
     )
     celery_ping: Measurement = field(default_factory=lambda: Measurement("celery.ping"))
     commit_ms: list[float] = field(default_factory=list)  # a durable commit's p50, per round
+    # per round: phase → part → ms of CPU per request (CPU_PHASES; empty without /proc)
+    cpu: list[dict[str, dict[str, float]]] = field(default_factory=list)
     counts: dict[str, Any] = field(default_factory=dict)
     loads: list[str] = field(default_factory=list)
     finished_with_webhooks: int = 0  # processes finished while the endpoints were on
@@ -638,6 +707,35 @@ def webhook_rows(results: Results) -> list[tuple[str, str, str, str]]:
             "–",
         ),
     ]
+
+
+def cpu_rows(results: Results) -> list[tuple[str, str, str, str]]:
+    """CPU per request by part of the stack, and the ratio those CPU costs allow: with every
+    core busy a phase serves (cores / CPU per request) requests a second, so execute can reach
+    at most (the floor's CPU per request / execute's) × the floor, whatever it waits on."""
+    rounds = [r for r in results.cpu if all(phase in r for phase in CPU_PHASES)]
+    if not rounds:
+        return []
+    rows = []
+    totals: dict[str, list[float]] = {}
+    for phase in CPU_PHASES:
+        totals[phase] = [sum(r[phase].values()) for r in rounds]
+        parts = ", ".join(
+            f"{part} {spread([r[phase][part] for r in rounds], 2)}" for part in CPU_PARTS
+        )
+        rows.append((f"CPU per request, {phase}, all parts", spread(totals[phase], 2) + " ms",
+                     parts, "–"))  # fmt: skip
+    floor, execute = (totals[phase] for phase in CPU_PHASES)
+    rows.append(
+        (
+            "ratio the CPU allows: floor's CPU per request / execute's (c=16, one key)",
+            spread([f / e for f, e in zip(floor, execute, strict=True) if e], 2),
+            "throughput ratio ceiling while the cores are the bottleneck; compare with the "
+            "measured ratio above",
+            "≥ 0.5 needed",
+        )
+    )
+    return rows
 
 
 def report(args: argparse.Namespace, results: Results) -> str:
@@ -719,6 +817,7 @@ def report(args: argparse.Namespace, results: Results) -> str:
             "–",
         )
     )
+    rows += cpu_rows(results)
     counts = results.counts
     for call, label in (
         ("execute", "execute (web)"),
@@ -935,8 +1034,11 @@ def measure(
     var_dir: Path,
     results: Results,
     hooks: WebhookSwitch | None = None,
+    cpu: CpuMeter | None = None,
 ) -> None:
-    """The interleaved load rounds, then the interleaved sequential round trips."""
+    """The interleaved load rounds, then the interleaved sequential round trips. With `cpu`,
+    the CPU per request of the CPU_PHASES too: read before the phase and after it and the
+    queue it left have been worked off, so the worker's share of its calls is counted."""
     wrk = wrk_check()
     results.loads.append(load_average())
     timeout = args.sample_timeout
@@ -961,9 +1063,12 @@ def measure(
     for number in range(1, args.rounds + 1):
         measured: dict[str, WrkResult] = {}
         drained: dict[str, float] = {}
+        used: dict[str, dict[str, float]] = {}
         previous: Phase | None = None
+        drained_early = 0.0  # the previous phase's queue, worked off before its CPU reading
         for phase in alternated(round_phases, number):
-            took = drain(phase.name)
+            took = drained_early + drain(phase.name)
+            drained_early = 0.0
             if previous is not None:
                 drained[previous.name] = took
             previous = phase
@@ -971,12 +1076,17 @@ def measure(
             if phase.name.startswith("poll"):  # results are deleted a minute after done
                 phase = replace(phase, path=completed_result_path(base_url, keys[0], timeout))
             settle(base_url)
+            before = cpu.read() if cpu is not None and phase.name in CPU_PHASES else None
             measured[phase.name] = wrk_run(wrk, base_url, phase, args.seconds, var_dir)
             got = measured[phase.name]
+            if cpu is not None and before is not None:
+                drained_early = drain(f"the CPU reading after {phase.name}")
+                used[phase.name] = CpuMeter.per_request(before, cpu.read(), got.requests)
             log(f"round {number}/{args.rounds} {phase.name}: {got.rate:.1f} req/s, "
                 f"p50 {got.p50_ms:.1f} ms, {got.unexpected} unexpected")  # fmt: skip
         results.rounds.append(measured)
         results.drains.append(drained)
+        results.cpu.append(used)
         results.commit_ms.append(durable_commit_ms(database_url, samples=args.samples))
         results.loads.append(load_average())
 
@@ -1057,7 +1167,8 @@ def run(args: argparse.Namespace, store: redis.Redis, var_dir: Path) -> str:
             endpoints = webhooks_register(base_url, keys, receiver)
             hooks = WebhookSwitch(base_url, database_url, keys, endpoints)
 
-        measure(args, base_url, keys, app, database_url, var_dir, results, hooks)
+        cpu = CpuMeter(server.proc.pid, worker.proc.pid) if CpuMeter.available() else None
+        measure(args, base_url, keys, app, database_url, var_dir, results, hooks, cpu)
         if args.webhooks:
             wait_for_queue_drain(args, database_url, timeout=60)
             results.deliveries_received = Counter(
