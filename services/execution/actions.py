@@ -34,6 +34,7 @@ from services.execution.idempotency import (
     idempotency_release,
     request_fingerprint,
 )
+from services.execution.process_rows import columns, process_fetch, process_table
 from services.execution.selectors import PROCESS_FAILED, process_token_hash
 from services.models import (
     IdempotencyRecord,
@@ -318,16 +319,14 @@ def _process_claim(process_pk: int) -> Process | None:
 
 def _claim(process_pk: int) -> Process | None:
     now = timezone.now()
-    table = connection.ops.quote_name(Process._meta.db_table)
     # Only as a transaction of its own: inside a caller's, the setting would hold for all of it.
     alone = connection.vendor == "postgresql" and not connection.in_atomic_block
     unwaited = _CLAIM_COMMITS_WITHOUT_WAITING if alone else ""
-    claimed = Process.objects.raw(
-        f"UPDATE {table} SET state = %s, started_at = %s "  # noqa: S608 (names, not input)
-        f"WHERE id = %s AND state = %s AND deadline_at > %s{unwaited} RETURNING *",
+    return process_fetch(
+        f"UPDATE {process_table()} SET state = %s, started_at = %s "  # noqa: S608 (names)
+        f"WHERE id = %s AND state = %s AND deadline_at > %s{unwaited} RETURNING {columns()}",
         [Process.State.RUNNING, now, process_pk, Process.State.QUEUED, now],
     )
-    return next(iter(claimed), None)
 
 
 def _since(moment: Any) -> float:

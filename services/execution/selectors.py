@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.models import Account
 from breact.dates import iso
 from breact.errors import NotFound
+from services.execution.process_rows import columns, process_fetch, process_table
 from services.models import Process
 
 # Process.error_code of a platform failure (the worker died, the deadline passed, the queue
@@ -33,7 +34,10 @@ def process_for_poll(*, account: Account, public_id: str, token: str | None) -> 
         "No result for this process id and access token. Results are deleted 60 s after "
         "they are ready."
     )
-    process = Process.objects.filter(public_id=public_id, account=account).first()
+    process = process_fetch(
+        f"SELECT {columns()} FROM {process_table()} WHERE public_id = %s AND account_id = %s",  # noqa: S608
+        [public_id, account.pk],
+    )
     if process is None or not token or not process.token_hash:
         raise not_found
     if not hmac.compare_digest(process.token_hash, process_token_hash(token)):
