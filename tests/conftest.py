@@ -88,6 +88,15 @@ def _clear_cache() -> Iterator[None]:
     _clear_cache_keys()
 
 
+@pytest.fixture(autouse=True)
+def _forget_key_prefixes() -> None:
+    """Worker processes remember each key's prefix by id (services.webhooks.events): an id
+    never comes back in production, but on SQLite a rolled-back test's ids are given again."""
+    from services.webhooks.events import _key_prefix
+
+    _key_prefix.cache_clear()
+
+
 @pytest.fixture
 def still_rate_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """Stop the throttle clock (breact.throttle) so a test's requests never straddle two

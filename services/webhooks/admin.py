@@ -3,9 +3,13 @@ attempts, for support."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from accounts.admin import ViewOnlyAdmin
+from breact.params import ascii_int
 from services.webhooks.models import (
     ProcessWebhook,
     WebhookAttempt,
@@ -44,3 +48,13 @@ class WebhookAttemptAdmin(ViewOnlyAdmin):
 @admin.register(ProcessWebhook)
 class ProcessWebhookAdmin(ViewOnlyAdmin):
     list_display = ("process", "url")
+
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Any:
+        """None (the admin's "does not exist") for an id that is not a bigint. The key is the
+        process's own (a one-to-one), whose lookup Django does not range-check as it does an
+        AutoField's: SQLite refused an id past 64 bits with an OverflowError (a 500)."""
+        if from_field is None and ascii_int(object_id) is None:
+            return None
+        return super().get_object(request, object_id, from_field)
