@@ -361,6 +361,20 @@ def celery_round_trip(app: Celery, *, samples: int, timeout: float) -> Measureme
     return result
 
 
+def bare_task_cpu(app: Celery, cpu: CpuMeter, *, tasks: int, timeout: float) -> dict[str, float]:
+    """Milliseconds of CPU by part of the stack per bare Celery task: `tasks` celery.ping
+    messages sent without results, then one with a result, whose answer says the queue before
+    it has been worked off (one queue, read in order). The sender's own CPU (this process) is
+    not counted, so the figure is what the worker and Redis spend on a message at the least."""
+    before = cpu.read()
+    for _ in range(tasks):
+        app.send_task("celery.ping", ignore_result=True)
+    value = app.send_task("celery.ping", ignore_result=False).get(timeout=timeout)
+    if value != "pong":
+        raise BenchError(f"celery.ping answered {value!r}")
+    return CpuMeter.per_request(before, cpu.read(), tasks + 1)
+
+
 # --- load phases with wrk ---------------------------------------------------------------------
 
 WRK_INSTALL = "wrk is needed for the load phases: install it with `apt-get install -y wrk` (Debian)"
@@ -647,6 +661,7 @@ class Results:
     commit_ms: list[float] = field(default_factory=list)  # a durable commit's p50, per round
     # per round: phase → part → ms of CPU per request (CPU_PHASES; empty without /proc)
     cpu: list[dict[str, dict[str, float]]] = field(default_factory=list)
+    bare_task_cpu: list[dict[str, float]] = field(default_factory=list)  # part → ms, per round
     counts: dict[str, Any] = field(default_factory=dict)
     loads: list[str] = field(default_factory=list)
     finished_with_webhooks: int = 0  # processes finished while the endpoints were on
@@ -735,7 +750,47 @@ def cpu_rows(results: Results) -> list[tuple[str, str, str, str]]:
             "≥ 0.5 needed",
         )
     )
+    paired = [
+        (sum(r[CPU_PHASES[0]].values()), sum(task.values()), task)
+        for r, task in zip(results.cpu, results.bare_task_cpu, strict=False)
+        if CPU_PHASES[0] in r
+    ]
+    if paired:
+        parts = ", ".join(
+            f"{part} {spread([task[part] for _, _, task in paired], 2)}"
+            for part in ("worker", "Redis")
+        )
+        rows.append(("CPU per bare Celery task (celery.ping, no result), worker + Redis",
+                     spread([t for _, t, _ in paired], 2) + " ms", parts, "–"))  # fmt: skip
+        rows.append(
+            (
+                "ratio the CPU would allow an execute that cost no more than a 401 plus one bare "
+                "Celery task (no database, no engine, no usage row)",
+                spread([f / (f + t) for f, t, _ in paired if f + t], 2),
+                "the best any execute could do while it queues work for a worker (the "
+                "contract's order of work) on these cores",
+                "≥ 0.5 needed",
+            )
+        )
     return rows
+
+
+def completion_bound(results: Results) -> str:
+    """The shortest execute → completed the contract allows, as a multiple of a bare Celery
+    round trip: the execute's own answer (p50 at c=1, wrk) plus one poll that costs no more
+    than a 401 (the floor's p50 at c=1), with no time at all in the queue or the worker."""
+    ping = results.celery_ping.latencies
+    if not ping or not results.rounds:
+        return "-"
+    least = [
+        r["execute c=1"].p50_ms + r["floor c=1"].p50_ms
+        for r in results.rounds
+        if "execute c=1" in r and "floor c=1" in r
+    ]
+    if not least:
+        return "-"
+    ms = percentile(least, 50)
+    return f"{ms:.2f} ms, {ms / (percentile(ping, 50) * 1000):.2f} × ping"
 
 
 def report(args: argparse.Namespace, results: Results) -> str:
@@ -807,6 +862,16 @@ def report(args: argparse.Namespace, results: Results) -> str:
             f"{done.ms(50)} ({done.ms(99)}) ms",
             f"{ratio} × ping",
             "≤ 1.5",
+        )
+    )
+    rows.append(
+        (
+            "execute → completed at the least the contract allows: the execute's p50 at c=1 "
+            "plus one poll at the floor's p50 at c=1, nothing for the queue and the worker",
+            completion_bound(results),
+            "a lower bound: an execute answers before its task runs, and a client learns the "
+            "result from a poll",
+            "≤ 1.5 needed",
         )
     )
     rows.append(
@@ -901,6 +966,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--keys", type=int, default=16, help="keys (one per account) of the many-keys phases")
     add("--samples", type=int, default=50, help="sequential samples of each round trip")
     add("--count-samples", type=int, default=10, help="calls counted in-process")
+    add("--bare-tasks", type=int, default=2000,
+        help="celery.ping messages per round whose CPU per message is read")  # fmt: skip
     add("--poll-interval", type=float, default=0.001, help="seconds between result polls")
     add("--sample-timeout", type=float, default=10, help="give up on one sample after this")
     add("--workers", type=int, default=cores, help="gunicorn worker processes")
@@ -1088,6 +1155,10 @@ def measure(
         results.drains.append(drained)
         results.cpu.append(used)
         results.commit_ms.append(durable_commit_ms(database_url, samples=args.samples))
+        if cpu is not None:
+            results.bare_task_cpu.append(
+                bare_task_cpu(app, cpu, tasks=args.bare_tasks, timeout=max(60, timeout))
+            )
         results.loads.append(load_average())
 
     drain("the round trips")
